@@ -1,0 +1,49 @@
+"""The ``pyskl`` command: one entry point, one module per subcommand.
+
+Each subcommand lives in ``pyskl/commands/<name>.py`` and provides ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when
+their subcommand runs, so ``pyskl --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> module under pyskl.commands; "data" has its own nested subcommands.
+SUBCOMMANDS: dict[str, str] = {
+    "data": "data",
+}
+
+HELP: dict[str, str] = {
+    "data": "annotation files: synthesise, check, convert, pack",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyskl", description="Skeleton-based action recognition (PYSKL-compatible).")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"pyskl {__version__}")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        sub = subs.add_parser(name, help=HELP.get(name, ""), description=HELP.get(name, ""))
+        sub.set_defaults(_command=name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    # Parse the command name first, then let its module define the rest of the parser.
+    known, _ = parser.parse_known_args(argv[:1] if argv and not argv[0].startswith("-") else argv)
+    name = getattr(known, "_command", None)
+    if name is None:
+        parser.print_help()
+        return 0 if not argv else 2
+    module = importlib.import_module(f"pyskl.commands.{SUBCOMMANDS[name]}")
+    sub = argparse.ArgumentParser(prog=f"pyskl {name}", description=module.HELP)
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[1:])
+    return int(module.run(args) or 0)
