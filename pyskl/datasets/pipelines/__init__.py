@@ -1,5 +1,14 @@
 """Pipeline ops (registered in ``TRANSFORMS`` under PYSKL's names) and ``Compose``."""
-from .compose import Compose
-from .decompress import DecompressPose  # noqa: F401
+from .augment import RandomGaussianNoise, RandomRot, RandomScale
+from .compose import Compose, MissingKeyError, PipelineError, Transform
+from .formatting import Collect, FormatGCNInput, PadTo, PoseDecode, ToTensor
+from .pose import GenSkeFeat, JointToBone, MergeSkeFeat, PreNormalize2D, PreNormalize3D, Rename, ToMotion
+from .sampling import UniformSample, UniformSampleDecode, UniformSampleFrames
 
-__all__ = ["Compose"]
+__all__ = [
+    "Compose", "Transform", "PipelineError", "MissingKeyError",
+    "UniformSampleFrames", "UniformSample", "UniformSampleDecode",
+    "PreNormalize3D", "PreNormalize2D", "GenSkeFeat", "JointToBone", "ToMotion", "MergeSkeFeat", "Rename",
+    "PoseDecode", "PadTo", "FormatGCNInput", "Collect", "ToTensor",
+    "RandomRot", "RandomScale", "RandomGaussianNoise",
+]

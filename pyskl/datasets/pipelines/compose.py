@@ -1,9 +1,63 @@
 """``Compose``: run a list of pipeline ops on one sample dict, PYSKL semantics."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from ...registry import TRANSFORMS
+
+__all__ = ["Compose", "Transform", "PipelineError", "MissingKeyError", "require", "require_array"]
+
+
+class PipelineError(ValueError):
+    """Bad input to a pipeline op; the message names the op and the results key."""
+
+
+class MissingKeyError(PipelineError, KeyError):
+    """A key an op needs is not in the results dict."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class Transform:
+    """Base of the pipeline ops: ``repr`` shows the constructor arguments stored on the op."""
+
+    def __repr__(self) -> str:
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n not in ("self", "kwargs")]
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in names if hasattr(self, n))
+        return f"{type(self).__name__}({args})"
+
+
+def _op_name(op: Any) -> str:
+    return op if isinstance(op, str) else type(op).__name__
+
+
+def require(op: Any, results: Any, key: str) -> Any:
+    """``results[key]``, or a ``MissingKeyError`` naming the op, the key and the keys present."""
+    if not isinstance(results, dict):
+        raise PipelineError(f"{_op_name(op)}: expects a results dict, got {type(results).__name__}")
+    if key not in results:
+        raise MissingKeyError(f"{_op_name(op)}: required key {key!r} is missing from results "
+                              f"(keys: {', '.join(map(str, results))})")
+    return results[key]
+
+
+def require_array(op: Any, results: Any, key: str, ndim: int | None = None,
+                  last_dim: tuple[int, ...] | None = None) -> np.ndarray:
+    """``results[key]`` checked to be a numeric ndarray of ``ndim`` dims (last axis in ``last_dim``)."""
+    value = require(op, results, key)
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+        raise PipelineError(f"{_op_name(op)}: results[{key!r}] must be a numeric numpy array, got "
+                            f"{getattr(value, 'dtype', type(value).__name__)}")
+    if ndim is not None and value.ndim != ndim:
+        raise PipelineError(f"{_op_name(op)}: results[{key!r}] must have {ndim} dims, got shape {value.shape}")
+    if last_dim is not None and value.shape[-1] not in last_dim:
+        raise PipelineError(f"{_op_name(op)}: results[{key!r}] must have last axis in {last_dim}, "
+                            f"got shape {value.shape}")
+    return value
 
 
 class Compose:
