@@ -4,6 +4,10 @@ from .compose import Compose, MissingKeyError, PipelineError, Transform
 from .formatting import Collect, FormatGCNInput, PadTo, PoseDecode, ToTensor
 from .pose import GenSkeFeat, JointToBone, MergeSkeFeat, PreNormalize2D, PreNormalize3D, Rename, ToMotion
 from .sampling import UniformSample, UniformSampleDecode, UniformSampleFrames
+from .cropping import CenterCrop, Flip, PoseCompact, RandomCrop, RandomResizedCrop, Resize  # noqa: F401
+from .heatmap import GeneratePoseTarget  # noqa: F401
+from .multimodal import MMCompact, MMDecode, MMPad, MMUniformSampleFrames  # noqa: F401
+from .shape import FormatShape, Normalize  # noqa: F401
 
 __all__ = [
     "Compose", "Transform", "PipelineError", "MissingKeyError",
