@@ -7,7 +7,9 @@ import importlib
 HELP = "annotation files: synthesise, check, convert, pack"
 
 # tool -> (module under pyskl.commands, one-line help). Each module provides add_arguments and run.
-TOOLS: dict[str, tuple[str, str]] = {}
+TOOLS: dict[str, tuple[str, str]] = {
+    "synth": ("data_synth", "write a synthetic NTU-25 3D / COCO-17 2D annotation pickle (xsub/xview splits)"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
