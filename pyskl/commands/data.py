@@ -9,6 +9,8 @@ HELP = "annotation files: synthesise, check, convert, pack"
 # tool -> (module under pyskl.commands, one-line help). Each module provides add_arguments and run.
 TOOLS: dict[str, tuple[str, str]] = {
     "synth": ("data_synth", "write a synthetic NTU-25 3D / COCO-17 2D annotation pickle (xsub/xview splits)"),
+    "pack": ("data_pack", "pack an annotation pickle into memory-mapped arrays + index"),
+    "ntu": ("data_ntu", "NTU RGB+D raw .skeleton files -> PYSKL 3D annotation pickles"),
 }
 
 
