@@ -38,12 +38,14 @@ def angle_between(v1: Any, v2: Any) -> float:
 
 def rotation_matrix(axis: Any, theta: float) -> np.ndarray:
     """3x3 matrix rotating by ``theta`` about ``axis`` (quaternion form, as PYSKL's PreNormalize3D)."""
-    axis = np.asarray(axis)
-    if np.abs(axis).sum() < 1e-6 or np.abs(theta) < 1e-6:
+    x, y, z = (float(a) for a in np.asarray(axis).ravel())
+    theta = float(theta)
+    if abs(x) + abs(y) + abs(z) < 1e-6 or abs(theta) < 1e-6:
         return np.eye(3)
-    axis = axis / math.sqrt(np.dot(axis, axis))
+    length = math.sqrt(x * x + y * y + z * z)
     a = math.cos(theta / 2.0)
-    b, c, d = -axis * math.sin(theta / 2.0)
+    sin = math.sin(theta / 2.0)
+    b, c, d = -x / length * sin, -y / length * sin, -z / length * sin
     aa, bb, cc, dd = a * a, b * b, c * c, d * d
     bc, ad, ac, ab, bd, cd = b * c, a * d, a * c, a * b, b * d, c * d
     return np.array([[aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
@@ -51,16 +53,72 @@ def rotation_matrix(axis: Any, theta: float) -> np.ndarray:
                      [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc]])
 
 
-def _align_matrix(vec: np.ndarray, target: list[int]) -> np.ndarray:
-    # np.cross with an int list promotes to float64, the angle keeps vec's own dtype.
-    return rotation_matrix(np.cross(vec, target), angle_between(vec, target))
+def _align_matrix(vec: np.ndarray, axis: int) -> np.ndarray:
+    """Rotation taking ``vec`` onto the unit axis ``axis`` (0 = x, 2 = z), as PYSKL computes it.
+
+    ``np.cross(vec, e)`` only copies/negates components (exact), and ``dot(unit(vec), e)`` is one
+    component of ``unit(vec)``, which keeps vec's dtype (float16 rounding for NTU's float16 data).
+    """
+    v = [float(t) for t in vec]
+    if axis == 2:
+        cross = (v[1], -v[0], 0.0)
+    else:
+        cross = (0.0, v[2], -v[1])
+    if np.abs(vec).sum() < 1e-6:
+        return rotation_matrix(cross, 0)
+    cos = float(_unit(vec)[axis])
+    return rotation_matrix(cross, math.acos(min(max(cos, -1.0), 1.0)))
 
 
 # ----------------------------------------------------------------------------- normalisation
+def _round_to_float16(x: np.ndarray) -> np.ndarray:
+    """Round float64 differences of float16 values to float16 precision (ties to even), as float64.
+
+    Equals ``x.astype(np.float16)`` for such inputs but is several times faster. Every float16 is
+    a multiple of 2**-24, so a difference below the normal range is already exact: only the
+    normal-range rounding (drop 42 of float64's 52 mantissa bits) and overflow need handling.
+    """
+    bits = x.view(np.uint64)
+    half_ulp = np.uint64((1 << 41) - 1)
+    out = ((bits + half_ulp + ((bits >> np.uint64(42)) & np.uint64(1))) & ~np.uint64((1 << 42) - 1)).view(np.float64)
+    if np.abs(out).max(initial=0) > 65504:
+        out = np.where(np.abs(out) > 65504, np.copysign(np.inf, x), out)
+    return out
+
+
+def _nonzero_values(kp: np.ndarray) -> np.ndarray:
+    """Elementwise ``not np.isclose(kp, 0)`` (for float16 the tolerance rounds to 0)."""
+    if kp.dtype == np.float16:
+        return (kp.view(np.uint16) & np.uint16(0x7FFF)) != 0
+    tol = kp.dtype.type(1e-8) if kp.dtype.kind == "f" else 1e-8
+    return ~(np.abs(kp) <= tol)
+
+
 def nonzero_frames(kp: np.ndarray) -> np.ndarray:
     """``[M, T]`` mask: the person has a joint not ``np.isclose`` to 0 in that frame."""
-    tol = kp.dtype.type(1e-8) if kp.dtype.kind == "f" else 1e-8
-    return ~(np.abs(kp) <= tol).all(axis=(2, 3))
+    m, t = kp.shape[:2]
+    return _nonzero_values(kp).reshape(m, t, -1).any(axis=-1)
+
+
+def _any_last(mask: np.ndarray) -> np.ndarray:
+    """``mask.any(axis=-1)``; ORs the channels directly when there are few (numpy reduces a short
+    last axis slowly)."""
+    if mask.shape[-1] > 4:
+        return mask.any(axis=-1)
+    out = mask[..., 0].copy()
+    for c in range(1, mask.shape[-1]):
+        out |= mask[..., c]
+    return out
+
+
+def _round_like(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float64 results of one subtraction rounded as if computed in ``dtype`` (float64 kept)."""
+    if dtype == np.float16:
+        return _round_to_float16(x)
+    if dtype == np.float32:
+        # float64 has >= 2*24+2 bits, so rounding its correctly rounded result again is exact.
+        return x.astype(np.float32).astype(np.float64)
+    return x
 
 
 def pre_normalize_3d(kp: np.ndarray, zaxis: Sequence[int] = (0, 1), xaxis: Sequence[int] = (8, 4),
@@ -68,37 +126,40 @@ def pre_normalize_3d(kp: np.ndarray, zaxis: Sequence[int] = (0, 1), xaxis: Seque
     """PYSKL's PreNormalize3D on ``[M, T, V, 3]``; ``None`` when the skeleton sums to 0.
 
     Drops frames where the main person is absent (the person with more present frames becomes
-    person 0), centres on joint 1 (V == 25, else V-1) of the first kept frame in the input dtype,
-    zeroes missing joints and, with ``align_spine``, rotates zaxis onto +z then xaxis onto +x.
+    person 0), centres on joint 1 (V == 25, else V-1) of the first kept frame with the rounding of
+    the input dtype (float16 for NTU), zeroes missing joints and, with ``align_spine``, rotates
+    zaxis onto +z then xaxis onto +x (both rotations applied as one matrix product).
 
     Returns:
         ``(keypoint, body_center)``: keypoint float64 when aligned, else the input dtype.
     """
-    if kp.sum() == 0:
+    full = kp.astype(np.float64)
+    if full.sum() == 0:
         return None
-    present = nonzero_frames(kp)
-    num_person = kp.shape[0]
+    num_person, total, num_joints, channels = kp.shape
     if num_person not in (1, 2):
         raise ValueError(f"expects 1 or 2 persons, got keypoint of shape {kp.shape}")
+    present = _nonzero_values(kp).reshape(num_person, total, -1).any(axis=-1)
     counts = present.sum(axis=1)
-    if num_person == 2 and counts[0] < counts[1]:
-        kp = kp[::-1][:, present[1]]
-    else:
-        kp = kp[:, present[0]]
-    if kp.shape[1] == 0:
+    main = 1 if num_person == 2 and counts[0] < counts[1] else 0
+    if counts[main] == 0:
         raise ValueError("no frame has a non-zero joint for the main person (all values ~0)")
-    center = kp[0, 0, 1 if kp.shape[2] == 25 else -1].copy()
-    mask = kp.any(axis=-1)[..., None]
-    kp = (kp - center) * mask
+    # compress (unlike boolean indexing on axis 1) returns a C-contiguous array.
+    kept = np.compress(present[main], full[::-1] if main == 1 else full, axis=1)
+    center = kept[0, 0, 1 if num_joints == 25 else -1].astype(kp.dtype)
+    rows = kept.reshape(-1, num_joints * channels)
+    absent = ~_any_last((rows != 0).reshape(-1, num_joints, channels))
+    rows = _round_like(rows - np.tile(center.astype(np.float64), num_joints), kp.dtype)
+    rows.reshape(-1, num_joints, channels)[absent] = 0
+    centered = rows.reshape(kept.shape)
     if not align_spine:
-        return kp, center
-    first = kp[0, 0]
-    rot_z = _align_matrix(first[zaxis[1]] - first[zaxis[0]], [0, 0, 1])
-    x_axis = rot_z @ (first[xaxis[0]].astype(np.float64) - first[xaxis[1]].astype(np.float64))
-    rot_x = _align_matrix(x_axis, [1, 0, 0])
-    rot = rot_x @ rot_z
-    out = kp.astype(np.float64).reshape(-1, 3) @ rot.T
-    return out.reshape(kp.shape), center
+        return centered.astype(kp.dtype), center
+    first = centered[0, 0].astype(kp.dtype)
+    rot_z = _align_matrix(first[zaxis[1]] - first[zaxis[0]], 2)
+    x_axis = rot_z @ (centered[0, 0, xaxis[0]] - centered[0, 0, xaxis[1]])
+    rot_x = _align_matrix(x_axis, 0)
+    out = centered.reshape(-1, channels) @ (rot_x @ rot_z).T
+    return out.reshape(kept.shape), center
 
 
 def pre_normalize_2d(kp: np.ndarray, score: np.ndarray | None, img_shape: Sequence[int],
@@ -212,7 +273,7 @@ def uniform_sample_indices(num_frames: int, clip_len: int, num_clips: int = 1,
 def pad_to(kp: np.ndarray, length: int, total_frames: int, mode: str = "loop", start_index: int = 0) -> np.ndarray:
     """Loop ``kp`` along time to ``length`` frames; ``mode='zero'`` zeroes frames >= total_frames."""
     inds = np.mod(np.arange(start_index, start_index + length), total_frames)
-    out = kp[:, inds]
+    out = np.take(kp, inds, axis=1)
     if mode == "zero":
         out[:, total_frames:] = 0
     return out

@@ -46,12 +46,6 @@ class PreNormalize3D(Transform):
         if total != kp.shape[1]:
             raise PipelineError(f"PreNormalize3D: results['total_frames']={total} but keypoint has "
                                 f"{kp.shape[1]} frames (shape {kp.shape})")
-        if kp.sum() == 0:
-            return results
-        if not self.align_center:
-            # PYSKL raises UnboundLocalError here (body_center is never set); say why instead.
-            raise PipelineError("PreNormalize3D: align_center=False is not supported (PYSKL itself fails "
-                                "on it: body_center is only defined when centring)")
         if kp.shape[2] <= max(*self.zaxis, *self.xaxis):
             raise PipelineError(f"PreNormalize3D: zaxis={self.zaxis} / xaxis={self.xaxis} need more joints "
                                 f"than keypoint's {kp.shape[2]} (shape {kp.shape})")
@@ -59,7 +53,12 @@ class PreNormalize3D(Transform):
             out = pre_normalize_3d(kp, self.zaxis, self.xaxis, self.align_spine)
         except ValueError as err:
             raise PipelineError(f"PreNormalize3D: results['keypoint'] {kp.shape}: {err}") from err
-        assert out is not None
+        if out is None:  # all-zero skeleton: unchanged, no body_center
+            return results
+        if not self.align_center:
+            # PYSKL raises UnboundLocalError here (body_center is never set); say why instead.
+            raise PipelineError("PreNormalize3D: align_center=False is not supported (PYSKL itself fails "
+                                "on it: body_center is only defined when centring)")
         results["keypoint"], results["body_center"] = out
         results["total_frames"] = out[0].shape[1]
         return results

@@ -123,7 +123,7 @@ class UniformSampleDecode(Transform):
         results["clip_len"] = self.clip_len
         results["frame_interval"] = None
         results["num_clips"] = self.num_clips
-        results["keypoint"] = kp[:, np.concatenate(clips)]
+        results["keypoint"] = np.take(kp, np.concatenate(clips), axis=1)
         return results
 
     def __call__(self, results: dict | list) -> dict | list:
