@@ -11,6 +11,7 @@ TOOLS: dict[str, tuple[str, str]] = {
     "synth": ("data_synth", "write a synthetic NTU-25 3D / COCO-17 2D annotation pickle (xsub/xview splits)"),
     "pack": ("data_pack", "pack an annotation pickle into memory-mapped arrays + index"),
     "ntu": ("data_ntu", "NTU RGB+D raw .skeleton files -> PYSKL 3D annotation pickles"),
+    "convert": ("data_convert", "layout conversion; CTR-GCN .npz / 2s-AGCN .npy NTU import"),
 }
 
 
