@@ -363,11 +363,15 @@ class ResNet3d(nn.Module):
         if isinstance(self.pretrained, str):
             state = _read_state_dict(self.pretrained)
             if self.pretrained2d:
-                inflate_2d_weights(self, state)
+                self.inflate_weights(state)
             else:
                 missing, unexpected = self.load_state_dict(state, strict=False)
                 logger.info("loaded %s (missing %d, unexpected %d keys)", self.pretrained,
                             len(missing), len(unexpected))
+
+    def inflate_weights(self, state_2d: dict) -> list:
+        """Inflate a 2D ResNet state_dict into this network (see ``inflate_2d_weights``)."""
+        return inflate_2d_weights(self, state_2d)
 
     def _freeze_stages(self) -> None:
         frozen = [self.conv1] if self.frozen_stages >= 0 else []
@@ -402,16 +406,19 @@ def _read_state_dict(path: str) -> dict:
     return {k[7:] if k.startswith("module.") else k: v for k, v in state.items()}
 
 
-def inflate_2d_weights(model: nn.Module, state_2d: dict) -> list:
+def inflate_2d_weights(model: nn.Module, state_2d: dict, skip_lateral: bool = False,
+                       pad_in_channels: bool = False) -> list:
     """Copy a torchvision-style 2D ResNet state_dict into ``model``'s ConvModules.
 
     Each 2D kernel is repeated over time and divided by the temporal size (I3D inflation);
     ``layerX.Y.convN`` / ``bnN`` and ``downsample.0`` / ``.1`` are mapped to ``convN.conv`` /
-    ``convN.bn`` and ``downsample.conv`` / ``.bn``. Returns the 2D keys that were used.
+    ``convN.bn`` and ``downsample.conv`` / ``.bn``. For SlowFast-style pathways, modules named
+    ``*lateral*`` are skipped and 2D kernels with fewer input channels (the lateral inputs) are
+    zero-padded. Returns the 2D keys that were used.
     """
     used = []
     for name, module in model.named_modules():
-        if not isinstance(module, ConvModule):
+        if not isinstance(module, ConvModule) or (skip_lateral and "lateral" in name):
             continue
         if "downsample" in name:
             conv_name, bn_name = name + ".0", name + ".1"
@@ -419,6 +426,9 @@ def inflate_2d_weights(model: nn.Module, state_2d: dict) -> list:
             conv_name, bn_name = name, name.replace("conv", "bn")
         w2d = state_2d.get(conv_name + ".weight")
         w3d = module.conv.weight
+        if pad_in_channels and w2d is not None and w2d.dim() == 4 and 0 < w2d.shape[1] < w3d.shape[1]:
+            pad = w2d.new_zeros((w2d.shape[0], w3d.shape[1] - w2d.shape[1]) + tuple(w2d.shape[2:]))
+            w2d = torch.cat([w2d, pad], dim=1)
         if w2d is None:
             logger.warning("no 2D weight for %s", conv_name)
         elif tuple(w2d.shape) != tuple(w3d.shape[:2]) + tuple(w3d.shape[3:]):
