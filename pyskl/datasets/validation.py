@@ -10,6 +10,7 @@ Schemas accepted (see the oracle's pipelines README, "Annotation format" and Dec
 """
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,19 @@ REQUIRED_KEYS = ("frame_dir", "label", "keypoint", "total_frames")
 
 class AnnotationError(ValueError):
     """An annotation file or sample is unreadable or malformed; the message says where and what."""
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel = 3
+
+
+def _short(value: Any) -> str:
+    """A bounded repr for messages (cheap and safe on huge or deeply nested values)."""
+    try:
+        return _REPR.repr(value)
+    except Exception:  # a value whose repr fails still gets a message
+        return f"<{type(value).__name__}>"
 
 
 def _is_int(value: Any) -> bool:
@@ -53,7 +67,7 @@ class _SampleChecker:
     def integer(self, field: str, minimum: int) -> int:
         value = self.sample[field]
         if not _is_int(value):
-            self.fail(field, f"is {_describe(value)} ({value!r:.60}); expected an int")
+            self.fail(field, f"is {_describe(value)} ({_short(value)}); expected an int")
         if value < minimum:
             self.fail(field, f"is {int(value)}; expected >= {minimum}")
         return int(value)
@@ -77,7 +91,7 @@ class _SampleChecker:
         value = self.sample[field]
         if (not isinstance(value, (tuple, list)) or len(value) != 2
                 or not all(_is_int(x) and x > 0 for x in value)):
-            self.fail(field, f"is {value!r:.60}; expected (height, width) as two positive ints")
+            self.fail(field, f"is {_short(value)}; expected (height, width) as two positive ints")
 
 
 def validate_sample(sample: Any, index: int, source: str, num_classes: int | None = None,
@@ -104,7 +118,7 @@ def validate_sample(sample: Any, index: int, source: str, num_classes: int | Non
     labels = label if multi_class and isinstance(label, (list, tuple)) else [label]
     for value in labels:
         if not _is_int(value):
-            check.fail("label", f"is {_describe(value)} ({value!r:.60}); expected an int class index")
+            check.fail("label", f"is {_describe(value)} ({_short(value)}); expected an int class index")
         if value < 0 or (num_classes is not None and value >= num_classes):
             upper = f", < num_classes={num_classes}" if num_classes is not None else ""
             check.fail("label", f"is {int(value)}; expected >= 0{upper}")
@@ -184,7 +198,7 @@ def validate_split(split: Any, annotations: list, source: str) -> None:
             raise AnnotationError(f"{source}: split {name!r} is {_describe(members)}; expected a list of str")
         not_str = [x for x in members if not isinstance(x, str)]
         if not_str:
-            raise AnnotationError(f"{source}: split {name!r} holds {_describe(not_str[0])} ({not_str[0]!r:.60}); "
+            raise AnnotationError(f"{source}: split {name!r} holds {_describe(not_str[0])} ({_short(not_str[0])}); "
                                   f"expected only str {ident} names")
         missing = set(members) - known
         if missing:
