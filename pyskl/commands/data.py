@@ -12,6 +12,7 @@ TOOLS: dict[str, tuple[str, str]] = {
     "pack": ("data_pack", "pack an annotation pickle into memory-mapped arrays + index"),
     "ntu": ("data_ntu", "NTU RGB+D raw .skeleton files -> PYSKL 3D annotation pickles"),
     "convert": ("data_convert", "layout conversion; CTR-GCN .npz / 2s-AGCN .npy NTU import"),
+    "check": ("data_check", "validate an annotation file and print a summary report"),
 }
 
 

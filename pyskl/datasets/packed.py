@@ -276,6 +276,10 @@ class PackedAnnotations(Sequence):
             raise KeyError(f"{self.path}: no scalar field {key!r} (fields: {', '.join(self._columns)})")
         return [None if v == _MISSING else _decode(v) for v in self._columns[key]]
 
+    def scalar_fields(self) -> list[str]:
+        """Names of the fields stored in the index (not as arrays)."""
+        return list(self._columns)
+
     def array_nbytes(self) -> int:
         """Bytes held in the memory-mapped array files."""
         return sum(int(f.nbytes) for _, flats in self._arrays.values() for f in flats)

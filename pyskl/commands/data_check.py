@@ -1,0 +1,166 @@
+"""``pyskl data check FILE``: validation report for an annotation pickle or packed directory."""
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HELP = "validate an annotation file and summarise it (counts, layouts, frames, labels, problems)"
+
+# joints per person -> the layout PYSKL uses with that count
+LAYOUT_BY_JOINTS = {25: "nturgb+d", 17: "coco", 18: "openpose", 21: "handmp", 33: "mediapipe33"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="annotation pickle or packed directory")
+    parser.add_argument("--num-classes", type=int, help="labels must be below this")
+    parser.add_argument("--label-map", help="label map name or file, to print class names in the histogram")
+    parser.add_argument("--max-problems", type=int, default=20, help="problems listed (all are counted)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _load(path: Path) -> tuple[dict | None, Any]:
+    """(split dict or None, sequence of samples), without validating."""
+    from ..datasets.packed import is_packed, open_packed
+
+    if path.is_dir() and is_packed(path):
+        return open_packed(path)
+    from ..datasets.io import load_annotations
+
+    data = load_annotations(path, validate=False)
+    if isinstance(data, dict):
+        return data.get("split"), data.get("annotations")
+    return None, data
+
+
+def check_annotations(split: dict | None, annotations: Any, source: str, num_classes: int | None = None,
+                      max_problems: int = 20) -> dict:
+    """Validate every sample (all problems, not just the first) and gather summary statistics."""
+    from ..datasets.validation import AnnotationError, validate_sample, validate_split
+
+    problems: list[str] = []
+    num_problems = 0
+    if not isinstance(annotations, (list, tuple)) and not hasattr(annotations, "__getitem__"):
+        return {"file": source, "num_samples": 0, "problems": [f"{source}: no 'annotations' list"],
+                "num_problems": 1}
+    layouts: Counter = Counter()
+    kinds: Counter = Counter()
+    persons: Counter = Counter()
+    labels: Counter = Counter()
+    frames = []
+    for index in range(len(annotations)):
+        sample = annotations[index]
+        try:
+            validate_sample(sample, index, source, num_classes)
+        except AnnotationError as err:
+            num_problems += 1
+            if len(problems) < max_problems:
+                problems.append(str(err))
+        if not isinstance(sample, dict):
+            continue
+        kp = sample.get("keypoint")
+        if isinstance(kp, np.ndarray) and kp.ndim >= 3:
+            compressed = "frame_inds" in sample and kp.ndim == 3
+            joints, channels = kp.shape[-2], kp.shape[-1]
+            dims = "2D" if channels == 2 or "keypoint_score" in sample or compressed else "3D"
+            layouts[f"V={joints} ({LAYOUT_BY_JOINTS.get(joints, 'unknown')})"] += 1
+            kinds[f"{dims}, C={channels}{', compressed (K400-style)' if compressed else ''}, {kp.dtype}"] += 1
+            if kp.ndim == 4:
+                persons[int(kp.shape[0])] += 1
+        elif "raw_file" in sample:
+            kinds["keypoints in raw_file (memcached/kpfile)"] += 1
+        if isinstance(sample.get("total_frames"), (int, np.integer)):
+            frames.append(int(sample["total_frames"]))
+        label = sample.get("label")
+        if isinstance(label, (int, np.integer)):
+            labels[int(label)] += 1
+    split_sizes = {}
+    if split is not None:
+        try:
+            if hasattr(annotations, "column"):  # packed: check names without loading arrays
+                key = "filename" if "filename" in annotations.scalar_fields() else "frame_dir"
+                names = [{key: name} for name in annotations.column(key)]
+            else:
+                names = list(annotations)
+            validate_split(split, names, source)
+        except AnnotationError as err:
+            num_problems += 1
+            problems.append(str(err))
+        if isinstance(split, dict):
+            split_sizes = {str(k): len(v) for k, v in split.items() if isinstance(v, (list, tuple))}
+    frame_stats = {}
+    if frames:
+        arr = np.asarray(frames)
+        frame_stats = {"min": int(arr.min()), "median": float(np.median(arr)), "mean": round(float(arr.mean()), 1),
+                       "max": int(arr.max()), "total": int(arr.sum())}
+    return {
+        "file": source, "num_samples": len(annotations), "splits": split_sizes,
+        "layouts": dict(layouts), "kinds": dict(kinds), "persons": {str(k): v for k, v in sorted(persons.items())},
+        "frames": frame_stats, "num_classes_seen": len(labels),
+        "label_histogram": {str(k): v for k, v in sorted(labels.items())},
+        "num_problems": num_problems, "problems": problems,
+    }
+
+
+def _print_report(report: dict, class_names: list[str] | None) -> None:
+    print(f"{report['file']}: {report['num_samples']} samples")
+    if report.get("splits"):
+        print("  splits:   " + ", ".join(f"{k} {v}" for k, v in report["splits"].items()))
+    for title, key in (("layouts", "layouts"), ("data", "kinds")):
+        if report.get(key):
+            print(f"  {title + ':':9} " + "; ".join(f"{k}: {v}" for k, v in report[key].items()))
+    if report.get("persons"):
+        print("  persons:  " + ", ".join(f"M={k}: {v}" for k, v in report["persons"].items()))
+    if report.get("frames"):
+        f = report["frames"]
+        print(f"  frames:   min {f['min']}, median {f['median']:g}, mean {f['mean']}, max {f['max']}")
+    hist = report.get("label_histogram") or {}
+    if hist:
+        counts = np.array(list(hist.values()))
+        print(f"  labels:   {report['num_classes_seen']} classes, {counts.min()}-{counts.max()} samples per class")
+        top = sorted(hist.items(), key=lambda kv: -kv[1])
+        shown = top[:5] + ([("...", None)] if len(top) > 10 else []) + (top[-5:] if len(top) > 10 else top[5:10])
+        for label, count in shown:
+            if count is None:
+                print("            ...")
+                continue
+            name = ""
+            if class_names is not None and label.isdigit() and int(label) < len(class_names):
+                name = f" {class_names[int(label)]}"
+            print(f"            {label:>5}{name}: {count}")
+    if report["num_problems"]:
+        print(f"  problems: {report['num_problems']}")
+        for line in report["problems"]:
+            print(f"    {line}")
+        if report["num_problems"] > len(report["problems"]):
+            print(f"    ... and {report['num_problems'] - len(report['problems'])} more")
+    else:
+        print("  problems: none")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..datasets.validation import AnnotationError
+
+    try:
+        split, annotations = _load(args.file)
+    except (AnnotationError, ValueError, OSError) as err:
+        if args.json:
+            print(json.dumps({"file": str(args.file), "num_problems": 1, "problems": [str(err)]}))
+        else:
+            print(f"error: {err}")
+        return 1
+    report = check_annotations(split, annotations, str(args.file), args.num_classes, args.max_problems)
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        class_names = None
+        if args.label_map:
+            from ..label_maps import load_label_map
+
+            class_names = load_label_map(args.label_map)
+        _print_report(report, class_names)
+    return 1 if report["num_problems"] else 0
