@@ -40,43 +40,61 @@ def _window(lo: np.ndarray, hi: np.ndarray, size: int, sigma: float) -> tuple[np
 
 def _patch_grid(start: np.ndarray, end: np.ndarray, size: int, bucket: int | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates ``[n, P]`` of a fixed-size patch covering each window, and the in-window mask.
+    """Pixel coordinates ``[P, n]`` of a fixed-size patch covering each window, and the in-window mask.
 
     The patch is anchored at the window start, moved left where it would leave the frame; P is
     the widest window (or ``bucket``), so the pixels of one patch are always distinct and valid.
+    Items are on the last axis throughout, so numpy's inner loops run over them (not over P ~ 5).
     """
     width = int(bucket if bucket is not None else max(int((end - start).max(initial=1)), 1))
     width = min(width, size)
     anchor = np.minimum(start, size - width)
-    pix = anchor[:, None] + np.arange(width)
-    inside = (pix >= start[:, None]) & (pix < end[:, None])
+    pix = np.arange(width)[:, None] + anchor
+    inside = (pix >= start) & (pix < end)
     return pix, inside
 
 
 class _MaxMerger:
-    """Collects patches per group (person) and max-merges them into ``heat [planes, H, W]``.
+    """Collects patches ``[Py, Px, n]`` and max-merges them into ``heat [planes, H, W]``.
 
-    Within one group every patch goes to a different plane, so a plain gather / maximum / scatter
-    is exact (no duplicate indices); groups are merged one after another.
+    Patches are added per group (person): within one group every patch goes to a different plane,
+    so a plain gather / maximum / scatter is exact (no duplicate indices); groups are merged one
+    after another. With ``mirror = (num_frame, order)`` each patch is also written, mirrored
+    (``x -> W - 1 - x``) into channel ``order^-1[c]`` of frame ``num_frame + t``: PYSKL's
+    ``double`` copy, without a strided copy of the whole heatmap.
     """
 
-    def __init__(self, heat: np.ndarray) -> None:
-        self.heat = heat
+    def __init__(self, heat: np.ndarray, mirror: tuple[int, np.ndarray] | None = None) -> None:
         self.flat = heat.reshape(-1)
-        self.h, self.w = heat.shape[-2:]
+        self.c, self.h, self.w = heat.shape[-3:]
+        self.mirror = mirror
         self.groups: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    def _index(self, plane: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        return (plane * (self.h * self.w) + ys[:, None, :] * self.w) + xs[None, :, :]
 
     def add(self, group: np.ndarray, plane: np.ndarray, ys: np.ndarray, xs: np.ndarray,
             values: np.ndarray) -> None:
-        index = ((plane[:, None, None] * self.h + ys[:, :, None]) * self.w + xs[:, None, :])
-        for g in np.unique(group):
-            sel = group == g
-            self.groups.setdefault(int(g), []).append((index[sel].ravel(), values[sel].ravel()))
+        """``group``/``plane`` ``[n]`` sorted by group, ``ys [Py, n]``, ``xs [Px, n]``, ``values [Py, Px, n]``."""
+        indices = [self._index(plane, ys, xs)]
+        if self.mirror is not None:  # a different plane, so the same group stays duplicate-free
+            num_frame, inverse = self.mirror
+            t, c = np.divmod(plane, self.c)
+            indices.append(self._index((t + num_frame) * self.c + inverse[c], ys, self.w - 1 - xs))
+        # item-major order (one patch after another) so the scatter sweeps memory once
+        values = values.transpose(2, 0, 1)
+        indices = [index.transpose(2, 0, 1) for index in indices]
+        bounds = np.flatnonzero(np.diff(group)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, group.size]):
+            parts = self.groups.setdefault(int(group[lo]), [])
+            vals = values[lo:hi].ravel()
+            for index in indices:
+                parts.append((index[lo:hi].ravel(), vals))
 
     def merge(self) -> None:
         for parts in self.groups.values():
-            index = np.concatenate([p[0] for p in parts])
-            values = np.concatenate([p[1] for p in parts])
+            index = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+            values = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
             self.flat[index] = np.maximum(self.flat[index], values)
         self.groups.clear()
 
@@ -91,15 +109,18 @@ def _point_patches(merger: _MaxMerger, group: np.ndarray, plane: np.ndarray, mu:
     keep = (ed_x > st_x) & (ed_y > st_y)
     if not keep.any():
         return
-    group, plane, values = group[keep], plane[keep], values[keep]
-    mu32 = mu[keep, :2].astype(np.float32)
-    xs, in_x = _patch_grid(st_x[keep], ed_x[keep], w)
-    ys, in_y = _patch_grid(st_y[keep], ed_y[keep], h)
-    dx2 = (xs.astype(np.float32) - mu32[:, :1]) ** 2
-    dy2 = (ys.astype(np.float32) - mu32[:, 1:]) ** 2
-    d2 = dx2[:, None, :] + dy2[:, :, None]
-    patch = np.exp(-d2 / 2 / sigma ** 2) * values[:, None, None]
-    patch *= in_y[:, :, None] & in_x[:, None, :]
+    if not keep.all():
+        group, plane, values, mu = group[keep], plane[keep], values[keep], mu[keep]
+        st_x, ed_x, st_y, ed_y = st_x[keep], ed_x[keep], st_y[keep], ed_y[keep]
+    mu32 = mu[:, :2].astype(np.float32)
+    xs, in_x = _patch_grid(st_x, ed_x, w)
+    ys, in_y = _patch_grid(st_y, ed_y, h)
+    # outside the window: infinite distance -> exp(-inf) = 0 exactly
+    dx2 = np.where(in_x, (xs.astype(np.float32) - mu32[:, 0]) ** 2, np.float32(np.inf))
+    dy2 = np.where(in_y, (ys.astype(np.float32) - mu32[:, 1]) ** 2, np.float32(np.inf))
+    d2 = dx2[None, :, :] + dy2[:, None, :]  # Py, Px, n
+    patch = np.exp(-d2 / 2 / sigma ** 2)
+    patch *= values
     merger.add(group, plane, ys, xs, patch)
 
 
@@ -126,33 +147,30 @@ def _segment_patches(merger: _MaxMerger, group: np.ndarray, plane: np.ndarray, s
         xs, in_x = _patch_grid(st_x[sel], ed_x[sel], w, bucket_x)
         ys, in_y = _patch_grid(st_y[sel], ed_y[sel], h, bucket_y)
         patch = _segment_values(xs, ys, start[sel], end[sel], d2_ab[sel], sigma)
-        patch = (patch * values[sel, None, None].astype(np.float64)).astype(np.float32)
-        patch *= in_y[:, :, None] & in_x[:, None, :]
+        patch = (patch * values[sel].astype(np.float64)).astype(np.float32)
+        patch *= in_y[:, None, :] & in_x[None, :, :]
         merger.add(group[sel], plane[sel], ys, xs, patch)
 
 
 def _segment_values(xs: np.ndarray, ys: np.ndarray, start: np.ndarray, end: np.ndarray,
                     d2_ab: np.ndarray, sigma: float) -> np.ndarray:
-    """``exp(-d^2 / 2 sigma^2)`` (float64) of the distance of each pixel to its segment.
+    """``exp(-d^2 / 2 sigma^2)`` (float64, ``[Py, Px, n]``) of each pixel's distance to its segment.
 
     Mirrors PYSKL's dtypes under numpy 1: pixel-to-endpoint distances and the projection
     coefficient in float32, the projection in the keypoints' dtype, the exponential in float64.
     """
     ftype = start.dtype
-    s32, e32 = start.astype(np.float32), end.astype(np.float32)
-    x32 = xs.astype(np.float32)[:, None, :]
-    y32 = ys.astype(np.float32)[:, :, None]
-
-    def col(a: np.ndarray, i: int) -> np.ndarray:
-        return a[:, i, None, None]
-
-    d2_start = (x32 - col(s32, 0)) ** 2 + (y32 - col(s32, 1)) ** 2
-    d2_end = (x32 - col(e32, 0)) ** 2 + (y32 - col(e32, 1)) ** 2
-    ab32 = d2_ab.astype(np.float32)[:, None, None]
+    s32, e32 = start.T.astype(np.float32), end.T.astype(np.float32)  # 2, n
+    st, en = start.T, end.T
+    x32 = xs.astype(np.float32)[None, :, :]
+    y32 = ys.astype(np.float32)[:, None, :]
+    d2_start = (x32 - s32[0]) ** 2 + (y32 - s32[1]) ** 2
+    d2_end = (x32 - e32[0]) ** 2 + (y32 - e32[1]) ** 2
+    ab32 = d2_ab.astype(np.float32)
     coeff = (d2_start - d2_end + ab32) / 2. / ab32
     coeff_f = coeff.astype(ftype)
-    proj_x = col(start, 0) + coeff_f * (col(end, 0) - col(start, 0))
-    proj_y = col(start, 1) + coeff_f * (col(end, 1) - col(start, 1))
+    proj_x = st[0] + coeff_f * (en[0] - st[0])
+    proj_y = st[1] + coeff_f * (en[1] - st[1])
     d2_line = (x32.astype(ftype) - proj_x) ** 2 + (y32.astype(ftype) - proj_y) ** 2
     d2_seg = np.where(coeff <= 0, d2_start, np.where(coeff >= 1, d2_end, d2_line)).astype(np.float64)
     return np.exp(-d2_seg / 2. / sigma ** 2)
@@ -163,7 +181,8 @@ def _as_float(kps: np.ndarray) -> np.ndarray:
 
 
 def keypoint_heatmaps(kps: np.ndarray, scores: np.ndarray, img_h: int, img_w: int,
-                      sigma: float = 0.6, out: np.ndarray | None = None) -> np.ndarray:
+                      sigma: float = 0.6, out: np.ndarray | None = None,
+                      _mirror: tuple[int, np.ndarray] | None = None) -> np.ndarray:
     """Per-joint pseudo heatmaps ``[T, V, H, W]`` (float32), max over persons.
 
     Args:
@@ -181,7 +200,7 @@ def keypoint_heatmaps(kps: np.ndarray, scores: np.ndarray, img_h: int, img_w: in
     active = (scores.astype(np.float64) >= EPS) & np.isfinite(kps[..., :2]).all(-1)
     m_idx, t_idx, v_idx = np.nonzero(active)
     if m_idx.size:
-        merger = _MaxMerger(heat)
+        merger = _MaxMerger(heat, _mirror)
         _point_patches(merger, m_idx, t_idx * num_joint + v_idx, kps[m_idx, t_idx, v_idx, :2],
                        scores[m_idx, t_idx, v_idx], sigma)
         merger.merge()
@@ -189,7 +208,8 @@ def keypoint_heatmaps(kps: np.ndarray, scores: np.ndarray, img_h: int, img_w: in
 
 
 def limb_heatmaps(kps: np.ndarray, scores: np.ndarray, skeletons: Sequence[Sequence[int]], img_h: int,
-                  img_w: int, sigma: float = 0.6, out: np.ndarray | None = None) -> np.ndarray:
+                  img_w: int, sigma: float = 0.6, out: np.ndarray | None = None,
+                  _mirror: tuple[int, np.ndarray] | None = None) -> np.ndarray:
     """Per-limb pseudo heatmaps ``[T, L, H, W]`` (float32), max over persons.
 
     A limb's value is ``min(score_a, score_b) * exp(-d^2 / 2 sigma^2)`` with ``d`` the distance to
@@ -215,7 +235,7 @@ def limb_heatmaps(kps: np.ndarray, scores: np.ndarray, skeletons: Sequence[Seque
     plane = t_idx * num_limb + l_idx
     d2_ab = ((start[:, 0] - end[:, 0]) ** 2 + (start[:, 1] - end[:, 1]) ** 2)  # keypoints' dtype
     point = d2_ab < 1
-    merger = _MaxMerger(heat)
+    merger = _MaxMerger(heat, _mirror)
     if point.any():
         _point_patches(merger, m_idx[point], plane[point], start[point],
                        s_val[m_idx, t_idx, l_idx][point], sigma)
@@ -246,13 +266,11 @@ def generate_heatmaps(kps: np.ndarray, scores: np.ndarray, img_h: int, img_w: in
     channels = kps.shape[2] if with_kp else len(skeletons)
     views = 1 if flip_order is None else 2
     out = np.zeros((views * num_frame, channels, img_h, img_w), np.float32)
-    first = out[:num_frame]
+    mirror = None if flip_order is None else (num_frame, np.argsort(np.asarray(flip_order)))
     if with_kp:
-        keypoint_heatmaps(kps, scores, img_h, img_w, sigma, out=first)
+        keypoint_heatmaps(kps, scores, img_h, img_w, sigma, out=out, _mirror=mirror)
     else:
-        limb_heatmaps(kps, scores, skeletons, img_h, img_w, sigma, out=first)
-    if flip_order is not None:
-        out[num_frame:] = first[:, flip_order, :, ::-1]
+        limb_heatmaps(kps, scores, skeletons, img_h, img_w, sigma, out=out, _mirror=mirror)
     return out
 
 
