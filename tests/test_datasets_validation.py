@@ -137,3 +137,16 @@ def test_load_validates_and_names_the_file(tmp_path):
         load_annotations(path)
     with pytest.raises(AnnotationError, match="bytes.pkl: split 'nope' not found"):
         loads_annotations(pickle.dumps(_file([_ntu()])), "bytes.pkl", split="nope")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble, ">f4", "<f8"])
+def test_non_finite_count_every_float_dtype(dtype):
+    kp = np.zeros((2, 6, 25, 3), dtype)
+    kp[0, 1, 2, 0], kp[1, 5, 24, 2], kp[1, 0, 0, 1] = np.nan, np.inf, -np.inf
+    kp[0, 0, 0, 0] = np.finfo(np.float16).max  # large but finite
+    msg = _error(_broken(keypoint=kp[:, :, :, :]))
+    assert "keypoint has 3 non-finite value(s)" in msg
+    msg = _error(_broken(keypoint=np.asfortranarray(kp)[:, :, ::-1]))  # non-contiguous view
+    assert "keypoint has 3 non-finite value(s)" in msg
+    kp[np.isnan(kp) | np.isinf(kp)] = 0
+    validate_annotations(_broken(keypoint=kp), "ok.pkl")
