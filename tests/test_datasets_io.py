@@ -67,7 +67,8 @@ def test_every_protocol_round_trips_numpy_and_builtins(protocol):
             "annotations": [dict(_sample("a"), extra=(1, 2.5, None, True, "s", b"x", {1, 2}, frozenset([3]),
                                                       complex(1, 2), slice(1, 3), collections.OrderedDict(k=1),
                                                       np.float32(1.5), np.int64(7), np.dtype("f4"),
-                                                      np.arange(6).reshape(2, 3).T, np.bool_(True))),
+                                                      np.arange(6).reshape(2, 3).T, np.bool_(True),
+                                                      collections.defaultdict(list, a=[1]), b"")),
                             dict(_sample("b", label=np.int64(1)))]}
     loaded = loads_annotations(pickle.dumps(data, protocol=protocol), "p.pkl")
     assert loaded["split"] == data["split"]
@@ -78,6 +79,7 @@ def test_every_protocol_round_trips_numpy_and_builtins(protocol):
     assert extra[:11] == data["annotations"][0]["extra"][:11]
     np.testing.assert_array_equal(extra[14], np.arange(6).reshape(2, 3).T)
     assert extra[13] == np.dtype("f4") and type(extra[12]) is np.int64
+    assert extra[16] == {"a": [1]} and extra[16].default_factory is list and extra[17] == b""
 
 
 def test_numpy1_module_names_load():
@@ -88,6 +90,17 @@ def test_numpy1_module_names_load():
     assert other != data
     loaded = loads_annotations(other, "np1.pkl")
     np.testing.assert_array_equal(loaded[0]["keypoint"], _sample()["keypoint"])
+
+
+@pytest.mark.parametrize("module, name", [
+    ("builtins", "getattr"), ("builtins", "__import__"), ("builtins", "range"), ("builtins", "str"),
+    ("copyreg", "_reconstructor"), ("posix", "system"), ("nt", "system"), ("numpy", "load"),
+    ("numpy", "frompyfunc"), ("numpy._core.multiarray", "array"), ("numpy.core.multiarray", "_vec_string"),
+    ("numpy.dtypes", "StringDType.__init__"), ("torch", "load"), ("pyskl.datasets.io", "save_annotations"),
+])
+def test_other_globals_are_refused(module, name):
+    with pytest.raises(AnnotationError, match=f"refused to load global '{module}.{name}'"):
+        loads_annotations(f"c{module}\n{name}\n.".encode(), "g.pkl")
 
 
 def test_only_latin1_codecs_encode_is_allowed():

@@ -88,8 +88,10 @@ def test_op_dicts_go_through_compose(ann_file):
 def test_errors_name_file_and_split(ann_file, tmp_path):
     with pytest.raises(AnnotationError, match="split 'xsub_train' not found; available splits: train, val"):
         PoseDataset(ann_file, [], split="xsub_train")
-    with pytest.raises(ValueError, match="box_thr"):
-        PoseDataset(ann_file, [], box_thr=0.55)
+    for bad in (0.55, "x", [0.5], True):
+        with pytest.raises(ValueError, match="box_thr"):
+            PoseDataset(ann_file, [], box_thr=bad)
+    assert PoseDataset(ann_file, [], box_thr="0.6").box_thr == 0.6  # PYSKL's older string thresholds
     with pytest.raises(TypeError, match="valid_ratio"):
         PoseDataset(ann_file, [], valid_ratio="0.5")
     bad = tmp_path / "bad.pkl"
@@ -148,9 +150,10 @@ def test_memcached_fetches_by_frame_dir(tmp_path):
 
 
 def test_multi_class_labels_become_one_hot(tmp_path):
-    path = save_annotations([_sample("a", 0, label_list=True)], tmp_path / "m.pkl")
-    data = [dict(_sample("a", 0), label=[0, 2])]
-    path.write_bytes(pickle.dumps(data))
+    path = tmp_path / "m.pkl"
+    path.write_bytes(pickle.dumps([dict(_sample("a", 0), label=[0, 2])]))
+    with pytest.raises(AnnotationError, match="label"):
+        PoseDataset(path, [])  # lists are labels only for multi_class
     ds = PoseDataset(path, [], multi_class=True, num_classes=4)
     assert ds[0]["label"].tolist() == [1.0, 0.0, 1.0, 0.0]
 

@@ -43,8 +43,9 @@ def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") 
 
 _BUILTINS: dict[str, Any] = {
     name: getattr(__import__("builtins"), name)
-    for name in ("dict", "list", "tuple", "set", "frozenset", "bytearray", "bytes", "str", "int", "float",
-                 "bool", "complex", "slice", "range")
+    # what pickle itself references for builtin values (set/frozenset/bytearray/bytes/complex/slice in old
+    # protocols) plus the containers a defaultdict may name as its factory; nothing that computes
+    for name in ("set", "frozenset", "bytearray", "bytes", "complex", "slice", "list", "dict", "tuple")
 }
 
 # (module, name) -> how to resolve it. numpy paths are given without the ``core``/``_core`` prefix choice:

@@ -75,8 +75,11 @@ class PoseDataset:
         self.mc_cfg = tuple(mc_cfg) if mc_cfg is not None else None
         self.cli: Any = None
         self.class_prob = list(class_prob) if class_prob is not None else None
-        if box_thr is not None and not any(np.isclose(box_thr, t) for t in _BOX_THRESHOLDS):
-            raise ValueError(f"PoseDataset: box_thr must be one of {_BOX_THRESHOLDS} or None, got {box_thr!r}")
+        if box_thr is not None:
+            threshold = _as_float(box_thr)
+            if threshold is None or not any(abs(threshold - t) < 1e-9 for t in _BOX_THRESHOLDS):
+                raise ValueError(f"PoseDataset: box_thr must be one of {_BOX_THRESHOLDS} or None, got {box_thr!r}")
+            box_thr = threshold
         self.box_thr = box_thr
         if valid_ratio is not None and (isinstance(valid_ratio, bool)
                                         or not isinstance(valid_ratio, (int, float))):
@@ -219,6 +222,16 @@ class PoseDataset:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(ann_file={self.ann_file!r}, split={self.split!r}, len={len(self)}, "
                 f"test_mode={self.test_mode})")
+
+
+def _as_float(value: Any) -> float | None:
+    """``value`` as a float (PYSKL's older configs give thresholds as strings), or ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, np.floating)):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 class _LazyInfos(Sequence):
