@@ -9,6 +9,7 @@ these machines (../shared/oracle/pipelines/README.md) are printed for orientatio
 
     python benchmarks/bench_pipeline.py [--samples 50] [--passes 5]
 """
+
 from __future__ import annotations
 
 import os
@@ -16,26 +17,31 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import copy  # noqa: E402
-import math  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import copy
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pyskl.datasets.pipelines import Compose  # noqa: E402
+from pyskl.datasets.pipelines import Compose
 
 PYSKL_FIGURES = {"train": (55.7, 66.7), "test": (52.6, 63.6)}  # samples/s, numpy 1.26 / numpy 2.4
 
-TRAIN = [dict(type="PreNormalize3D"), dict(type="GenSkeFeat", dataset="nturgb+d", feats=["j"]),
-         dict(type="UniformSample", clip_len=100), dict(type="PoseDecode"),
-         dict(type="FormatGCNInput", num_person=2), dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
-         dict(type="ToTensor", keys=["keypoint"])]
+TRAIN = [
+    dict(type="PreNormalize3D"),
+    dict(type="GenSkeFeat", dataset="nturgb+d", feats=["j"]),
+    dict(type="UniformSample", clip_len=100),
+    dict(type="PoseDecode"),
+    dict(type="FormatGCNInput", num_person=2),
+    dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
+    dict(type="ToTensor", keys=["keypoint"]),
+]
 TEST = [dict(op, num_clips=10) if op["type"] == "UniformSample" else op for op in TRAIN]
 
 
@@ -53,9 +59,17 @@ def make_samples(n: int, frames: int = 300, seed: int = 0) -> list[dict]:
             kp[1] = 0  # single person
         else:
             kp[1, : rng.integers(0, 40)] = 0
-        kp[:, frames - rng.integers(0, 30):] = 0  # trailing empty frames
-        samples.append(dict(frame_dir=f"S{i:03d}", label=int(i % 60), keypoint=kp.astype(np.float16),
-                            total_frames=frames, modality="Pose", start_index=0))
+        kp[:, frames - rng.integers(0, 30) :] = 0  # trailing empty frames
+        samples.append(
+            dict(
+                frame_dir=f"S{i:03d}",
+                label=int(i % 60),
+                keypoint=kp.astype(np.float16),
+                total_frames=frames,
+                modality="Pose",
+                start_index=0,
+            )
+        )
     return samples
 
 
@@ -75,16 +89,22 @@ def _ref_rotation(axis, theta):
     axis = axis / math.sqrt(np.dot(axis, axis))
     a = math.cos(theta / 2.0)
     b, c, d = -axis * math.sin(theta / 2.0)
-    return np.array([[a * a + b * b - c * c - d * d, 2 * (b * c + a * d), 2 * (b * d - a * c)],
-                     [2 * (b * c - a * d), a * a + c * c - b * b - d * d, 2 * (c * d + a * b)],
-                     [2 * (b * d + a * c), 2 * (c * d - a * b), a * a + d * d - b * b - c * c]])
+    return np.array(
+        [
+            [a * a + b * b - c * c - d * d, 2 * (b * c + a * d), 2 * (b * d - a * c)],
+            [2 * (b * c - a * d), a * a + c * c - b * b - d * d, 2 * (c * d + a * b)],
+            [2 * (b * d + a * c), 2 * (c * d - a * b), a * a + d * d - b * b - c * c],
+        ]
+    )
 
 
 def ref_pre_normalize_3d(r: dict) -> dict:
     kp = r["keypoint"]
     if kp.sum() == 0:
         return r
-    present = [[t for t in range(kp.shape[1]) if not np.all(np.isclose(kp[m, t], 0))] for m in range(kp.shape[0])]
+    present = [
+        [t for t in range(kp.shape[1]) if not np.all(np.isclose(kp[m, t], 0))] for m in range(kp.shape[0])
+    ]
     if kp.shape[0] == 2 and len(present[0]) < len(present[1]):
         kp = kp[:, np.array(present[1])][[1, 0]]
     else:
@@ -135,8 +155,11 @@ def ref_uniform_sample(clip_len: int, num_clips: int):
             while m >= 0 and np.all(np.abs(kp[m, t]) < 1e-5):
                 m -= 1
             persons.append(m + 1)
-        r.update(frame_inds=inds.astype(np.int64), clip_len=clip_len, frame_interval=None, num_clips=num_clips)
+        r.update(
+            frame_inds=inds.astype(np.int64), clip_len=clip_len, frame_interval=None, num_clips=num_clips
+        )
         return r
+
     return op
 
 
@@ -161,13 +184,20 @@ def ref_collect_to_tensor(r: dict) -> dict:
 
 
 def baseline(num_clips: int):
-    ops = [ref_pre_normalize_3d, ref_gen_ske_feat_j, ref_uniform_sample(100, num_clips), ref_pose_decode,
-           ref_format_gcn_input, ref_collect_to_tensor]
+    ops = [
+        ref_pre_normalize_3d,
+        ref_gen_ske_feat_j,
+        ref_uniform_sample(100, num_clips),
+        ref_pose_decode,
+        ref_format_gcn_input,
+        ref_collect_to_tensor,
+    ]
 
     def run(r: dict) -> dict:
         for op in ops:
             r = op(r)
         return r
+
     return run
 
 
@@ -196,16 +226,23 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(1)
     samples = make_samples(args.samples)
-    print(f"ST-GCN++ 3D joint pipeline, {args.samples} samples T=300 M=2 float16, one thread, "
-          f"median of {args.passes} passes, samples/s by process CPU time (numpy {np.__version__})")
+    print(
+        f"ST-GCN++ 3D joint pipeline, {args.samples} samples T=300 M=2 float16, one thread, "
+        f"median of {args.passes} passes, samples/s by process CPU time (numpy {np.__version__})"
+    )
     for name, ops, clips, test_mode in (("train", TRAIN, 1, False), ("test", TEST, 10, True)):
         ours, ours_wall, out_ours = throughput(Compose(ops), samples, test_mode, args.passes)
         base, base_wall, out_base = throughput(baseline(clips), samples, test_mode, args.passes)
-        diff = max(float(np.abs(a["keypoint"].numpy() - b["keypoint"].numpy()).max()) for a, b in zip(out_ours, out_base))
+        diff = max(
+            float(np.abs(a["keypoint"].numpy() - b["keypoint"].numpy()).max())
+            for a, b in zip(out_ours, out_base)
+        )
         np1, np2 = PYSKL_FIGURES[name]
-        print(f"{name:5s} ours {ours:7.1f} samples/s (wall {ours_wall:.1f}) | baseline, same run {base:5.1f} "
-              f"(wall {base_wall:.1f}) -> {ours / base:4.1f}x | vs PYSKL's README figures {np1} (numpy 1.26) / "
-              f"{np2} (numpy 2.4): {ours / np1:4.1f}x / {ours / np2:4.1f}x | max |ours - baseline| {diff:.1e}")
+        print(
+            f"{name:5s} ours {ours:7.1f} samples/s (wall {ours_wall:.1f}) | baseline, same run {base:5.1f} "
+            f"(wall {base_wall:.1f}) -> {ours / base:4.1f}x | vs PYSKL's README figures {np1} (numpy 1.26) / "
+            f"{np2} (numpy 2.4): {ours / np1:4.1f}x / {ours / np2:4.1f}x | max |ours - baseline| {diff:.1e}"
+        )
     return 0
 
 

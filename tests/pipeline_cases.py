@@ -6,16 +6,17 @@ Usage (see tests/test_pipelines_golden.py):
     assert_outputs_match(outcome.value, case["output"], npz)
     assert_rng_after(outcome.rng_after, case["rng_after"])
 """
+
 from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
 from oracle import decode, fingerprint_matches
 
 ATOL, RTOL = 1e-6, 1e-5  # keypoint-like floats (oracle README)
@@ -81,14 +82,18 @@ def run_seeded(fn: Callable[[], Any], seed: int) -> Outcome:
 
 def assert_rng_after(actual: dict, expected: dict) -> None:
     assert actual["np_rand"] == expected["np_rand"], f"np.random stream differs: {actual} vs {expected}"
-    assert actual["py_random"] == expected["py_random"], f"python random stream differs: {actual} vs {expected}"
+    assert actual["py_random"] == expected["py_random"], (
+        f"python random stream differs: {actual} vs {expected}"
+    )
 
 
 def _as_numpy(value: Any, kind: str, where: str) -> np.ndarray:
     if kind == "tensor":
         import torch
 
-        assert isinstance(value, torch.Tensor), f"{where}: expected a torch.Tensor, got {type(value).__name__}"
+        assert isinstance(value, torch.Tensor), (
+            f"{where}: expected a torch.Tensor, got {type(value).__name__}"
+        )
         return value.numpy()
     if kind == "list[ndarray]":
         assert isinstance(value, list), f"{where}: expected a list of arrays, got {type(value).__name__}"
@@ -97,7 +102,9 @@ def _as_numpy(value: Any, kind: str, where: str) -> np.ndarray:
     return value
 
 
-def assert_value_matches(actual: Any, desc: dict, npz: Any, where: str, atol: float = ATOL, rtol: float = RTOL) -> None:
+def assert_value_matches(
+    actual: Any, desc: dict, npz: Any, where: str, atol: float = ATOL, rtol: float = RTOL
+) -> None:
     """Compare one value with its descriptor: dtype/shape/python type exact, floats within tolerance."""
     kind = desc["kind"]
     if kind in ("ndarray", "tensor", "list[ndarray]"):
@@ -113,20 +120,27 @@ def assert_value_matches(actual: Any, desc: dict, npz: Any, where: str, atol: fl
         else:
             np.testing.assert_array_equal(arr, expected, err_msg=where)
     elif kind == "npscalar":
-        assert isinstance(actual, np.generic), f"{where}: expected a numpy scalar, got {type(actual).__name__}"
+        assert isinstance(actual, np.generic), (
+            f"{where}: expected a numpy scalar, got {type(actual).__name__}"
+        )
         assert str(actual.dtype) == desc["dtype"], f"{where}: dtype {actual.dtype} != {desc['dtype']}"
         np.testing.assert_allclose(actual, desc["value"], atol=atol, rtol=rtol, err_msg=where)
     elif kind == "py":
-        assert type(actual).__name__ == desc["type"], f"{where}: type {type(actual).__name__} != {desc['type']}"
+        assert type(actual).__name__ == desc["type"], (
+            f"{where}: type {type(actual).__name__} != {desc['type']}"
+        )
         if "items" in desc:
             assert len(actual) == len(desc["items"]), f"{where}: length {len(actual)} != {len(desc['items'])}"
             for i, (a, d) in enumerate(zip(actual, desc["items"])):
                 assert_value_matches(a, d, npz, f"{where}[{i}]", atol, rtol)
         elif isinstance(desc["value"], float):
-            assert abs(actual - desc["value"]) <= atol + rtol * abs(desc["value"]), f"{where}: {actual} != {desc['value']}"
+            assert abs(actual - desc["value"]) <= atol + rtol * abs(desc["value"]), (
+                f"{where}: {actual} != {desc['value']}"
+            )
         else:
-            assert list(actual) == desc["value"] if isinstance(actual, tuple) else actual == desc["value"], \
+            assert list(actual) == desc["value"] if isinstance(actual, tuple) else actual == desc["value"], (
                 f"{where}: {actual!r} != {desc['value']!r}"
+            )
     elif kind in ("dict", "DataContainer"):
         items = desc["items"] if kind == "dict" else desc["data"].get("items", {})
         assert isinstance(actual, dict), f"{where}: expected a dict, got {type(actual).__name__}"
@@ -137,11 +151,15 @@ def assert_value_matches(actual: Any, desc: dict, npz: Any, where: str, atol: fl
         raise AssertionError(f"{where}: unhandled descriptor kind {kind!r}")
 
 
-def assert_outputs_match(actual: dict, expected: dict, npz: Any, atol: float = ATOL, rtol: float = RTOL) -> None:
+def assert_outputs_match(
+    actual: dict, expected: dict, npz: Any, atol: float = ATOL, rtol: float = RTOL
+) -> None:
     """Compare a whole results dict with the recorded output descriptors (same keys, each value)."""
     assert isinstance(actual, dict), f"expected a results dict, got {type(actual).__name__}"
-    assert set(actual) == set(expected), (f"keys differ: missing {sorted(set(expected) - set(actual))}, "
-                                          f"extra {sorted(set(actual) - set(expected))}")
+    assert set(actual) == set(expected), (
+        f"keys differ: missing {sorted(set(expected) - set(actual))}, "
+        f"extra {sorted(set(actual) - set(expected))}"
+    )
     for key, desc in expected.items():
         assert_value_matches(actual[key], desc, npz, key, atol, rtol)
 

@@ -5,6 +5,7 @@ whole train/val/test pipelines, replayed under the oracle's RNG protocol: output
 README's tolerances (keypoint-like atol 1e-6, rtol 1e-5; ints, shapes, dtypes exact) and the same
 global np.random / random draws afterwards (``rng_after``).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,18 +13,42 @@ import random
 
 import numpy as np
 import pytest
-
 from conftest import ORACLE, require_shared
 from oracle import blobs, load_case
-from pipeline_cases import (assert_outputs_match, assert_rng_after, assert_value_matches, case_paths,
-                            decode_input, op_config, pipeline_config, pipeline_input, run_seeded)
+from pipeline_cases import (
+    assert_outputs_match,
+    assert_rng_after,
+    assert_value_matches,
+    case_paths,
+    decode_input,
+    op_config,
+    pipeline_config,
+    pipeline_input,
+    run_seeded,
+)
+
 from pyskl.datasets.pipelines import Compose, PipelineError
 from pyskl.registry import TRANSFORMS
 
 GCN_OPS = {
-    "UniformSampleFrames", "UniformSample", "UniformSampleDecode", "PreNormalize3D", "PreNormalize2D",
-    "GenSkeFeat", "JointToBone", "ToMotion", "MergeSkeFeat", "Rename", "PoseDecode", "FormatGCNInput",
-    "PadTo", "Collect", "ToTensor", "RandomRot", "RandomScale", "RandomGaussianNoise",
+    "UniformSampleFrames",
+    "UniformSample",
+    "UniformSampleDecode",
+    "PreNormalize3D",
+    "PreNormalize2D",
+    "GenSkeFeat",
+    "JointToBone",
+    "ToMotion",
+    "MergeSkeFeat",
+    "Rename",
+    "PoseDecode",
+    "FormatGCNInput",
+    "PadTo",
+    "Collect",
+    "ToTensor",
+    "RandomRot",
+    "RandomScale",
+    "RandomGaussianNoise",
 }
 PUBLIC = ORACLE / "pipelines" / "public"
 OP_CASES = [p for family in ("sampling", "pose_related") for p in case_paths(PUBLIC / family, GCN_OPS)]
@@ -61,7 +86,9 @@ def test_op_case(path):
     assert_rng_after(outcome.rng_after, case["rng_after"])
 
 
-@pytest.mark.parametrize("path,index", PIPELINE_SAMPLES, ids=lambda x: x.stem if hasattr(x, "stem") else str(x))
+@pytest.mark.parametrize(
+    "path,index", PIPELINE_SAMPLES, ids=lambda x: x.stem if hasattr(x, "stem") else str(x)
+)
 def test_pipeline_case(path, index):
     case = load_case(path)
     npz = blobs(str(path.parent))
@@ -90,6 +117,8 @@ def test_pipeline_trace(path):
     random.seed(sample["seed"])
     for op, step in zip(pipeline.transforms, sample["trace"], strict=True):
         results = op(results)
-        assert set(results) == set(step["keys"]), f"{step['op']}: keys {sorted(results)} != {sorted(step['keys'])}"
+        assert set(results) == set(step["keys"]), (
+            f"{step['op']}: keys {sorted(results)} != {sorted(step['keys'])}"
+        )
         for key, desc in step["changed"].items():
             assert_value_matches(results[key], desc, npz, f"step {step['step']} {step['op']}: {key}")

@@ -1,4 +1,5 @@
 """GCN pipeline ops: Compose semantics, exact small-array values, pickling/repr, clear errors."""
+
 from __future__ import annotations
 
 import pickle
@@ -11,16 +12,25 @@ from pyskl.registry import TRANSFORMS
 from pyskl.utils.layouts import get_layout
 
 OP_CONFIGS = [
-    dict(type="PreNormalize3D"), dict(type="PreNormalize3D", align_spine=False),
-    dict(type="PreNormalize2D"), dict(type="PreNormalize2D", mode="auto", img_shape=(720, 1280)),
+    dict(type="PreNormalize3D"),
+    dict(type="PreNormalize3D", align_spine=False),
+    dict(type="PreNormalize2D"),
+    dict(type="PreNormalize2D", mode="auto", img_shape=(720, 1280)),
     dict(type="GenSkeFeat", dataset="coco", feats=["j", "b", "jm", "bm"]),
-    dict(type="JointToBone", dataset="openpose", target="b"), dict(type="ToMotion", source="j", target="jm"),
-    dict(type="MergeSkeFeat", feat_list=["j", "b"]), dict(type="Rename", mapping={"a": "b"}),
+    dict(type="JointToBone", dataset="openpose", target="b"),
+    dict(type="ToMotion", source="j", target="jm"),
+    dict(type="MergeSkeFeat", feat_list=["j", "b"]),
+    dict(type="Rename", mapping={"a": "b"}),
     dict(type="UniformSampleFrames", clip_len=48, num_clips=10, p_interval=(0.5, 1)),
-    dict(type="UniformSample", clip_len=100), dict(type="UniformSampleDecode", clip_len=100, num_clips=2),
-    dict(type="PoseDecode"), dict(type="FormatGCNInput", num_person=3, mode="loop"), dict(type="PadTo", length=300),
-    dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]), dict(type="ToTensor", keys=["keypoint"]),
-    dict(type="RandomRot", theta=0.2), dict(type="RandomScale", scale=(0.1, 0.2, 0.3)),
+    dict(type="UniformSample", clip_len=100),
+    dict(type="UniformSampleDecode", clip_len=100, num_clips=2),
+    dict(type="PoseDecode"),
+    dict(type="FormatGCNInput", num_person=3, mode="loop"),
+    dict(type="PadTo", length=300),
+    dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
+    dict(type="ToTensor", keys=["keypoint"]),
+    dict(type="RandomRot", theta=0.2),
+    dict(type="RandomScale", scale=(0.1, 0.2, 0.3)),
     dict(type="RandomGaussianNoise", sigma=0.02, base="video", shared=True),
 ]
 
@@ -138,7 +148,8 @@ def test_uniform_sample_frames_test_mode_reseeds_global_rng():
 @pytest.mark.parametrize("total", [5, 20, 64, 300])
 def test_uniform_sample_frames_shapes_and_range(total):
     out = TRANSFORMS.build(dict(type="UniformSample", clip_len=16, num_clips=4))(
-        dict(total_frames=total, start_index=2))
+        dict(total_frames=total, start_index=2)
+    )
     inds = out["frame_inds"]
     assert inds.dtype == np.int64 and inds.shape == (64,)
     assert inds.min() >= 2 and inds.max() < total + 2
@@ -159,9 +170,14 @@ def test_pose_decode_format_collect_to_tensor_chain():
     sample = ntu_sample(m=1, t=30)
     sample["frame_inds"] = np.arange(20) % 30
     sample["num_clips"] = 2
-    out = Compose([dict(type="PoseDecode"), dict(type="FormatGCNInput", num_person=2),
-                   dict(type="Collect", keys=["keypoint", "label"], meta_keys=["frame_dir"]),
-                   dict(type="ToTensor", keys=["keypoint", "label"])])(sample)
+    out = Compose(
+        [
+            dict(type="PoseDecode"),
+            dict(type="FormatGCNInput", num_person=2),
+            dict(type="Collect", keys=["keypoint", "label"], meta_keys=["frame_dir"]),
+            dict(type="ToTensor", keys=["keypoint", "label"]),
+        ]
+    )(sample)
     assert out["keypoint"].shape == (2, 2, 10, 25, 3) and out["keypoint"].dtype == torch.float32
     assert torch.equal(out["keypoint"][:, 1], torch.zeros(2, 10, 25, 3))  # padded person is zeros
     assert out["label"].tolist() == [3] and out["img_metas"] == {"frame_dir": "x"}
@@ -236,14 +252,22 @@ def test_pre_normalize_3d_drops_empty_frames_and_swaps_persons():
 
 # ----------------------------------------------------------------------------- clear errors
 MISSING_KEY_CASES = [
-    (dict(type="PreNormalize3D"), "keypoint"), (dict(type="PreNormalize2D"), "keypoint"),
-    (dict(type="GenSkeFeat"), "keypoint"), (dict(type="UniformSample", clip_len=4), "total_frames"),
-    (dict(type="UniformSampleDecode", clip_len=4), "keypoint"), (dict(type="PoseDecode"), "total_frames"),
-    (dict(type="FormatGCNInput"), "keypoint"), (dict(type="PadTo", length=4), "keypoint"),
-    (dict(type="Collect", keys=["keypoint"], meta_keys=[]), "keypoint"), (dict(type="ToTensor", keys=["imgs"]), "imgs"),
-    (dict(type="RandomRot"), "keypoint"), (dict(type="RandomScale"), "keypoint"),
-    (dict(type="RandomGaussianNoise"), "keypoint"), (dict(type="MergeSkeFeat", feat_list=["j"]), "j"),
-    (dict(type="ToMotion"), "keypoint"), (dict(type="JointToBone"), "keypoint"),
+    (dict(type="PreNormalize3D"), "keypoint"),
+    (dict(type="PreNormalize2D"), "keypoint"),
+    (dict(type="GenSkeFeat"), "keypoint"),
+    (dict(type="UniformSample", clip_len=4), "total_frames"),
+    (dict(type="UniformSampleDecode", clip_len=4), "keypoint"),
+    (dict(type="PoseDecode"), "total_frames"),
+    (dict(type="FormatGCNInput"), "keypoint"),
+    (dict(type="PadTo", length=4), "keypoint"),
+    (dict(type="Collect", keys=["keypoint"], meta_keys=[]), "keypoint"),
+    (dict(type="ToTensor", keys=["imgs"]), "imgs"),
+    (dict(type="RandomRot"), "keypoint"),
+    (dict(type="RandomScale"), "keypoint"),
+    (dict(type="RandomGaussianNoise"), "keypoint"),
+    (dict(type="MergeSkeFeat", feat_list=["j"]), "j"),
+    (dict(type="ToMotion"), "keypoint"),
+    (dict(type="JointToBone"), "keypoint"),
 ]
 
 
@@ -256,34 +280,77 @@ def test_missing_key_names_op_and_key(cfg, key):
 
 
 BAD_INPUT_CASES = [
-    (dict(type="PreNormalize2D"), dict(keypoint=np.random.default_rng(0).normal(3, 1, (1, 4, 17, 3))),
-     "PreNormalize2D.*3D skeleton"),
-    (dict(type="PreNormalize2D"), dict(keypoint=np.zeros((1, 4, 17, 3)), keypoint_score=np.zeros((1, 4, 17))),
-     "PreNormalize2D.*keypoint_score"),
+    (
+        dict(type="PreNormalize2D"),
+        dict(keypoint=np.random.default_rng(0).normal(3, 1, (1, 4, 17, 3))),
+        "PreNormalize2D.*3D skeleton",
+    ),
+    (
+        dict(type="PreNormalize2D"),
+        dict(keypoint=np.zeros((1, 4, 17, 3)), keypoint_score=np.zeros((1, 4, 17))),
+        "PreNormalize2D.*keypoint_score",
+    ),
     (dict(type="PreNormalize3D"), dict(keypoint=np.ones((1, 4, 17, 2))), "PreNormalize3D.*'keypoint'"),
     (dict(type="PreNormalize3D"), dict(keypoint=np.ones((4, 17, 3))), "PreNormalize3D.*4 dims"),
-    (dict(type="PreNormalize3D"), dict(keypoint=np.ones((1, 4, 25, 3)), total_frames=5), "PreNormalize3D.*total_frames"),
+    (
+        dict(type="PreNormalize3D"),
+        dict(keypoint=np.ones((1, 4, 25, 3)), total_frames=5),
+        "PreNormalize3D.*total_frames",
+    ),
     (dict(type="PreNormalize3D"), dict(keypoint=np.ones((3, 4, 25, 3))), "PreNormalize3D.*1 or 2 persons"),
     (dict(type="PreNormalize3D", align_center=False), dict(keypoint=np.ones((1, 4, 25, 3))), "align_center"),
     (dict(type="PreNormalize3D"), dict(keypoint=np.array([["a"]])), "numeric numpy array"),
-    (dict(type="GenSkeFeat"), dict(keypoint=np.ones((1, 2, 25, 2)), keypoint_score=np.ones((1, 2, 25))),
-     "GenSkeFeat.*nturgb"),
-    (dict(type="GenSkeFeat", dataset="coco", feats=["b"]), dict(keypoint=np.ones((1, 2, 10, 3))), "JointToBone.*coco"),
-    (dict(type="UniformSample", clip_len=4), dict(total_frames=5, keypoint=np.ones((1, 6, 25, 3))),
-     "UniformSample.*total_frames"),
+    (
+        dict(type="GenSkeFeat"),
+        dict(keypoint=np.ones((1, 2, 25, 2)), keypoint_score=np.ones((1, 2, 25))),
+        "GenSkeFeat.*nturgb",
+    ),
+    (
+        dict(type="GenSkeFeat", dataset="coco", feats=["b"]),
+        dict(keypoint=np.ones((1, 2, 10, 3))),
+        "JointToBone.*coco",
+    ),
+    (
+        dict(type="UniformSample", clip_len=4),
+        dict(total_frames=5, keypoint=np.ones((1, 6, 25, 3))),
+        "UniformSample.*total_frames",
+    ),
     (dict(type="UniformSample", clip_len=4), dict(total_frames=0), "UniformSample.*total_frames"),
-    (dict(type="PoseDecode"), dict(frame_inds=np.array([0, 9]), keypoint=np.ones((1, 5, 25, 3))),
-     "PoseDecode.*out of range"),
-    (dict(type="PoseDecode"), dict(frame_inds=np.array([0.5]), keypoint=np.ones((1, 5, 25, 3))), "PoseDecode.*int"),
-    (dict(type="FormatGCNInput"), dict(keypoint=np.ones((1, 7, 25, 3)), num_clips=2), "FormatGCNInput.*num_clips"),
-    (dict(type="RandomScale", scale=(0.1, 0.2)), dict(keypoint=np.ones((1, 2, 25, 3))), "RandomScale.*channels"),
+    (
+        dict(type="PoseDecode"),
+        dict(frame_inds=np.array([0, 9]), keypoint=np.ones((1, 5, 25, 3))),
+        "PoseDecode.*out of range",
+    ),
+    (
+        dict(type="PoseDecode"),
+        dict(frame_inds=np.array([0.5]), keypoint=np.ones((1, 5, 25, 3))),
+        "PoseDecode.*int",
+    ),
+    (
+        dict(type="FormatGCNInput"),
+        dict(keypoint=np.ones((1, 7, 25, 3)), num_clips=2),
+        "FormatGCNInput.*num_clips",
+    ),
+    (
+        dict(type="RandomScale", scale=(0.1, 0.2)),
+        dict(keypoint=np.ones((1, 2, 25, 3))),
+        "RandomScale.*channels",
+    ),
     (dict(type="Rename", mapping={"a": "b"}), dict(a=1, b=2), "Rename.*already exists"),
     (dict(type="ToTensor", keys=["x"]), dict(x=object()), "ToTensor.*'x'"),
-    (dict(type="PadTo", length=9), dict(keypoint=np.ones((1, 3, 25, 3)), total_frames=4), "PadTo.*total_frames"),
+    (
+        dict(type="PadTo", length=9),
+        dict(keypoint=np.ones((1, 3, 25, 3)), total_frames=4),
+        "PadTo.*total_frames",
+    ),
 ]
 
 
-@pytest.mark.parametrize("cfg,results,match", BAD_INPUT_CASES, ids=lambda x: x["type"] if isinstance(x, dict) and "type" in x else "")
+@pytest.mark.parametrize(
+    "cfg,results,match",
+    BAD_INPUT_CASES,
+    ids=lambda x: x["type"] if isinstance(x, dict) and "type" in x else "",
+)
 def test_bad_input_raises_pipeline_error(cfg, results, match):
     with pytest.raises(PipelineError, match=match):
         TRANSFORMS.build(cfg)(results)
@@ -294,12 +361,21 @@ def test_non_dict_results_is_a_clear_error():
         TRANSFORMS.build(dict(type="PoseDecode"))([1, 2])
 
 
-@pytest.mark.parametrize("cfg", [
-    dict(type="UniformSample", clip_len=0), dict(type="UniformSample", clip_len=4, p_interval="x"),
-    dict(type="PreNormalize2D", mode="box"), dict(type="FormatGCNInput", mode="repeat"), dict(type="PadTo", length=3, mode="x"),
-    dict(type="GenSkeFeat", feats=["k"]), dict(type="GenSkeFeat", dataset="kinect"), dict(type="RandomGaussianNoise", shared=True),
-    dict(type="RandomScale", scale="big"), dict(type="Rename", mapping={"a": 1}),
-])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(type="UniformSample", clip_len=0),
+        dict(type="UniformSample", clip_len=4, p_interval="x"),
+        dict(type="PreNormalize2D", mode="box"),
+        dict(type="FormatGCNInput", mode="repeat"),
+        dict(type="PadTo", length=3, mode="x"),
+        dict(type="GenSkeFeat", feats=["k"]),
+        dict(type="GenSkeFeat", dataset="kinect"),
+        dict(type="RandomGaussianNoise", shared=True),
+        dict(type="RandomScale", scale="big"),
+        dict(type="Rename", mapping={"a": 1}),
+    ],
+)
 def test_bad_constructor_args_raise(cfg):
     with pytest.raises((ValueError, TypeError), match=cfg["type"]):
         TRANSFORMS.build(cfg)

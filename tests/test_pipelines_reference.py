@@ -5,6 +5,7 @@ scans, centring in the input dtype, two successive einsum rotations, per-pair bo
 clip-by-clip sampling with the same ``np.random`` calls). Hypothesis drives shapes, dtypes
 (float16 like NTU, float32, float64), absent frames/persons and seeds.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,15 +39,21 @@ def ref_rotation(axis, theta):
     axis = axis / math.sqrt(np.dot(axis, axis))
     a = math.cos(theta / 2.0)
     b, c, d = -axis * math.sin(theta / 2.0)
-    return np.array([[a * a + b * b - c * c - d * d, 2 * (b * c + a * d), 2 * (b * d - a * c)],
-                     [2 * (b * c - a * d), a * a + c * c - b * b - d * d, 2 * (c * d + a * b)],
-                     [2 * (b * d + a * c), 2 * (c * d - a * b), a * a + d * d - b * b - c * c]])
+    return np.array(
+        [
+            [a * a + b * b - c * c - d * d, 2 * (b * c + a * d), 2 * (b * d - a * c)],
+            [2 * (b * c - a * d), a * a + c * c - b * b - d * d, 2 * (c * d + a * b)],
+            [2 * (b * d + a * c), 2 * (c * d - a * b), a * a + d * d - b * b - c * c],
+        ]
+    )
 
 
 def ref_pre_normalize_3d(kp, align_spine=True):
     if kp.sum() == 0:
         return None
-    frames = [[t for t in range(kp.shape[1]) if not np.all(np.isclose(kp[m, t], 0))] for m in range(kp.shape[0])]
+    frames = [
+        [t for t in range(kp.shape[1]) if not np.all(np.isclose(kp[m, t], 0))] for m in range(kp.shape[0])
+    ]
     if kp.shape[0] == 2 and len(frames[0]) < len(frames[1]):
         kp = kp[:, np.array(frames[1])][[1, 0]]
     else:
@@ -97,12 +104,12 @@ def skeletons(draw, joints=25, channels=3):
     m = draw(st.sampled_from([1, 2]))
     t = draw(st.integers(1, 40))
     dtype = draw(st.sampled_from([np.float16, np.float32, np.float64]))
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     scale = draw(st.sampled_from([1e-3, 0.5, 3.0, 200.0]))
     kp = rng.normal(0, scale, (m, t, joints, channels)) + rng.normal(0, scale, channels)
     for _ in range(draw(st.integers(0, 4))):  # absent frames / persons / joints
         person, start = rng.integers(m), rng.integers(t)
-        kp[person, start:start + rng.integers(1, t + 1)] = 0
+        kp[person, start : start + rng.integers(1, t + 1)] = 0
     if draw(st.booleans()):
         kp[rng.integers(m), rng.integers(t), rng.integers(joints)] = 0
     return kp.astype(dtype)
@@ -126,8 +133,9 @@ def test_pre_normalize_3d_matches_reference(kp, align_spine):
     # float16 rounding can flip a rotation angle when the aligned bone is ~0; compare scale-aware.
     scale = max(1.0, float(np.abs(ref_kp).max()))
     assert out["keypoint"].dtype == ref_kp.dtype and out["keypoint"].shape == ref_kp.shape
-    np.testing.assert_allclose(out["keypoint"].astype(np.float64), ref_kp.astype(np.float64),
-                               atol=ATOL * scale, rtol=RTOL)
+    np.testing.assert_allclose(
+        out["keypoint"].astype(np.float64), ref_kp.astype(np.float64), atol=ATOL * scale, rtol=RTOL
+    )
     assert out["body_center"].dtype == ref_center.dtype
     np.testing.assert_array_equal(out["body_center"], ref_center)
     assert out["total_frames"] == ref_kp.shape[1]
@@ -143,14 +151,21 @@ def test_pre_normalize_3d_float16_centring_is_bit_exact():
 
 
 @SETTINGS
-@given(total=st.integers(1, 400), clip_len=st.sampled_from([1, 8, 48, 100]), num_clips=st.sampled_from([1, 2, 10]),
-       p_low=st.sampled_from([1.0, 0.5, 0.9]), test_mode=st.booleans(), seed=st.integers(0, 2 ** 31))
+@given(
+    total=st.integers(1, 400),
+    clip_len=st.sampled_from([1, 8, 48, 100]),
+    num_clips=st.sampled_from([1, 2, 10]),
+    p_low=st.sampled_from([1.0, 0.5, 0.9]),
+    test_mode=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
 def test_uniform_sample_frames_draws_like_reference(total, clip_len, num_clips, p_low, test_mode, seed):
     p_interval = (p_low, 1.0)
     if p_low * total < 1 and not test_mode:
         return  # a zero-length interval makes PYSKL's randint(0, 0) fail
-    op = TRANSFORMS.build(dict(type="UniformSampleFrames", clip_len=clip_len, num_clips=num_clips,
-                               p_interval=p_interval))
+    op = TRANSFORMS.build(
+        dict(type="UniformSampleFrames", clip_len=clip_len, num_clips=num_clips, p_interval=p_interval)
+    )
     np.random.seed(seed)
     try:
         expected = ref_sample(total, clip_len, num_clips, p_interval, test_mode)
@@ -164,8 +179,13 @@ def test_uniform_sample_frames_draws_like_reference(total, clip_len, num_clips, 
 
 
 @SETTINGS
-@given(kp=skeletons(), clip_len=st.sampled_from([4, 16, 100]), num_clips=st.sampled_from([1, 3]),
-       test_mode=st.booleans(), seed=st.integers(0, 2 ** 31))
+@given(
+    kp=skeletons(),
+    clip_len=st.sampled_from([4, 16, 100]),
+    num_clips=st.sampled_from([1, 3]),
+    test_mode=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
 def test_uniform_sample_decode_matches_reference(kp, clip_len, num_clips, test_mode, seed):
     op = TRANSFORMS.build(dict(type="UniformSampleDecode", clip_len=clip_len, num_clips=num_clips))
     np.random.seed(seed)
@@ -199,14 +219,15 @@ def test_bone_and_motion_match_loops(dataset, channels):
 
 
 @SETTINGS
-@given(kp=skeletons(joints=17, channels=2), mode=st.sampled_from(["fix", "auto"]), seed=st.integers(0, 2 ** 31))
+@given(kp=skeletons(joints=17, channels=2), mode=st.sampled_from(["fix", "auto"]), seed=st.integers(0, 2**31))
 def test_pre_normalize_2d_matches_reference(kp, mode, seed):
     rng = np.random.default_rng(seed)
     kp = np.abs(kp.astype(np.float32)) * 100
     score = rng.uniform(0, 1, kp.shape[:3]).astype(np.float32)
     score[score < 0.2] = 0
     out = TRANSFORMS.build(dict(type="PreNormalize2D", mode=mode))(
-        dict(keypoint=kp.copy(), keypoint_score=score.copy(), img_shape=(720, 1280)))
+        dict(keypoint=kp.copy(), keypoint_score=score.copy(), img_shape=(720, 1280))
+    )
     ref = np.concatenate([kp, score[..., None]], -1)
     keep = ref[..., 2] > 0.01
     if mode == "fix":
@@ -227,7 +248,9 @@ def test_pre_normalize_2d_matches_reference(kp, mode, seed):
 @given(kp=skeletons(), num_person=st.sampled_from([1, 2, 3]), num_clips=st.sampled_from([1, 2]))
 def test_format_gcn_input_matches_reference(kp, num_person, num_clips):
     kp = np.concatenate([kp] * num_clips, axis=1)
-    out = TRANSFORMS.build(dict(type="FormatGCNInput", num_person=num_person))(dict(keypoint=kp, num_clips=num_clips))
+    out = TRANSFORMS.build(dict(type="FormatGCNInput", num_person=num_person))(
+        dict(keypoint=kp, num_clips=num_clips)
+    )
     ref = kp[:num_person]
     if ref.shape[0] < num_person:
         ref = np.concatenate([ref, np.zeros((num_person - ref.shape[0],) + ref.shape[1:], ref.dtype)])
@@ -238,7 +261,7 @@ def test_format_gcn_input_matches_reference(kp, num_person, num_clips):
 
 
 @SETTINGS
-@given(kp=skeletons(), theta=st.sampled_from([0.1, 0.3]), seed=st.integers(0, 2 ** 31))
+@given(kp=skeletons(), theta=st.sampled_from([0.1, 0.3]), seed=st.integers(0, 2**31))
 def test_random_rot_and_scale_match_reference(kp, theta, seed):
     np.random.seed(seed)
     out = TRANSFORMS.build(dict(type="RandomRot", theta=theta))(dict(keypoint=kp.copy()))["keypoint"]
@@ -263,7 +286,8 @@ def test_pose_decode_matches_fancy_indexing():
     kp, score = rng.normal(size=(2, 30, 17, 2)), rng.uniform(size=(2, 30, 17))
     for inds in (np.arange(10), rng.integers(0, 30, 100), rng.integers(0, 27, (1, 64))):
         out = TRANSFORMS.build(dict(type="PoseDecode"))(
-            dict(keypoint=kp, keypoint_score=score, frame_inds=inds, offset=3 if inds.max() < 27 else 0))
+            dict(keypoint=kp, keypoint_score=score, frame_inds=inds, offset=3 if inds.max() < 27 else 0)
+        )
         flat = np.squeeze(inds) + (3 if inds.max() < 27 else 0)
         assert_close(out["keypoint"], kp[:, flat].astype(np.float32))
         assert_close(out["keypoint_score"], score[:, flat].astype(np.float32))

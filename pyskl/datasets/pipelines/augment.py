@@ -1,15 +1,14 @@
 """Random skeleton augmentations: RandomRot, RandomScale, RandomGaussianNoise (global np.random)."""
+
 from __future__ import annotations
 
-from typing import Sequence
-
-import numpy as np
+from collections.abc import Sequence
 
 from ...registry import TRANSFORMS
 from .compose import PipelineError, Transform, require_array
 from .functional import random_gaussian_noise, random_rot, random_scale
 
-__all__ = ["RandomRot", "RandomScale", "RandomGaussianNoise"]
+__all__ = ["RandomGaussianNoise", "RandomRot", "RandomScale"]
 
 
 @TRANSFORMS.register()
@@ -55,8 +54,10 @@ class RandomScale(Transform):
         channels = kp.shape[-1]
         scale = (self.scale,) * channels if isinstance(self.scale, (int, float)) else tuple(self.scale)
         if len(scale) != channels:
-            raise PipelineError(f"RandomScale: {len(scale)} scale values for keypoint with {channels} channels "
-                                f"(shape {kp.shape})")
+            raise PipelineError(
+                f"RandomScale: {len(scale)} scale values for keypoint with {channels} channels "
+                f"(shape {kp.shape})"
+            )
         results["keypoint"] = random_scale(kp, scale)
         return results
 

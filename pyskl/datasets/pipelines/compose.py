@@ -1,14 +1,16 @@
 """``Compose``: run a list of pipeline ops on one sample dict, PYSKL semantics."""
+
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 from ...registry import TRANSFORMS
 
-__all__ = ["Compose", "Transform", "PipelineError", "MissingKeyError", "require", "require_array"]
+__all__ = ["Compose", "MissingKeyError", "PipelineError", "Transform", "require", "require_array"]
 
 
 class PipelineError(ValueError):
@@ -40,23 +42,31 @@ def require(op: Any, results: Any, key: str) -> Any:
     if not isinstance(results, dict):
         raise PipelineError(f"{_op_name(op)}: expects a results dict, got {type(results).__name__}")
     if key not in results:
-        raise MissingKeyError(f"{_op_name(op)}: required key {key!r} is missing from results "
-                              f"(keys: {', '.join(map(str, results))})")
+        raise MissingKeyError(
+            f"{_op_name(op)}: required key {key!r} is missing from results "
+            f"(keys: {', '.join(map(str, results))})"
+        )
     return results[key]
 
 
-def require_array(op: Any, results: Any, key: str, ndim: int | None = None,
-                  last_dim: tuple[int, ...] | None = None) -> np.ndarray:
+def require_array(
+    op: Any, results: Any, key: str, ndim: int | None = None, last_dim: tuple[int, ...] | None = None
+) -> np.ndarray:
     """``results[key]`` checked to be a numeric ndarray of ``ndim`` dims (last axis in ``last_dim``)."""
     value = require(op, results, key)
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
-        raise PipelineError(f"{_op_name(op)}: results[{key!r}] must be a numeric numpy array, got "
-                            f"{getattr(value, 'dtype', type(value).__name__)}")
+        raise PipelineError(
+            f"{_op_name(op)}: results[{key!r}] must be a numeric numpy array, got "
+            f"{getattr(value, 'dtype', type(value).__name__)}"
+        )
     if ndim is not None and value.ndim != ndim:
-        raise PipelineError(f"{_op_name(op)}: results[{key!r}] must have {ndim} dims, got shape {value.shape}")
+        raise PipelineError(
+            f"{_op_name(op)}: results[{key!r}] must have {ndim} dims, got shape {value.shape}"
+        )
     if last_dim is not None and value.shape[-1] not in last_dim:
-        raise PipelineError(f"{_op_name(op)}: results[{key!r}] must have last axis in {last_dim}, "
-                            f"got shape {value.shape}")
+        raise PipelineError(
+            f"{_op_name(op)}: results[{key!r}] must have last axis in {last_dim}, got shape {value.shape}"
+        )
     return value
 
 
@@ -69,7 +79,9 @@ class Compose:
 
     def __init__(self, transforms: Iterable[dict | Callable]) -> None:
         if isinstance(transforms, (dict, str)) or not isinstance(transforms, Iterable):
-            raise TypeError(f"Compose expects a list of op dicts or callables, got {type(transforms).__name__}")
+            raise TypeError(
+                f"Compose expects a list of op dicts or callables, got {type(transforms).__name__}"
+            )
         self.transforms: list[Callable] = []
         for index, op in enumerate(transforms):
             if isinstance(op, dict):
@@ -77,8 +89,10 @@ class Compose:
             elif callable(op):
                 self.transforms.append(op)
             else:
-                raise TypeError(f"Compose: pipeline entry {index} must be a dict with 'type' or a callable, "
-                                f"got {type(op).__name__}")
+                raise TypeError(
+                    f"Compose: pipeline entry {index} must be a dict with 'type' or a callable, "
+                    f"got {type(op).__name__}"
+                )
 
     def __call__(self, data: Any) -> Any:
         for op in self.transforms:

@@ -1,7 +1,9 @@
 """Decoding and formatting ops: PoseDecode, PadTo, FormatGCNInput, Collect, ToTensor."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -9,7 +11,7 @@ from ...registry import TRANSFORMS
 from .compose import PipelineError, Transform, require, require_array
 from .functional import format_gcn_input, pad_to
 
-__all__ = ["PoseDecode", "PadTo", "FormatGCNInput", "Collect", "ToTensor", "to_tensor"]
+__all__ = ["Collect", "FormatGCNInput", "PadTo", "PoseDecode", "ToTensor", "to_tensor"]
 
 
 def _gather_frames(op: str, key: str, arr: np.ndarray, inds: np.ndarray) -> np.ndarray:
@@ -18,8 +20,10 @@ def _gather_frames(op: str, key: str, arr: np.ndarray, inds: np.ndarray) -> np.n
         raise PipelineError(f"{op}: results[{key!r}] must be [M, T, ...], got shape {arr.shape}")
     total = arr.shape[1]
     if inds.size and (inds.max() >= total or inds.min() < -total):
-        raise PipelineError(f"{op}: frame index out of range for results[{key!r}] with {total} frames "
-                            f"(frame_inds + offset span {inds.min()}..{inds.max()})")
+        raise PipelineError(
+            f"{op}: frame index out of range for results[{key!r}] with {total} frames "
+            f"(frame_inds + offset span {inds.min()}..{inds.max()})"
+        )
     if inds.size > total:
         return np.take(arr.astype(np.float32, copy=False), inds, axis=1)
     return np.take(arr, inds, axis=1).astype(np.float32, copy=False)
@@ -40,8 +44,10 @@ class PoseDecode(Transform):
             results["frame_inds"] = np.arange(require(self, results, "total_frames"))
         inds = results["frame_inds"]
         if not isinstance(inds, np.ndarray) or inds.dtype.kind not in "iu":
-            raise PipelineError(f"PoseDecode: results['frame_inds'] must be an int array, got "
-                                f"{getattr(inds, 'dtype', type(inds).__name__)}")
+            raise PipelineError(
+                f"PoseDecode: results['frame_inds'] must be an int array, got "
+                f"{getattr(inds, 'dtype', type(inds).__name__)}"
+            )
         if inds.ndim != 1:
             inds = results["frame_inds"] = np.squeeze(inds)
         inds = inds + results.get("offset", 0)
@@ -111,12 +117,15 @@ class FormatGCNInput(Transform):
         if "keypoint_score" in results:
             score = require_array(self, results, "keypoint_score", ndim=3)
             if score.shape != kp.shape[:3]:
-                raise PipelineError(f"FormatGCNInput: keypoint_score {score.shape} does not match keypoint {kp.shape}")
+                raise PipelineError(
+                    f"FormatGCNInput: keypoint_score {score.shape} does not match keypoint {kp.shape}"
+                )
             kp = np.concatenate([kp, score[..., None]], axis=-1)
         num_clips = results.get("num_clips", 1)
         if kp.shape[1] % num_clips:
-            raise PipelineError(f"FormatGCNInput: keypoint has {kp.shape[1]} frames, not a multiple of "
-                                f"num_clips={num_clips}")
+            raise PipelineError(
+                f"FormatGCNInput: keypoint has {kp.shape[1]} frames, not a multiple of num_clips={num_clips}"
+            )
         results["keypoint"] = format_gcn_input(kp, self.num_person, num_clips)
         return results
 
@@ -128,9 +137,21 @@ class Collect(Transform):
     Required keys: keys, meta_keys. Returns a new dict (lists of one value with ``nested``).
     """
 
-    def __init__(self, keys: Sequence[str], meta_keys: Sequence[str] = ("filename", "label", "original_shape",
-                 "img_shape", "pad_shape", "flip_direction", "img_norm_cfg"), meta_name: str = "img_metas",
-                 nested: bool = False) -> None:
+    def __init__(
+        self,
+        keys: Sequence[str],
+        meta_keys: Sequence[str] = (
+            "filename",
+            "label",
+            "original_shape",
+            "img_shape",
+            "pad_shape",
+            "flip_direction",
+            "img_norm_cfg",
+        ),
+        meta_name: str = "img_metas",
+        nested: bool = False,
+    ) -> None:
         self.keys = keys
         self.meta_keys = meta_keys
         self.meta_name = meta_name

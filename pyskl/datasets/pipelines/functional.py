@@ -4,18 +4,32 @@ Arrays follow PYSKL's skeleton layout ``[M, T, V, C]`` (persons, frames, joints,
 Random functions take ``rng``: the global ``np.random`` module by default (what PYSKL draws from,
 so seeded runs reproduce PYSKL's samples) or any ``np.random.RandomState``.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "angle_between", "rotation_matrix", "nonzero_frames", "pre_normalize_3d", "pre_normalize_2d",
-    "joint_to_bone", "to_motion", "uniform_sample_indices", "sample_clip_indices", "pad_to",
-    "format_gcn_input", "rot3d_matrix", "rot2d_matrix", "random_rot", "random_scale",
+    "angle_between",
+    "format_gcn_input",
+    "joint_to_bone",
+    "nonzero_frames",
+    "pad_to",
+    "pre_normalize_2d",
+    "pre_normalize_3d",
     "random_gaussian_noise",
+    "random_rot",
+    "random_scale",
+    "rot2d_matrix",
+    "rot3d_matrix",
+    "rotation_matrix",
+    "sample_clip_indices",
+    "to_motion",
+    "uniform_sample_indices",
 ]
 
 # Layouts whose 3rd channel (when C == 3) is a detection score rather than a coordinate.
@@ -48,9 +62,13 @@ def rotation_matrix(axis: Any, theta: float) -> np.ndarray:
     b, c, d = -x / length * sin, -y / length * sin, -z / length * sin
     aa, bb, cc, dd = a * a, b * b, c * c, d * d
     bc, ad, ac, ab, bd, cd = b * c, a * d, a * c, a * b, b * d, c * d
-    return np.array([[aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
-                     [2 * (bc - ad), aa + cc - bb - dd, 2 * (cd + ab)],
-                     [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc]])
+    return np.array(
+        [
+            [aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
+            [2 * (bc - ad), aa + cc - bb - dd, 2 * (cd + ab)],
+            [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc],
+        ]
+    )
 
 
 def _align_matrix(vec: np.ndarray, axis: int) -> np.ndarray:
@@ -80,7 +98,9 @@ def _round_to_float16(x: np.ndarray) -> np.ndarray:
     """
     bits = x.view(np.uint64)
     half_ulp = np.uint64((1 << 41) - 1)
-    out = ((bits + half_ulp + ((bits >> np.uint64(42)) & np.uint64(1))) & ~np.uint64((1 << 42) - 1)).view(np.float64)
+    out = ((bits + half_ulp + ((bits >> np.uint64(42)) & np.uint64(1))) & ~np.uint64((1 << 42) - 1)).view(
+        np.float64
+    )
     if np.abs(out).max(initial=0) > 65504:
         out = np.where(np.abs(out) > 65504, np.copysign(np.inf, x), out)
     return out
@@ -121,8 +141,9 @@ def _round_like(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x
 
 
-def pre_normalize_3d(kp: np.ndarray, zaxis: Sequence[int] = (0, 1), xaxis: Sequence[int] = (8, 4),
-                     align_spine: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+def pre_normalize_3d(
+    kp: np.ndarray, zaxis: Sequence[int] = (0, 1), xaxis: Sequence[int] = (8, 4), align_spine: bool = True
+) -> tuple[np.ndarray, np.ndarray] | None:
     """PYSKL's PreNormalize3D on ``[M, T, V, 3]``; ``None`` when the skeleton sums to 0.
 
     Drops frames where the main person is absent (the person with more present frames becomes
@@ -162,8 +183,13 @@ def pre_normalize_3d(kp: np.ndarray, zaxis: Sequence[int] = (0, 1), xaxis: Seque
     return out.reshape(kept.shape), center
 
 
-def pre_normalize_2d(kp: np.ndarray, score: np.ndarray | None, img_shape: Sequence[int],
-                     threshold: float = 0.01, mode: str = "fix") -> np.ndarray:
+def pre_normalize_2d(
+    kp: np.ndarray,
+    score: np.ndarray | None,
+    img_shape: Sequence[int],
+    threshold: float = 0.01,
+    mode: str = "fix",
+) -> np.ndarray:
     """PYSKL's PreNormalize2D: float32 ``[M, T, V, 2 or 3]`` (score appended as channel 2).
 
     'fix' maps x, y to [-1, 1] by the image size; 'auto' by the box of confident joints (when it is
@@ -196,7 +222,9 @@ def pre_normalize_2d(kp: np.ndarray, score: np.ndarray | None, img_shape: Sequen
 
 
 # ----------------------------------------------------------------------------- features
-def joint_to_bone(kp: np.ndarray, pairs: Sequence[tuple[int, int]], score_channel: bool = False) -> np.ndarray:
+def joint_to_bone(
+    kp: np.ndarray, pairs: Sequence[tuple[int, int]], score_channel: bool = False
+) -> np.ndarray:
     """``bone[..., v1, :] = kp[..., v1, :] - kp[..., v2, :]`` per pair; float32 like PYSKL's buffer.
 
     With ``score_channel`` (2D layouts with C == 3) channel 2 is the mean score of the two joints.
@@ -223,8 +251,14 @@ def to_motion(x: np.ndarray, score_channel: bool = False) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- sampling
-def sample_clip_indices(num_frames: int, clip_len: int, p_interval: tuple[float, float], rng: Any,
-                        test_start: tuple[int, int] | None = None, loop_short: bool = False) -> np.ndarray:
+def sample_clip_indices(
+    num_frames: int,
+    clip_len: int,
+    p_interval: tuple[float, float],
+    rng: Any,
+    test_start: tuple[int, int] | None = None,
+    loop_short: bool = False,
+) -> np.ndarray:
     """Indices of one clip drawn like PYSKL's UniformSampleFrames (before ``% num_frames``).
 
     Draw order: ``rand()`` for the kept ratio, ``randint(T - n + 1)`` for its offset, then one of:
@@ -255,9 +289,15 @@ def sample_clip_indices(num_frames: int, clip_len: int, p_interval: tuple[float,
     return inds + off
 
 
-def uniform_sample_indices(num_frames: int, clip_len: int, num_clips: int = 1,
-                           p_interval: tuple[float, float] = (1, 1), test_mode: bool = False,
-                           seed: int = 255, rng: Any = None) -> np.ndarray:
+def uniform_sample_indices(
+    num_frames: int,
+    clip_len: int,
+    num_clips: int = 1,
+    p_interval: tuple[float, float] = (1, 1),
+    test_mode: bool = False,
+    seed: int = 255,
+    rng: Any = None,
+) -> np.ndarray:
     """PYSKL's UniformSampleFrames frame indices: ``num_clips`` clips concatenated, ``% num_frames``.
 
     Test mode reseeds ``rng`` with ``seed`` first (PYSKL reseeds the global RNG on every call).
@@ -265,12 +305,16 @@ def uniform_sample_indices(num_frames: int, clip_len: int, num_clips: int = 1,
     rng = np.random if rng is None else rng
     if test_mode:
         rng.seed(seed)
-    clips = [sample_clip_indices(num_frames, clip_len, p_interval, rng, (i, num_clips) if test_mode else None)
-             for i in range(num_clips)]
+    clips = [
+        sample_clip_indices(num_frames, clip_len, p_interval, rng, (i, num_clips) if test_mode else None)
+        for i in range(num_clips)
+    ]
     return np.mod(np.concatenate(clips), num_frames)
 
 
-def pad_to(kp: np.ndarray, length: int, total_frames: int, mode: str = "loop", start_index: int = 0) -> np.ndarray:
+def pad_to(
+    kp: np.ndarray, length: int, total_frames: int, mode: str = "loop", start_index: int = 0
+) -> np.ndarray:
     """Loop ``kp`` along time to ``length`` frames; ``mode='zero'`` zeroes frames >= total_frames."""
     inds = np.mod(np.arange(start_index, start_index + length), total_frames)
     out = np.take(kp, inds, axis=1)
@@ -333,8 +377,9 @@ def random_scale(kp: np.ndarray, scale: Sequence[float], rng: Any = None) -> np.
     return kp * factor
 
 
-def random_gaussian_noise(kp: np.ndarray, sigma: float = 0.01, base: str = "frame", shared: bool = False,
-                          rng: Any = None) -> np.ndarray:
+def random_gaussian_noise(
+    kp: np.ndarray, sigma: float = 0.01, base: str = "frame", shared: bool = False, rng: Any = None
+) -> np.ndarray:
     """Add per-joint noise of length ~ N(0, sigma) x (size of the frame's / video's skeleton box).
 
     The direction is a random unit vector per joint (shared over frames with ``shared``).
@@ -344,7 +389,7 @@ def random_gaussian_noise(kp: np.ndarray, sigma: float = 0.01, base: str = "fram
     m, t, v, c = kp.shape
     flat = kp.reshape(-1, v, c)
     lo, hi = flat.min(axis=1), flat.max(axis=1)
-    valid = (lo ** 2).sum(axis=1) > 1e-4
+    valid = (lo**2).sum(axis=1) > 1e-4
     if base == "frame":
         norm = np.linalg.norm(hi - lo, axis=1) * valid
     else:

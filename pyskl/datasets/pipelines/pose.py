@@ -1,7 +1,8 @@
 """Skeleton normalisation and feature ops: PreNormalize3D/2D, GenSkeFeat and its parts."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -10,7 +11,15 @@ from ...utils.layouts import LAYOUTS, get_layout
 from .compose import PipelineError, Transform, require, require_array
 from .functional import SCORE_LAYOUTS, joint_to_bone, pre_normalize_2d, pre_normalize_3d, to_motion
 
-__all__ = ["PreNormalize3D", "PreNormalize2D", "JointToBone", "ToMotion", "MergeSkeFeat", "Rename", "GenSkeFeat"]
+__all__ = [
+    "GenSkeFeat",
+    "JointToBone",
+    "MergeSkeFeat",
+    "PreNormalize2D",
+    "PreNormalize3D",
+    "Rename",
+    "ToMotion",
+]
 
 
 def _check_dataset(op: str, dataset: str) -> None:
@@ -33,8 +42,13 @@ class PreNormalize3D(Transform):
     Modified keys: keypoint (float64 when ``align_spine``), total_frames (kept frames).
     """
 
-    def __init__(self, zaxis: Sequence[int] = [0, 1], xaxis: Sequence[int] = [8, 4], align_spine: bool = True,
-                 align_center: bool = True) -> None:
+    def __init__(
+        self,
+        zaxis: Sequence[int] = [0, 1],
+        xaxis: Sequence[int] = [8, 4],
+        align_spine: bool = True,
+        align_center: bool = True,
+    ) -> None:
         self.zaxis = zaxis
         self.xaxis = xaxis
         self.align_spine = align_spine
@@ -44,11 +58,15 @@ class PreNormalize3D(Transform):
         kp = require_array(self, results, "keypoint", ndim=4, last_dim=(3,))
         total = results.get("total_frames", kp.shape[1])
         if total != kp.shape[1]:
-            raise PipelineError(f"PreNormalize3D: results['total_frames']={total} but keypoint has "
-                                f"{kp.shape[1]} frames (shape {kp.shape})")
+            raise PipelineError(
+                f"PreNormalize3D: results['total_frames']={total} but keypoint has "
+                f"{kp.shape[1]} frames (shape {kp.shape})"
+            )
         if kp.shape[2] <= max(*self.zaxis, *self.xaxis):
-            raise PipelineError(f"PreNormalize3D: zaxis={self.zaxis} / xaxis={self.xaxis} need more joints "
-                                f"than keypoint's {kp.shape[2]} (shape {kp.shape})")
+            raise PipelineError(
+                f"PreNormalize3D: zaxis={self.zaxis} / xaxis={self.xaxis} need more joints "
+                f"than keypoint's {kp.shape[2]} (shape {kp.shape})"
+            )
         try:
             out = pre_normalize_3d(kp, self.zaxis, self.xaxis, self.align_spine)
         except ValueError as err:
@@ -57,8 +75,10 @@ class PreNormalize3D(Transform):
             return results
         if not self.align_center:
             # PYSKL raises UnboundLocalError here (body_center is never set); say why instead.
-            raise PipelineError("PreNormalize3D: align_center=False is not supported (PYSKL itself fails "
-                                "on it: body_center is only defined when centring)")
+            raise PipelineError(
+                "PreNormalize3D: align_center=False is not supported (PYSKL itself fails "
+                "on it: body_center is only defined when centring)"
+            )
         results["keypoint"], results["body_center"] = out
         results["total_frames"] = out[0].shape[1]
         return results
@@ -76,7 +96,9 @@ class PreNormalize2D(Transform):
     Modified keys: keypoint (float32 ``[M, T, V, 3]`` = x, y, score); keypoint_score removed.
     """
 
-    def __init__(self, img_shape: Sequence[int] = (1080, 1920), threshold: float = 0.01, mode: str = "fix") -> None:
+    def __init__(
+        self, img_shape: Sequence[int] = (1080, 1920), threshold: float = 0.01, mode: str = "fix"
+    ) -> None:
         if mode not in ("fix", "auto"):
             raise ValueError(f"PreNormalize2D: mode must be 'fix' or 'auto', got {mode!r}")
         self.img_shape = img_shape
@@ -89,11 +111,15 @@ class PreNormalize2D(Transform):
         if "keypoint_score" in results:
             score = require_array(self, results, "keypoint_score", ndim=3)
             if kp.shape[-1] != 2 or score.shape != kp.shape[:3]:
-                raise PipelineError(f"PreNormalize2D: keypoint {kp.shape} with keypoint_score {score.shape}: "
-                                    "expects 2D keypoints [M, T, V, 2] and scores [M, T, V]")
+                raise PipelineError(
+                    f"PreNormalize2D: keypoint {kp.shape} with keypoint_score {score.shape}: "
+                    "expects 2D keypoints [M, T, V, 2] and scores [M, T, V]"
+                )
         elif kp.shape[-1] == 3 and kp.size and (np.nanmin(kp[..., 2]) < 0 or np.nanmax(kp[..., 2]) > 1.5):
-            raise PipelineError("PreNormalize2D: results['keypoint'] channel 2 is not a detection score "
-                                f"(values outside [0, 1.5]); a 3D skeleton? shape {kp.shape}; use PreNormalize3D")
+            raise PipelineError(
+                "PreNormalize2D: results['keypoint'] channel 2 is not a detection score "
+                f"(values outside [0, 1.5]); a 3D skeleton? shape {kp.shape}; use PreNormalize3D"
+            )
         img_shape = results.get("img_shape", self.img_shape)
         if self.mode == "fix" and (not isinstance(img_shape, (tuple, list)) or len(img_shape) != 2):
             raise PipelineError(f"PreNormalize2D: img_shape must be (h, w), got {img_shape!r}")
@@ -122,8 +148,10 @@ class JointToBone(Transform):
         kp = require_array(self, results, "keypoint", ndim=4, last_dim=(2, 3))
         needed = max(max(p) for p in self._pairs) + 1
         if kp.shape[2] < needed:
-            raise PipelineError(f"JointToBone: layout {self.dataset!r} needs {needed} joints, "
-                                f"results['keypoint'] has shape {kp.shape}")
+            raise PipelineError(
+                f"JointToBone: layout {self.dataset!r} needs {needed} joints, "
+                f"results['keypoint'] has shape {kp.shape}"
+            )
         score = kp.shape[-1] == 3 and self.dataset in SCORE_LAYOUTS
         results[self.target] = joint_to_bone(kp, self._pairs, score)
         return results
@@ -158,7 +186,9 @@ class MergeSkeFeat(Transform):
     Added keys: ``target``; the feat_list keys are removed.
     """
 
-    def __init__(self, feat_list: Sequence[str] = ["keypoint"], target: str = "keypoint", axis: int = -1) -> None:
+    def __init__(
+        self, feat_list: Sequence[str] = ["keypoint"], target: str = "keypoint", axis: int = -1
+    ) -> None:
         self.feat_list = feat_list
         self.target = target
         self.axis = axis
@@ -184,8 +214,9 @@ class Rename(Transform):
     """
 
     def __init__(self, mapping: dict) -> None:
-        if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                     for k, v in mapping.items()):
+        if not isinstance(mapping, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+        ):
             raise ValueError(f"Rename: mapping must be a dict of str -> str, got {mapping!r}")
         self.mapping = mapping
 
@@ -227,12 +258,16 @@ class GenSkeFeat(Transform):
         kp = require_array(self, results, "keypoint", ndim=4, last_dim=(2, 3))
         if "keypoint_score" in results:
             if self.dataset == "nturgb+d":
-                raise PipelineError("GenSkeFeat: keypoint_score given with dataset='nturgb+d' (3D skeletons "
-                                    "carry no score); use a 2D layout")
+                raise PipelineError(
+                    "GenSkeFeat: keypoint_score given with dataset='nturgb+d' (3D skeletons "
+                    "carry no score); use a 2D layout"
+                )
             score = require_array(self, results, "keypoint_score", ndim=3)
             if kp.shape[-1] != 2 or score.shape != kp.shape[:3]:
-                raise PipelineError(f"GenSkeFeat: keypoint {kp.shape} with keypoint_score {score.shape}: only 2D "
-                                    "keypoints [M, T, V, 2] have a score [M, T, V]")
+                raise PipelineError(
+                    f"GenSkeFeat: keypoint {kp.shape} with keypoint_score {score.shape}: only 2D "
+                    "keypoints [M, T, V, 2] have a score [M, T, V]"
+                )
             del results["keypoint"], results["keypoint_score"]
             results["keypoint"] = np.concatenate([kp, score[..., None]], axis=-1)
         feats = self.feats

@@ -1,7 +1,9 @@
 """Temporal sampling ops: UniformSampleFrames / UniformSample and UniformSampleDecode."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -9,7 +11,7 @@ from ...registry import TRANSFORMS
 from .compose import PipelineError, Transform, require, require_array
 from .functional import sample_clip_indices, uniform_sample_indices
 
-__all__ = ["UniformSampleFrames", "UniformSample", "UniformSampleDecode"]
+__all__ = ["UniformSample", "UniformSampleDecode", "UniformSampleFrames"]
 
 
 def _interval(op: str, p_interval: Any) -> tuple[float, float]:
@@ -46,8 +48,14 @@ class UniformSampleFrames(Transform):
     num_clips.
     """
 
-    def __init__(self, clip_len: int, num_clips: int = 1, p_interval: float | Sequence[float] = 1,
-                 seed: int = 255, **deprecated_kwargs: Any) -> None:
+    def __init__(
+        self,
+        clip_len: int,
+        num_clips: int = 1,
+        p_interval: float | Sequence[float] = 1,
+        seed: int = 255,
+        **deprecated_kwargs: Any,
+    ) -> None:
         name = type(self).__name__
         _check_clip_args(name, clip_len, num_clips)
         self.clip_len = clip_len
@@ -62,14 +70,24 @@ class UniformSampleFrames(Transform):
         if "keypoint" in results:
             kp = require_array(name, results, "keypoint", ndim=4)
             if kp.shape[1] != total:
-                raise PipelineError(f"{name}: results['total_frames']={total} but keypoint has "
-                                    f"{kp.shape[1]} frames (shape {kp.shape})")
+                raise PipelineError(
+                    f"{name}: results['total_frames']={total} but keypoint has "
+                    f"{kp.shape[1]} frames (shape {kp.shape})"
+                )
         try:
-            inds = uniform_sample_indices(total, self.clip_len, self.num_clips, self._interval,
-                                          bool(results.get("test_mode", False)), self.seed)
+            inds = uniform_sample_indices(
+                total,
+                self.clip_len,
+                self.num_clips,
+                self._interval,
+                bool(results.get("test_mode", False)),
+                self.seed,
+            )
         except ValueError as err:
-            raise PipelineError(f"{name}: cannot sample {self.clip_len} frames from total_frames={total} "
-                                f"with p_interval={self.p_interval!r}: {err}") from err
+            raise PipelineError(
+                f"{name}: cannot sample {self.clip_len} frames from total_frames={total} "
+                f"with p_interval={self.p_interval!r}: {err}"
+            ) from err
         results["frame_inds"] = inds + results.get("start_index", 0)
         results["clip_len"] = self.clip_len
         results["frame_interval"] = None
@@ -95,8 +113,9 @@ class UniformSampleDecode(Transform):
     Modified keys: keypoint (float32 ``[M, num_clips * clip_len, V, C']``); keypoint_score removed.
     """
 
-    def __init__(self, clip_len: int, num_clips: int = 1, p_interval: float | Sequence[float] = 1,
-                 seed: int = 255) -> None:
+    def __init__(
+        self, clip_len: int, num_clips: int = 1, p_interval: float | Sequence[float] = 1, seed: int = 255
+    ) -> None:
         _check_clip_args("UniformSampleDecode", clip_len, num_clips)
         self.clip_len = clip_len
         self.num_clips = num_clips
@@ -115,11 +134,15 @@ class UniformSampleDecode(Transform):
         if total < 1:
             raise PipelineError(f"UniformSampleDecode: keypoint has no frames (shape {kp.shape})")
         try:
-            clips = [sample_clip_indices(total, self.clip_len, self._interval, np.random, loop_short=True)
-                     for _ in range(self.num_clips)]
+            clips = [
+                sample_clip_indices(total, self.clip_len, self._interval, np.random, loop_short=True)
+                for _ in range(self.num_clips)
+            ]
         except ValueError as err:
-            raise PipelineError(f"UniformSampleDecode: cannot sample {self.clip_len} frames from "
-                                f"{total} with p_interval={self.p_interval!r}: {err}") from err
+            raise PipelineError(
+                f"UniformSampleDecode: cannot sample {self.clip_len} frames from "
+                f"{total} with p_interval={self.p_interval!r}: {err}"
+            ) from err
         results["clip_len"] = self.clip_len
         results["frame_interval"] = None
         results["num_clips"] = self.num_clips
