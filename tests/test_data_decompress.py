@@ -72,3 +72,9 @@ def test_max_person_keeps_highest_scoring():
     assert out["num_person"] == 2
     np.testing.assert_array_equal(out["keypoint"][:, 0, 0, 0], [2, 3])
     assert "frame_inds" not in out
+
+
+def test_registered_through_the_pipelines_package():
+    import pyskl.datasets.pipelines  # noqa: F401
+
+    assert TRANSFORMS.get("DecompressPose") is DecompressPose

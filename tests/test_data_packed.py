@@ -112,3 +112,42 @@ def test_pose_dataset_reads_packed_like_pickle(tmp_path):
     assert len(from_pkl) == len(from_packed) == 4
     for i in range(4):
         _assert_same(from_packed[i], from_pkl[i], f"item {i}")
+
+
+def test_real_gcn_pipeline_same_outputs(tmp_path):
+    pose_dataset = pytest.importorskip("pyskl.datasets.pose_dataset")
+    io = pytest.importorskip("pyskl.datasets.io")
+    import random
+
+    import torch
+
+    anns = [a for a in _annotations(10, seed=3) if a["keypoint"].shape[2] == 25]
+    split = {"xsub_train": [a["frame_dir"] for a in anns]}
+    pkl = io.save_annotations({"split": split, "annotations": anns}, tmp_path / "ntu.pkl")
+    packed = write_packed({"split": split, "annotations": anns}, tmp_path / "ntu_packed")
+    pipeline = [dict(type="PreNormalize3D"), dict(type="GenSkeFeat", dataset="nturgb+d", feats=["j", "b"]),
+                dict(type="UniformSample", clip_len=16), dict(type="PoseDecode"),
+                dict(type="FormatGCNInput", num_person=2), dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
+                dict(type="ToTensor", keys=["keypoint"])]
+    datasets = [pose_dataset.PoseDataset(ann_file=str(p), pipeline=pipeline, split="xsub_train") for p in (pkl, packed)]
+    for i in range(len(anns)):
+        outs = []
+        for ds in datasets:
+            np.random.seed(i)
+            random.seed(i)
+            outs.append(ds[i])
+        assert torch.equal(outs[0]["keypoint"], outs[1]["keypoint"]) and outs[0]["label"] == outs[1]["label"]
+
+
+def test_cli_pack(tmp_path, capsys):
+    from pyskl.cli import main
+    from pyskl.datasets.io import save_annotations
+
+    anns = _annotations(5)
+    save_annotations({"split": {"all": [a["frame_dir"] for a in anns]}, "annotations": anns}, tmp_path / "a.pkl")
+    assert main(["data", "pack", str(tmp_path / "a.pkl"), str(tmp_path / "a_packed")]) == 0
+    assert "packed 5 samples" in capsys.readouterr().out
+    _assert_same(open_packed(tmp_path / "a_packed")[1][4], anns[4])
+    assert main(["data", "pack", str(tmp_path / "a.pkl"), str(tmp_path / "a_packed")]) == 1
+    assert "already exists" in capsys.readouterr().out
+    assert main(["data", "pack", str(tmp_path / "a.pkl"), str(tmp_path / "a_packed"), "--overwrite"]) == 0
