@@ -166,6 +166,21 @@ def time_pipeline(ops: list[dict], samples: list[dict], test_mode: bool, passes:
     return statistics.median(rates)
 
 
+def op_breakdown(ops: list[dict], samples: list[dict], test_mode: bool) -> dict[str, float]:
+    """Mean ms per sample of each op (one pass), to show where the time goes."""
+    pipeline = Compose(ops)
+    spent = [0.0] * len(pipeline.transforms)
+    np.random.seed(0)
+    for sample in samples:
+        results = copy.deepcopy(sample)
+        results["test_mode"] = test_mode
+        for i, op in enumerate(pipeline.transforms):
+            start = time.perf_counter()
+            results = op(results)
+            spent[i] += time.perf_counter() - start
+    return {f"{i}:{type(op).__name__}": 1000 * t / len(samples) for i, (op, t) in enumerate(zip(pipeline.transforms, spent))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20)
@@ -173,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-samples", type=int, default=None,
                         help="samples for the (slow) loop baseline; default: --samples (train), a quarter (test)")
     parser.add_argument("--torch", action="store_true", help="also time GeneratePoseTargetTorch on the CPU")
+    parser.add_argument("--breakdown", action="store_true", help="print ms per sample of each op (ours)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     samples = make_samples(args.samples)
@@ -190,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.torch:
             tor = time_pipeline(_with_generator(ops, "GeneratePoseTargetTorch"), samples, test_mode, args.passes)
             print(f"{'  same, GeneratePoseTargetTorch':<34}{tor:>10.1f}")
+        if args.breakdown:
+            parts = op_breakdown(ops, samples, test_mode)
+            print("  ms/sample: " + ", ".join(f"{k} {v:.3f}" for k, v in parts.items()))
     print("samples/s; speed-up = ours / loop baseline (same run, same machine)")
     return 0
 
