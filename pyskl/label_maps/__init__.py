@@ -18,6 +18,9 @@ LABEL_MAPS: dict[str, tuple[str, ...]] = {
     "ucf101": ("ucf", "ucf_101"),
     "hmdb51": ("hmdb", "hmdb_51"),
     "diving48": ("diving", "diving_48"),
+    # FineGym Gym99 element names; Clabel 58 and 70 share the name "(BB) salto backward tucked"
+    # (beam acrobatics vs dismount sets in the original list).
+    "gym99": ("gym", "finegym", "finegym99", "gym_99", "gym_hrnet"),
 }
 
 
