@@ -145,17 +145,21 @@ def test_temporal_order_is_needed(ntu):
     assert acc_t - acc_o >= 0.15
 
 
-def test_gcn_pipeline_runs_on_synthetic(tmp_path):
-    path = write_synthetic(tmp_path / "ntu.pkl", kind="ntu3d", num_classes=4, samples_per_class=3, seed=3)
-    pipeline = [dict(type="PreNormalize3D"), dict(type="GenSkeFeat", dataset="nturgb+d", feats=["j"]),
+@pytest.mark.parametrize("kind", ["ntu3d", "coco2d"])
+def test_gcn_pipeline_runs_on_synthetic(tmp_path, kind):
+    path = write_synthetic(tmp_path / f"{kind}.pkl", kind=kind, num_classes=4, samples_per_class=3, seed=3)
+    layout, joints = ("nturgb+d", 25) if kind == "ntu3d" else ("coco", 17)
+    pipeline = [dict(type="PreNormalize3D" if kind == "ntu3d" else "PreNormalize2D"),
+                dict(type="GenSkeFeat", dataset=layout, feats=["j"]),
                 dict(type="UniformSample", clip_len=32, num_clips=2), dict(type="PoseDecode"),
-                dict(type="FormatGCNInput", num_person=2), dict(type="Collect", keys=["keypoint", "label"],
-                                                               meta_keys=[]),
-                dict(type="ToTensor", keys=["keypoint"])]
+                dict(type="FormatGCNInput", num_person=2),
+                dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]), dict(type="ToTensor", keys=["keypoint"])]
     dataset = PoseDataset(path, pipeline, split="xsub_train", test_mode=True)
     for i in range(len(dataset)):
         out = dataset[i]
-        assert tuple(out["keypoint"].shape) == (2, 2, 32, 25, 3) and bool(out["keypoint"].isfinite().all())
+        assert tuple(out["keypoint"].shape) == (2, 2, 32, joints, 3) and bool(out["keypoint"].isfinite().all())
+        if kind == "coco2d":  # normalised to [-1, 1] by the 1080x1920 img_shape
+            assert float(out["keypoint"][..., :2].abs().max()) <= 1.0
 
 
 def test_cli_writes_a_loadable_file(tmp_path, capsys):
