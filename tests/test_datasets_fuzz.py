@@ -66,7 +66,8 @@ def mutated_sample(draw) -> dict:
             sample[key] = draw(JUNK)
         elif op == "reshape":
             shape = draw(hnp.array_shapes(min_dims=0, max_dims=5, min_side=0, max_side=6))
-            sample[draw(st.sampled_from(["keypoint", "keypoint_score", "frame_inds"]))] = np.zeros(shape, np.float32)
+            field = draw(st.sampled_from(["keypoint", "keypoint_score", "frame_inds"]))
+            sample[field] = np.zeros(shape, np.float32)
         elif op == "poison" and isinstance(sample.get("keypoint"), np.ndarray) and sample["keypoint"].size:
             kp = sample["keypoint"].astype(np.float32)
             kp.flat[draw(st.integers(0, kp.size - 1))] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))

@@ -26,8 +26,9 @@ def _marker_payload(marker: str, func_module: str = "os", func: str = "system") 
             import os as os_module
             import subprocess
 
-            target = {"os.system": os_module.system, "builtins.eval": builtins.eval,
-                      "subprocess.Popen": subprocess.Popen, "builtins.exec": builtins.exec}[f"{func_module}.{func}"]
+            targets = {"os.system": os_module.system, "builtins.eval": builtins.eval,
+                       "subprocess.Popen": subprocess.Popen, "builtins.exec": builtins.exec}
+            target = targets[f"{func_module}.{func}"]
             if func == "system":
                 return target, (f"touch {marker}",)
             if func == "Popen":

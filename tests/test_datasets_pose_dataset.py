@@ -79,8 +79,8 @@ def test_deepcopy_isolation(ann_file):
 
 
 def test_op_dicts_go_through_compose(ann_file):
-    ds = PoseDataset(ann_file, [dict(type="UniformSampleFrames", clip_len=2, num_clips=1), dict(type="PoseDecode")],
-                     split="train", test_mode=True)
+    ops = [dict(type="UniformSampleFrames", clip_len=2, num_clips=1), dict(type="PoseDecode")]
+    ds = PoseDataset(ann_file, ops, split="train", test_mode=True)
     out = ds[0]
     assert out["keypoint"].shape == (1, 2, 25, 3) and out["keypoint"].dtype == np.float32
 

@@ -28,7 +28,8 @@ def test_format_is_pyskl_and_valid(ntu, coco):
     validate_annotations(ntu, "ntu3d", split="xsub_train", num_classes=10)
     validate_annotations(coco, "coco2d", split="xview_val", num_classes=10)
     assert set(ntu["split"]) == {"xsub_train", "xsub_val", "xview_train", "xview_val"}
-    assert len(ntu["annotations"]) == 400 and np.bincount([a["label"] for a in ntu["annotations"]]).tolist() == [40] * 10
+    assert len(ntu["annotations"]) == 400
+    assert np.bincount([a["label"] for a in ntu["annotations"]]).tolist() == [40] * 10
     persons = set()
     for a, b in zip(ntu["annotations"], coco["annotations"]):
         assert set(a) == {"frame_dir", "label", "total_frames", "keypoint"}
@@ -153,7 +154,8 @@ def test_gcn_pipeline_runs_on_synthetic(tmp_path, kind):
                 dict(type="GenSkeFeat", dataset=layout, feats=["j"]),
                 dict(type="UniformSample", clip_len=32, num_clips=2), dict(type="PoseDecode"),
                 dict(type="FormatGCNInput", num_person=2),
-                dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]), dict(type="ToTensor", keys=["keypoint"])]
+                dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
+                dict(type="ToTensor", keys=["keypoint"])]
     dataset = PoseDataset(path, pipeline, split="xsub_train", test_mode=True)
     for i in range(len(dataset)):
         out = dataset[i]

@@ -24,8 +24,9 @@ def _coco(name: str = "S002C001P001R001A002", frames: int = 4) -> dict:
 
 
 def _file(samples: list, split: dict | None = None) -> dict:
-    return {"split": split if split is not None else {"xsub_train": [s["frame_dir"] for s in samples if "frame_dir" in s]},
-            "annotations": samples}
+    if split is None:
+        split = {"xsub_train": [s["frame_dir"] for s in samples if "frame_dir" in s]}
+    return {"split": split, "annotations": samples}
 
 
 def _error(obj, **kwargs) -> str:
@@ -133,7 +134,8 @@ def test_compressed_kinetics_schema():
 def test_load_validates_and_names_the_file(tmp_path):
     path = tmp_path / "ntu.pkl"
     path.write_bytes(pickle.dumps(_broken(keypoint=np.zeros((1, 6, 25, 3), np.float64) * np.nan)))
-    with pytest.raises(AnnotationError, match=f"{path}: sample '{NAME}' \\(index 3\\): keypoint has 450 non-finite"):
+    expected = f"{path}: sample '{NAME}' \\(index 3\\): keypoint has 450 non-finite"
+    with pytest.raises(AnnotationError, match=expected):
         load_annotations(path)
     with pytest.raises(AnnotationError, match="bytes.pkl: split 'nope' not found"):
         loads_annotations(pickle.dumps(_file([_ntu()])), "bytes.pkl", split="nope")

@@ -210,7 +210,8 @@ def validate_split(split: Any, annotations: list, source: str) -> None:
             raise AnnotationError(f"{source}: split {name!r} is {_describe(members)}; expected a list of str")
         not_str = [x for x in members if not isinstance(x, str)]
         if not_str:
-            raise AnnotationError(f"{source}: split {name!r} holds {_describe(not_str[0])} ({_short(not_str[0])}); "
+            bad = not_str[0]
+            raise AnnotationError(f"{source}: split {name!r} holds {_describe(bad)} ({_short(bad)}); "
                                   f"expected only str {ident} names")
         missing = set(members) - known
         if missing:
