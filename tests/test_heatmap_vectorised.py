@@ -199,3 +199,13 @@ def test_random_crop_draws_like_pyskl():
     np.testing.assert_array_equal(out["crop_bbox"], [expected_x, expected_y, expected_x + 32, expected_y + 32])
     assert out["img_shape"] == (32, 32) and out["keypoint"].dtype == np.float64
     np.testing.assert_allclose(out["keypoint"][..., 0], 10 - expected_x)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cfg", CONFIGS[:4], ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_torch_on_cuda_equals_numpy(cfg):
+    results = make_pose(8, num_frame=12, size=(64, 64))
+    ours = TRANSFORMS.build(dict(type="GeneratePoseTarget", **cfg))(_copy(results))
+    gpu = TRANSFORMS.build(dict(type="GeneratePoseTargetTorch", device="cuda", **cfg))(_copy(results))
+    np.testing.assert_allclose(gpu["imgs"], ours["imgs"], atol=ATOL, rtol=0)
