@@ -176,6 +176,16 @@ def test_cli_writes_a_loadable_file(tmp_path, capsys):
     assert not (tmp_path / "x.pkl").exists()
 
 
+def test_small_and_extreme_settings():
+    data = make_synthetic("coco2d", num_classes=13, num_subjects=2, samples_per_class=4, frames=(8, 8),
+                          second_person=1.0)
+    validate_annotations(data, "tiny", split="xsub_val", num_classes=13)
+    assert data["split"]["xsub_val"] and all("P002" in n for n in data["split"]["xsub_val"])
+    for a in data["annotations"]:
+        assert a["keypoint"].shape[:2] == (2, 8)
+        assert (a["keypoint_score"][0].sum(axis=1) > 0).sum() >= 5  # dropped frames stay a minority
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="kind"):
         make_synthetic("ntu2d")

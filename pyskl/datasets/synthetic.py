@@ -360,9 +360,9 @@ def _plan_sample(seed: int, label: int, index: int, subject: int, camera: int, f
         mask = np.zeros(frames, dtype=bool)
         mask[start:start + span] = True
         present = np.concatenate([present, mask[None]], axis=0)
-    if rng.random() < 0.25:  # tracking lost for a few short runs of frames (every person zero)
+    if rng.random() < 0.25:  # tracking lost for a few short runs of frames (every person zero), <= ~15%
         for _ in range(int(rng.integers(1, 4))):
-            length = int(rng.integers(1, 5))
+            length = int(rng.integers(1, max(2, min(5, frames // 20 + 1))))
             start = int(rng.integers(0, max(1, frames - length)))
             present[:, start:start + length] = False
     return tracks, present
@@ -390,6 +390,11 @@ def _sample_ids(k: int, num_subjects: int) -> tuple[int, int, int, int]:
     return setup, camera, subject, replication
 
 
+def _is_val_subject(subject: int, num_subjects: int) -> bool:
+    """xsub validation subjects: every third (3, 6, 9, ...); with only two subjects, the second."""
+    return subject % 3 == 0 or (num_subjects == 2 and subject == 2)
+
+
 def make_synthetic(kind: str = "ntu3d", num_classes: int = 10, num_subjects: int = 10,
                    samples_per_class: int = 40, frames: tuple[int, int] = (40, 120), seed: int = 0,
                    second_person: float = 0.15) -> dict:
@@ -399,7 +404,7 @@ def make_synthetic(kind: str = "ntu3d", num_classes: int = 10, num_subjects: int
         kind: ``'ntu3d'`` (NTU-25, 3D metres, float16) or ``'coco2d'`` (COCO-17, pixels, with scores).
         num_classes: use the first ``num_classes`` of :data:`SYNTHETIC_CLASSES` (at most 13; the first 7
             include every temporal pair).
-        num_subjects: subjects cycled through (xsub validation = subjects 3, 6, 9, ...).
+        num_subjects: subjects cycled through (xsub validation = subjects 3, 6, 9, ...; subject 2 of 2).
         samples_per_class: samples of each class.
         frames: ``(min, max)`` sequence length, inclusive.
         seed: everything derives from it; the same seed gives the same motions for both kinds.
@@ -441,7 +446,7 @@ def make_synthetic(kind: str = "ntu3d", num_classes: int = 10, num_subjects: int
             render = _render_3d if kind == "ntu3d" else _render_2d
             sample.update(render(joints, present, noise_rng))
             annotations.append(sample)
-            split["xsub_val" if subject % 3 == 0 else "xsub_train"].append(name)
+            split["xsub_val" if _is_val_subject(subject, num_subjects) else "xsub_train"].append(name)
             split["xview_val" if camera == 1 else "xview_train"].append(name)
     return {"split": split, "annotations": annotations}
 
