@@ -379,3 +379,76 @@ def test_non_dict_results_is_a_clear_error():
 def test_bad_constructor_args_raise(cfg):
     with pytest.raises((ValueError, TypeError), match=cfg["type"]):
         TRANSFORMS.build(cfg)
+
+
+FUZZ_OPS = [
+    dict(type="PreNormalize3D"),
+    dict(type="PreNormalize3D", align_spine=False),
+    dict(type="PreNormalize2D"),
+    dict(type="PreNormalize2D", mode="auto"),
+    dict(type="GenSkeFeat", feats=["j", "b", "jm", "bm"]),
+    dict(type="GenSkeFeat", dataset="coco", feats=["j", "b", "jm", "bm"]),
+    dict(type="UniformSampleFrames", clip_len=8, num_clips=2),
+    dict(type="UniformSample", clip_len=100, num_clips=10),
+    dict(type="UniformSampleDecode", clip_len=8, num_clips=2),
+    dict(type="PoseDecode"),
+    dict(type="FormatGCNInput"),
+    dict(type="PadTo", length=30, mode="zero"),
+    dict(type="RandomRot"),
+    dict(type="RandomScale"),
+    dict(type="RandomGaussianNoise"),
+    dict(type="RandomGaussianNoise", base="video", shared=True),
+    dict(type="Collect", keys=["keypoint"], meta_keys=["label"]),
+]
+
+
+def _fuzz_keypoints() -> dict:
+    rng = np.random.default_rng(0)
+    return {
+        "ok3d": rng.normal(size=(2, 10, 25, 3)).astype(np.float32),
+        "ok2d": rng.normal(size=(1, 10, 17, 2)).astype(np.float32) * 100 + 500,
+        "nan": np.full((1, 10, 25, 3), np.nan, np.float32),
+        "inf": np.full((1, 10, 25, 3), np.inf, np.float16),
+        "no_frames": np.zeros((1, 0, 25, 3), np.float32),
+        "no_person": np.zeros((0, 10, 25, 3), np.float32),
+        "int": np.ones((1, 10, 25, 3), np.int64),
+        "bool": np.ones((1, 10, 25, 3), bool),
+        "object": np.full((1, 10, 25, 3), None, dtype=object),
+        "3dims": np.ones((10, 25, 3), np.float32),
+        "5dims": np.ones((1, 1, 10, 25, 3), np.float32),
+        "4channels": np.ones((1, 10, 25, 4), np.float32),
+        "few_joints": np.ones((1, 10, 3, 3), np.float32),
+        "3persons": rng.normal(size=(3, 10, 25, 3)),
+        "list": [[1, 2, 3]],
+        "str": "abc",
+    }
+
+
+FUZZ_EXTRAS = [
+    {},
+    {"total_frames": 10},
+    {"total_frames": 10, "keypoint_score": np.ones((1, 10, 17), np.float32)},
+    {"total_frames": -1},
+    {"total_frames": "x"},
+    {"total_frames": 10.0},
+    {"total_frames": 10, "frame_inds": np.arange(5), "num_clips": 3},
+    {"total_frames": 10, "keypoint_score": np.ones((2,), np.float32), "img_shape": 5},
+    {"total_frames": 10, "test_mode": True, "start_index": 0},
+    {"total_frames": 10, "frame_inds": np.array([[1, 2]]), "offset": "a"},
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("cfg", FUZZ_OPS, ids=lambda c: c["type"])
+def test_malformed_inputs_end_in_pipeline_error(cfg):
+    """Every malformed input either works (PYSKL would accept it too) or raises our PipelineError."""
+    op = TRANSFORMS.build(cfg)
+    for name, kp in _fuzz_keypoints().items():
+        for extra in FUZZ_EXTRAS:
+            results = dict(extra, label=1, keypoint=kp.copy() if hasattr(kp, "copy") else kp)
+            try:
+                op(results)
+            except PipelineError:
+                pass
+            except Exception as err:  # noqa: BLE001
+                pytest.fail(f"{cfg} on keypoint={name} with {sorted(extra)}: {type(err).__name__}: {err}")

@@ -54,7 +54,7 @@ def require_array(
 ) -> np.ndarray:
     """``results[key]`` checked to be a numeric ndarray of ``ndim`` dims (last axis in ``last_dim``)."""
     value = require(op, results, key)
-    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
         raise PipelineError(
             f"{_op_name(op)}: results[{key!r}] must be a numeric numpy array, got "
             f"{getattr(value, 'dtype', type(value).__name__)}"

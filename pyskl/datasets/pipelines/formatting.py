@@ -41,7 +41,10 @@ class PoseDecode(Transform):
 
     def __call__(self, results: dict) -> dict:
         if "frame_inds" not in results:
-            results["frame_inds"] = np.arange(require(self, results, "total_frames"))
+            total = require(self, results, "total_frames")
+            if not isinstance(total, (int, np.integer)) or total < 0:
+                raise PipelineError(f"PoseDecode: results['total_frames'] must be an int, got {total!r}")
+            results["frame_inds"] = np.arange(total)
         inds = results["frame_inds"]
         if not isinstance(inds, np.ndarray) or inds.dtype.kind not in "iu":
             raise PipelineError(
@@ -50,7 +53,10 @@ class PoseDecode(Transform):
             )
         if inds.ndim != 1:
             inds = results["frame_inds"] = np.squeeze(inds)
-        inds = inds + results.get("offset", 0)
+        offset = results.get("offset", 0)
+        if not isinstance(offset, (int, np.integer)):
+            raise PipelineError(f"PoseDecode: results['offset'] must be an int, got {offset!r}")
+        inds = inds + offset
         if "keypoint_score" in results:
             score = require_array(self, results, "keypoint_score")
             results["keypoint_score"] = _gather_frames("PoseDecode", "keypoint_score", score, inds)

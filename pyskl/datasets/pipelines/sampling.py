@@ -125,10 +125,15 @@ class UniformSampleDecode(Transform):
 
     def _handle(self, results: dict) -> dict:
         kp = require_array("UniformSampleDecode", results, "keypoint", ndim=4)
-        results.pop("keypoint")
         if "keypoint_score" in results:
-            score = results.pop("keypoint_score")
+            score = require_array("UniformSampleDecode", results, "keypoint_score", ndim=3)
+            if score.shape != kp.shape[:3]:
+                raise PipelineError(
+                    f"UniformSampleDecode: keypoint_score {score.shape} does not match keypoint {kp.shape}"
+                )
             kp = np.concatenate([kp, score[..., None]], axis=-1)
+        results.pop("keypoint")
+        results.pop("keypoint_score", None)
         kp = kp.astype(np.float32)
         total = kp.shape[1]
         if total < 1:
