@@ -11,6 +11,7 @@ as a pickle and as a packed directory, then for each format measures, in fresh p
 Run: ``python benchmarks/bench_dataset.py [--num 10000] [--workers 4] [--sizes 2500 10000]``.
 With several ``--sizes`` it shows how per-worker memory grows with the set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,11 +48,19 @@ def make_set(num: int, seed: int = 0) -> dict:
     anns = []
     for i in range(num):
         t = int(rng.integers(100, 301))
-        anns.append(dict(frame_dir=f"S{i % 32 + 1:03d}C00{i % 3 + 1}P{i % 40 + 1:03d}R001A{i % 60 + 1:03d}_{i}",
-                         label=i % 60, total_frames=t,
-                         keypoint=rng.standard_normal((2, t, 25, 3), dtype=np.float32).astype(np.float16)))
+        anns.append(
+            dict(
+                frame_dir=f"S{i % 32 + 1:03d}C00{i % 3 + 1}P{i % 40 + 1:03d}R001A{i % 60 + 1:03d}_{i}",
+                label=i % 60,
+                total_frames=t,
+                keypoint=rng.standard_normal((2, t, 25, 3), dtype=np.float32).astype(np.float16),
+            )
+        )
     names = [a["frame_dir"] for a in anns]
-    return {"split": {"xsub_train": names[: num * 2 // 3], "xsub_val": names[num * 2 // 3:]}, "annotations": anns}
+    return {
+        "split": {"xsub_train": names[: num * 2 // 3], "xsub_val": names[num * 2 // 3 :]},
+        "annotations": anns,
+    }
 
 
 def memory_kib() -> dict[str, int]:
@@ -66,8 +75,11 @@ def memory_kib() -> dict[str, int]:
             parts = line.split()
             if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
                 fields[parts[0][:-1]] = int(parts[1])
-    return {"rss": fields["Rss"], "anon": fields.get("Anonymous", 0),
-            "private": fields.get("Private_Dirty", 0)}
+    return {
+        "rss": fields["Rss"],
+        "anon": fields.get("Anonymous", 0),
+        "private": fields.get("Private_Dirty", 0),
+    }
 
 
 def _open(kind: str, path: Path):
@@ -111,7 +123,9 @@ def measure_here(kind: str, path: Path, workers: int) -> dict:
         os.waitpid(child, 0)
         stats.append(json.loads(raw))
     worst = {k: max((s[k] for s in stats), default=0) / 1024 for k in ("rss", "anon", "private")}
-    return dict(open_s=open_s, parent_mib=parent["rss"] / 1024, **{f"worker_{k}_mib": v for k, v in worst.items()})
+    return dict(
+        open_s=open_s, parent_mib=parent["rss"] / 1024, **{f"worker_{k}_mib": v for k, v in worst.items()}
+    )
 
 
 def measure(kind: str, path: Path, workers: int) -> dict:
@@ -138,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = args.sizes or [args.num]
     root = Path(tempfile.mkdtemp(prefix="pyskl_bench_", dir=args.workdir))
-    print(f"{'samples':>8} {'format':>7} {'file MiB':>9} {'open s':>8} {'parent RSS':>11} "
-          f"{'worker RSS':>11} {'worker anon':>12} {'worker private':>15}   (MiB)")
+    print(
+        f"{'samples':>8} {'format':>7} {'file MiB':>9} {'open s':>8} {'parent RSS':>11} "
+        f"{'worker RSS':>11} {'worker anon':>12} {'worker private':>15}   (MiB)"
+    )
     try:
         for num in sizes:
             data = make_set(num)
@@ -154,24 +170,33 @@ def main(argv: list[str] | None = None) -> int:
                 runs = [measure(kind, path, args.workers if r == 0 else 0) for r in range(args.repeats)]
                 row = runs[0]
                 row["open_s"] = float(np.median([r["open_s"] for r in runs]))
-                size = path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.iterdir())
+                size = (
+                    path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.iterdir())
+                )
                 rows[kind] = row
-                print(f"{num:>8} {kind:>7} {size / 2**20:>9.0f} {row['open_s']:>8.3f} {row['parent_mib']:>11.0f} "
-                      f"{row['worker_rss_mib']:>11.0f} {row['worker_anon_mib']:>12.0f} "
-                      f"{row['worker_private_mib']:>15.0f}")
-            print(f"{num:>8} open speed-up {rows['pickle']['open_s'] / rows['packed']['open_s']:.0f}x, "
-                  f"worker private memory {rows['pickle']['worker_private_mib']:.0f} -> "
-                  f"{rows['packed']['worker_private_mib']:.0f} MiB, worker anonymous memory "
-                  f"{rows['pickle']['worker_anon_mib']:.0f} -> {rows['packed']['worker_anon_mib']:.0f} MiB "
-                  f"({args.workers} workers)")
+                print(
+                    f"{num:>8} {kind:>7} {size / 2**20:>9.0f} {row['open_s']:>8.3f} "
+                    f"{row['parent_mib']:>11.0f} "
+                    f"{row['worker_rss_mib']:>11.0f} {row['worker_anon_mib']:>12.0f} "
+                    f"{row['worker_private_mib']:>15.0f}"
+                )
+            print(
+                f"{num:>8} open speed-up {rows['pickle']['open_s'] / rows['packed']['open_s']:.0f}x, "
+                f"worker private memory {rows['pickle']['worker_private_mib']:.0f} -> "
+                f"{rows['packed']['worker_private_mib']:.0f} MiB, worker anonymous memory "
+                f"{rows['pickle']['worker_anon_mib']:.0f} -> {rows['packed']['worker_anon_mib']:.0f} MiB "
+                f"({args.workers} workers)"
+            )
             shutil.rmtree(packed)
             pkl.unlink()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print("worker RSS counts every resident page a worker maps. For the packed set that includes the "
-          "file-backed pages it read, which are the page cache shared by all workers; 'anon' is "
-          "process memory (inherited copy-on-write heap for the pickle), 'private' (Private_Dirty) what "
-          "each worker holds alone.")
+    print(
+        "worker RSS counts every resident page a worker maps. For the packed set that includes the "
+        "file-backed pages it read, which are the page cache shared by all workers; 'anon' is "
+        "process memory (inherited copy-on-write heap for the pickle), 'private' (Private_Dirty) what "
+        "each worker holds alone."
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """``pyskl data check``: summary figures and every problem listed by sample."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,24 @@ def _anns():
     anns = []
     for i in range(6):
         m, t = 1 + i % 2, 10 + i
-        anns.append({"frame_dir": f"s{i}", "label": i % 3, "total_frames": t,
-                     "keypoint": rng.normal(size=(m, t, 25, 3)).astype(np.float16)})
-    anns.append({"frame_dir": "c0", "label": 1, "total_frames": 8, "img_shape": (360, 640),
-                 "keypoint": rng.random((4, 17, 3)).astype(np.float16), "frame_inds": np.array([0, 0, 3, 7])})
+        anns.append(
+            {
+                "frame_dir": f"s{i}",
+                "label": i % 3,
+                "total_frames": t,
+                "keypoint": rng.normal(size=(m, t, 25, 3)).astype(np.float16),
+            }
+        )
+    anns.append(
+        {
+            "frame_dir": "c0",
+            "label": 1,
+            "total_frames": 8,
+            "img_shape": (360, 640),
+            "keypoint": rng.random((4, 17, 3)).astype(np.float16),
+            "frame_inds": np.array([0, 0, 3, 7]),
+        }
+    )
     return anns
 
 
@@ -38,7 +53,7 @@ def test_report_figures():
 
 def test_every_problem_listed_by_sample(tmp_path, capsys):
     anns = _anns()
-    anns[1]["keypoint"] = anns[1]["keypoint"][0]          # wrong ndim
+    anns[1]["keypoint"] = anns[1]["keypoint"][0]  # wrong ndim
     anns[3]["label"] = -2
     anns[4]["keypoint"][0, 0, 0, 0] = np.nan
     path = tmp_path / "bad.pkl"

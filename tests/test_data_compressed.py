@@ -1,4 +1,5 @@
 """K400-style kpfiles: loading, in-process cache, memcached cache, DecompressPose on top."""
+
 from __future__ import annotations
 
 import pickle
@@ -31,8 +32,15 @@ def _write_kpfiles(tmp_path):
 
 
 def _sample(key, raw_file, n):
-    return {"frame_dir": key, "label": 3, "total_frames": 9, "img_shape": (360, 640), "raw_file": raw_file,
-            "frame_inds": np.arange(n) % 4, "box_score": np.ones(n, np.float32)}
+    return {
+        "frame_dir": key,
+        "label": 3,
+        "total_frames": 9,
+        "img_shape": (360, 640),
+        "raw_file": raw_file,
+        "frame_inds": np.arange(n) % 4,
+        "box_score": np.ones(n, np.float32),
+    }
 
 
 def test_loader_fills_keypoints_and_decompress_runs(tmp_path):
@@ -44,7 +52,7 @@ def test_loader_fills_keypoints_and_decompress_runs(tmp_path):
         out = DecompressPose()(results)
         assert out["keypoint"].shape[1:] == (4, 17, 2) and out["total_frames"] == 4
     assert len(loader._files) == 1  # LRU bound
-    prefixed = _sample(f"data/k400/vid01", "kpfiles/part_0.pkl", 6)
+    prefixed = _sample("data/k400/vid01", "kpfiles/part_0.pkl", 6)
     np.testing.assert_array_equal(loader(prefixed)["keypoint"], entries["vid01"][1])
     with pytest.raises(KeyError, match="no entry 'nope'"):
         loader(_sample("nope", "kpfiles/part_0.pkl", 1))
@@ -96,8 +104,11 @@ def memcached_server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([exe, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "16", "-u", "nobody"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "16", "-u", "nobody"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -119,7 +130,8 @@ def test_memcached_cache_shared_between_loaders(tmp_path, memcached_server):
     raw_file, kp = entries["vid01"]
     np.testing.assert_array_equal(first(_sample("vid01", raw_file, len(kp)))["keypoint"], kp)
     assert not first._mc_failed
-    # A second loader (another worker) finds every entry of that kpfile in memcached, even once the file is gone.
+    # A second loader (another worker) finds every entry of that kpfile in memcached,
+    # even once the file is gone.
     (tmp_path / raw_file).unlink()
     second = KeypointFileLoader(mc_cfg=memcached_server, data_prefix=str(tmp_path))
     for key in ("vid00", "vid01", "vid02"):

@@ -1,4 +1,5 @@
 """Layout converters and CTR-GCN / 2s-AGCN NTU array import."""
+
 from __future__ import annotations
 
 import pickle
@@ -6,10 +7,19 @@ import pickle
 import numpy as np
 import pytest
 
-from pyskl.datasets.ctrgcn_import import (CTRGCNImportError, import_agcn_npy, import_ctrgcn_npz, split_prefix_for,
-                                          unpad_sample)
-from pyskl.datasets.layout_convert import (MEDIAPIPE_POSE_JOINTS, convert_annotation, convert_keypoints,
-                                           normalize_hand21)
+from pyskl.datasets.ctrgcn_import import (
+    CTRGCNImportError,
+    import_agcn_npy,
+    import_ctrgcn_npz,
+    split_prefix_for,
+    unpad_sample,
+)
+from pyskl.datasets.layout_convert import (
+    MEDIAPIPE_POSE_JOINTS,
+    convert_annotation,
+    convert_keypoints,
+    normalize_hand21,
+)
 from pyskl.utils.layouts import get_layout
 
 
@@ -31,7 +41,7 @@ def test_openpose_coco_round_trip_and_neck():
     coco, coco_score = convert_keypoints(op, score, "openpose18", "coco17")
     assert coco.shape == (1, 3, 17, 2)
     np.testing.assert_array_equal(coco[..., 1, :], op[..., 15, :])  # left eye
-    np.testing.assert_array_equal(coco[..., 6, :], op[..., 2, :])   # right shoulder
+    np.testing.assert_array_equal(coco[..., 6, :], op[..., 2, :])  # right shoulder
     back, back_score = convert_keypoints(coco, coco_score, "coco", "openpose")
     keep = [i for i in range(18) if i != 1]
     np.testing.assert_array_equal(back[..., keep, :], op[..., keep, :])
@@ -52,8 +62,13 @@ def test_convert_errors_and_identity():
         convert_keypoints(kp, None, "coco", "mediapipe")
     same, _ = convert_keypoints(kp, None, "coco", "coco17")
     assert same is not kp and same.shape == kp.shape
-    ann = {"frame_dir": "a", "label": 0, "total_frames": 2, "keypoint": np.ones((1, 2, 18, 2), np.float32),
-           "keypoint_score": np.ones((1, 2, 18), np.float32)}
+    ann = {
+        "frame_dir": "a",
+        "label": 0,
+        "total_frames": 2,
+        "keypoint": np.ones((1, 2, 18, 2), np.float32),
+        "keypoint_score": np.ones((1, 2, 18), np.float32),
+    }
     out = convert_annotation(ann, "openpose", "coco")
     assert out["keypoint"].shape == (1, 2, 17, 2) and out["keypoint_score"].shape == (1, 2, 17)
     assert ann["keypoint"].shape == (1, 2, 18, 2)
@@ -89,14 +104,20 @@ def test_ctrgcn_npz_import(tmp_path, compressed):
     x_test = np.stack([_padded(20, 1, rng)]).reshape(1, 300, 150)
     y_train, y_test = np.eye(60)[[5, 59, 0]], np.eye(60)[[17]]
     path = tmp_path / "NTU60_CS.npz"
-    (np.savez_compressed if compressed else np.savez)(path, x_train=x_train, y_train=y_train,
-                                                      x_test=x_test, y_test=y_test)
+    (np.savez_compressed if compressed else np.savez)(
+        path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test
+    )
     data = import_ctrgcn_npz(path)
     assert set(data["split"]) == {"xsub_train", "xsub_val"}
     assert data["split"]["xsub_val"] == ["xsub_test_000000"]
     anns = data["annotations"]
     assert [a["label"] for a in anns] == [5, 59, 0, 17]
-    assert [a["keypoint"].shape for a in anns] == [(1, 30, 25, 3), (2, 300, 25, 3), (2, 7, 25, 3), (1, 20, 25, 3)]
+    assert [a["keypoint"].shape for a in anns] == [
+        (1, 30, 25, 3),
+        (2, 300, 25, 3),
+        (2, 7, 25, 3),
+        (1, 20, 25, 3),
+    ]
     expected = x_train[1].reshape(300, 2, 25, 3).transpose(1, 0, 2, 3).astype(np.float16)
     np.testing.assert_array_equal(anns[1]["keypoint"], expected)
     assert all(a["total_frames"] == a["keypoint"].shape[1] for a in anns)
@@ -104,8 +125,13 @@ def test_ctrgcn_npz_import(tmp_path, compressed):
 
 def test_ctrgcn_bad_inputs(tmp_path):
     bad = tmp_path / "NTU60_CV.npz"
-    np.savez(bad, x_train=np.zeros((2, 300, 75)), y_train=np.zeros((2, 60)), x_test=np.zeros((1, 300, 75)),
-             y_test=np.zeros((1, 60)))
+    np.savez(
+        bad,
+        x_train=np.zeros((2, 300, 75)),
+        y_train=np.zeros((2, 60)),
+        x_test=np.zeros((1, 300, 75)),
+        y_test=np.zeros((1, 60)),
+    )
     assert split_prefix_for(bad) == "xview" and split_prefix_for("NTU120_CSet.npz") == "xset"
     with pytest.raises(CTRGCNImportError, match="x_train has shape \\(2, 300, 75\\)"):
         import_ctrgcn_npz(bad)
@@ -116,15 +142,16 @@ def test_ctrgcn_bad_inputs(tmp_path):
 
 def test_agcn_npy_import(tmp_path):
     rng = np.random.default_rng(5)
-    frames = np.stack([_padded(25, 2, rng), _padded(9, 1, rng)])    # [N, T, M, V, C]
-    x = frames.transpose(0, 4, 1, 3, 2)                               # [N, C, T, V, M]
+    frames = np.stack([_padded(25, 2, rng), _padded(9, 1, rng)])  # [N, T, M, V, C]
+    x = frames.transpose(0, 4, 1, 3, 2)  # [N, C, T, V, M]
     np.save(tmp_path / "train_data_joint.npy", x)
     with open(tmp_path / "train_label.pkl", "wb") as f:
         pickle.dump((["S001C001P001R001A001.skeleton", "S001C002P001R001A002.skeleton"], [0, 1]), f)
     data = import_agcn_npy(tmp_path / "train_data_joint.npy", tmp_path / "train_label.pkl", "xsub_train")
     assert data["split"]["xsub_train"] == ["S001C001P001R001A001", "S001C002P001R001A002"]
-    np.testing.assert_array_equal(data["annotations"][0]["keypoint"],
-                                  frames[0, :25].transpose(1, 0, 2, 3).astype(np.float16))
+    np.testing.assert_array_equal(
+        data["annotations"][0]["keypoint"], frames[0, :25].transpose(1, 0, 2, 3).astype(np.float16)
+    )
     assert data["annotations"][1]["keypoint"].shape == (1, 9, 25, 3)
 
 
@@ -133,16 +160,47 @@ def test_cli_convert(tmp_path, capsys):
     from pyskl.datasets.io import load_annotations, save_annotations
 
     rng = np.random.default_rng(6)
-    anns = [{"frame_dir": f"v{i}", "label": i, "total_frames": 4, "img_shape": (480, 640),
-             "keypoint": rng.random((1, 4, 33, 2)).astype(np.float32),
-             "keypoint_score": rng.random((1, 4, 33)).astype(np.float32)} for i in range(2)]
+    anns = [
+        {
+            "frame_dir": f"v{i}",
+            "label": i,
+            "total_frames": 4,
+            "img_shape": (480, 640),
+            "keypoint": rng.random((1, 4, 33, 2)).astype(np.float32),
+            "keypoint_score": rng.random((1, 4, 33)).astype(np.float32),
+        }
+        for i in range(2)
+    ]
     save_annotations({"split": {"train": ["v0", "v1"]}, "annotations": anns}, tmp_path / "mp.pkl")
-    assert main(["data", "convert", "layout", str(tmp_path / "mp.pkl"), str(tmp_path / "coco.pkl"),
-                 "--src", "mediapipe33", "--dst", "coco17"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "convert",
+                "layout",
+                str(tmp_path / "mp.pkl"),
+                str(tmp_path / "coco.pkl"),
+                "--src",
+                "mediapipe33",
+                "--dst",
+                "coco17",
+            ]
+        )
+        == 0
+    )
     out = load_annotations(tmp_path / "coco.pkl")
-    assert out["split"] == {"train": ["v0", "v1"]} and out["annotations"][1]["keypoint"].shape == (1, 4, 17, 2)
+    assert out["split"] == {"train": ["v0", "v1"]} and out["annotations"][1]["keypoint"].shape == (
+        1,
+        4,
+        17,
+        2,
+    )
     x = np.stack([_padded(10, 1, rng)]).reshape(1, 300, 150)
-    np.savez(tmp_path / "NTU120_CSub.npz", x_train=x, y_train=np.eye(120)[[3]], x_test=x, y_test=np.eye(120)[[4]])
-    assert main(["data", "convert", "ctrgcn", str(tmp_path / "NTU120_CSub.npz"), str(tmp_path / "n.pkl")]) == 0
+    np.savez(
+        tmp_path / "NTU120_CSub.npz", x_train=x, y_train=np.eye(120)[[3]], x_test=x, y_test=np.eye(120)[[4]]
+    )
+    assert (
+        main(["data", "convert", "ctrgcn", str(tmp_path / "NTU120_CSub.npz"), str(tmp_path / "n.pkl")]) == 0
+    )
     assert "xsub_train 1, xsub_val 1" in capsys.readouterr().out
     assert load_annotations(tmp_path / "n.pkl")["annotations"][1]["label"] == 4

@@ -1,13 +1,14 @@
 """DecompressPose against PYSKL's goldens, plus its edge cases."""
+
 from __future__ import annotations
 
 import random
 
 import numpy as np
 import pytest
-
 from conftest import require_shared
 from oracle import blobs, case_files, decode_results, load_case
+
 from pyskl.datasets.pipelines.decompress import DecompressPose, decompress_pose
 from pyskl.registry import TRANSFORMS
 

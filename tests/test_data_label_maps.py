@@ -1,11 +1,20 @@
 """Shipped label maps: sizes, aliases, known entries, custom files."""
+
 from __future__ import annotations
 
 import pytest
 
 from pyskl.label_maps import available_label_maps, load_label_map
 
-SIZES = {"gym99": 99, "nturgbd_60": 60, "nturgbd_120": 120, "kinetics400": 400, "ucf101": 101, "hmdb51": 51, "diving48": 48}
+SIZES = {
+    "gym99": 99,
+    "nturgbd_60": 60,
+    "nturgbd_120": 120,
+    "kinetics400": 400,
+    "ucf101": 101,
+    "hmdb51": 51,
+    "diving48": 48,
+}
 
 
 @pytest.mark.parametrize("name,size", sorted(SIZES.items()))
@@ -26,7 +35,10 @@ def test_aliases_and_known_entries():
     assert load_label_map("ucf101")[0] == "ApplyEyeMakeup" and load_label_map("hmdb")[-1] == "wave"
     assert set(SIZES) <= set(available_label_maps())
     gym = load_label_map("finegym")
-    assert gym[0].startswith("(VT) round-off") and gym[98] == "(UB) (swing forward) double salto backward stretched"
+    assert (
+        gym[0].startswith("(VT) round-off")
+        and gym[98] == "(UB) (swing forward) double salto backward stretched"
+    )
 
 
 def test_custom_file_and_unknown(tmp_path):

@@ -1,4 +1,5 @@
 """NTU raw .skeleton conversion: parsing, body denoising/selection, splits, per-file errors."""
+
 from __future__ import annotations
 
 import pickle
@@ -7,8 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyskl.datasets.ntu_raw import (NTUParseError, convert_ntu, ntu_splits, parse_name, read_skeleton_file,
-                                    skeleton_to_annotation)
+from pyskl.datasets.ntu_raw import (
+    NTUParseError,
+    convert_ntu,
+    ntu_splits,
+    parse_name,
+    read_skeleton_file,
+    skeleton_to_annotation,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -53,7 +60,9 @@ def f16(x):
 
 def test_single_body_round_trip(tmp_path):
     body = make_body(30)
-    path = write_skeleton(tmp_path / "S001C001P001R001A001.skeleton", compose(30, track("72057594037931101", body)))
+    path = write_skeleton(
+        tmp_path / "S001C001P001R001A001.skeleton", compose(30, track("72057594037931101", body))
+    )
     ann = skeleton_to_annotation(path)
     assert ann["frame_dir"] == "S001C001P001R001A001" and ann["label"] == 0 and ann["total_frames"] == 30
     assert ann["keypoint"].dtype == np.float16 and ann["keypoint"].shape == (1, 30, 25, 3)
@@ -74,8 +83,9 @@ def test_frames_without_bodies_are_dropped(tmp_path):
 
 def test_two_people_ranked_by_motion(tmp_path):
     calm, lively = make_body(40, scale=0.2, seed=1), make_body(40, scale=3.0, offset=(1, 0, 3), seed=2)
-    path = write_skeleton(tmp_path / "S001C001P001R001A050.skeleton",
-                          compose(40, track("10", calm), track("20", lively)))
+    path = write_skeleton(
+        tmp_path / "S001C001P001R001A050.skeleton", compose(40, track("10", calm), track("20", lively))
+    )
     ann = skeleton_to_annotation(path)
     assert ann["keypoint"].shape == (2, 40, 25, 3) and ann["label"] == 49
     np.testing.assert_array_equal(ann["keypoint"][0], f16(lively))
@@ -84,10 +94,12 @@ def test_two_people_ranked_by_motion(tmp_path):
 
 def test_noisy_bodies_removed(tmp_path):
     person = make_body(40, seed=3)
-    short = make_body(8, scale=5.0, offset=(2, 0, 3), seed=4)          # <= 11 frames: noise
+    short = make_body(8, scale=5.0, offset=(2, 0, 3), seed=4)  # <= 11 frames: noise
     furniture = make_body(40, scale=4.0, offset=(-2, 0, 3), lying=True, seed=5)  # x spread > y spread
-    path = write_skeleton(tmp_path / "S002C002P002R001A010.skeleton",
-                          compose(40, track("1", person), track("2", short, start=10), track("3", furniture)))
+    path = write_skeleton(
+        tmp_path / "S002C002P002R001A010.skeleton",
+        compose(40, track("1", person), track("2", short, start=10), track("3", furniture)),
+    )
     bodies, _ = read_skeleton_file(path)
     assert [b.body_id for b in bodies] == ["1", "3", "2"]  # first-appearance order
     ann = skeleton_to_annotation(path)
@@ -97,8 +109,10 @@ def test_noisy_bodies_removed(tmp_path):
 
 def test_tracking_id_switch_merges_into_one_actor(tmp_path):
     first, second = make_body(20, scale=2.0, seed=6), make_body(25, scale=1.0, seed=7)
-    path = write_skeleton(tmp_path / "S001C001P001R001A003.skeleton",
-                          compose(45, track("1", first), track("2", second, start=20)))
+    path = write_skeleton(
+        tmp_path / "S001C001P001R001A003.skeleton",
+        compose(45, track("1", first), track("2", second, start=20)),
+    )
     ann = skeleton_to_annotation(path)
     assert ann["keypoint"].shape == (1, 45, 25, 3)
     np.testing.assert_array_equal(ann["keypoint"][0], f16(np.concatenate([first, second])))
@@ -124,7 +138,9 @@ def test_convert_reports_bad_files_and_keeps_others(tmp_path):
     for i, name in enumerate(names):
         write_skeleton(raw / f"{name}.skeleton", compose(15, track("1", make_body(15, seed=i))))
     (raw / "S001C001P001R001A007.skeleton").write_text("15\n1\n72057594037931101 0 1 1\n")
-    write_skeleton(raw / "S001C002P005R002A008.skeleton", compose(15, track("1", make_body(15))))  # known missing
+    write_skeleton(
+        raw / "S001C002P005R002A008.skeleton", compose(15, track("1", make_body(15)))
+    )  # known missing
     report = convert_ntu(sorted(raw.glob("*.skeleton")), workers=2)
     assert report.skipped_missing == ["S001C002P005R002A008"]
     assert len(report.errors) == 1 and "S001C001P001R001A007.skeleton" in report.errors[0][1]
@@ -139,8 +155,14 @@ def test_convert_reports_bad_files_and_keeps_others(tmp_path):
 
 
 def test_splits_follow_the_benchmarks():
-    dirs = ["S001C001P001R001A001", "S001C002P003R001A001", "S002C003P038R001A001", "S017C001P040R002A060",
-            "S032C001P103R001A120", "S031C001P104R001A120"]
+    dirs = [
+        "S001C001P001R001A001",
+        "S001C002P003R001A001",
+        "S002C003P038R001A001",
+        "S017C001P040R002A060",
+        "S032C001P103R001A120",
+        "S031C001P104R001A120",
+    ]
     s60 = ntu_splits(dirs[:4], "ntu60")
     assert s60["xsub_train"] == [dirs[0], dirs[2]] and s60["xsub_val"] == [dirs[1], dirs[3]]
     assert s60["xview_train"] == [dirs[1], dirs[2]] and s60["xview_val"] == [dirs[0], dirs[3]]

@@ -1,4 +1,5 @@
 """Packed memory-mapped format: pickle -> pack -> the same samples, lazily."""
+
 from __future__ import annotations
 
 import pickle
@@ -33,13 +34,22 @@ def _annotations(num=12, seed=0):
     anns = []
     for i in range(num):
         m, t = int(rng.integers(1, 3)), int(rng.integers(5, 40))
-        ann = dict(frame_dir=f"S001C00{i % 3 + 1}P00{i}R001A0{i:02d}", label=int(rng.integers(0, 60)),
-                   total_frames=t, keypoint=rng.normal(size=(m, t, 25, 3)).astype(np.float16))
+        ann = dict(
+            frame_dir=f"S001C00{i % 3 + 1}P00{i}R001A0{i:02d}",
+            label=int(rng.integers(0, 60)),
+            total_frames=t,
+            keypoint=rng.normal(size=(m, t, 25, 3)).astype(np.float16),
+        )
         if i % 2:
-            ann = dict(frame_dir=ann["frame_dir"], label=np.int64(ann["label"]), img_shape=(1080, 1920),
-                       original_shape=(1080, 1920), total_frames=t,
-                       keypoint=rng.normal(size=(m, t, 17, 2)).astype(np.float32),
-                       keypoint_score=rng.random((m, t, 17)).astype(np.float32))
+            ann = dict(
+                frame_dir=ann["frame_dir"],
+                label=np.int64(ann["label"]),
+                img_shape=(1080, 1920),
+                original_shape=(1080, 1920),
+                total_frames=t,
+                keypoint=rng.normal(size=(m, t, 17, 2)).astype(np.float32),
+                keypoint_score=rng.random((m, t, 17)).astype(np.float32),
+            )
         if i == 3:
             ann["valid"] = {0.5: 7, 0.6: 3}
             ann["box_score"] = rng.random(9).astype(np.float32)
@@ -125,11 +135,19 @@ def test_real_gcn_pipeline_same_outputs(tmp_path):
     split = {"xsub_train": [a["frame_dir"] for a in anns]}
     pkl = io.save_annotations({"split": split, "annotations": anns}, tmp_path / "ntu.pkl")
     packed = write_packed({"split": split, "annotations": anns}, tmp_path / "ntu_packed")
-    pipeline = [dict(type="PreNormalize3D"), dict(type="GenSkeFeat", dataset="nturgb+d", feats=["j", "b"]),
-                dict(type="UniformSample", clip_len=16), dict(type="PoseDecode"),
-                dict(type="FormatGCNInput", num_person=2), dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
-                dict(type="ToTensor", keys=["keypoint"])]
-    datasets = [pose_dataset.PoseDataset(ann_file=str(p), pipeline=pipeline, split="xsub_train") for p in (pkl, packed)]
+    pipeline = [
+        dict(type="PreNormalize3D"),
+        dict(type="GenSkeFeat", dataset="nturgb+d", feats=["j", "b"]),
+        dict(type="UniformSample", clip_len=16),
+        dict(type="PoseDecode"),
+        dict(type="FormatGCNInput", num_person=2),
+        dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
+        dict(type="ToTensor", keys=["keypoint"]),
+    ]
+    datasets = [
+        pose_dataset.PoseDataset(ann_file=str(p), pipeline=pipeline, split="xsub_train")
+        for p in (pkl, packed)
+    ]
     for i in range(len(anns)):
         outs = []
         for ds in datasets:
@@ -144,7 +162,9 @@ def test_cli_pack(tmp_path, capsys):
     from pyskl.datasets.io import save_annotations
 
     anns = _annotations(5)
-    save_annotations({"split": {"all": [a["frame_dir"] for a in anns]}, "annotations": anns}, tmp_path / "a.pkl")
+    save_annotations(
+        {"split": {"all": [a["frame_dir"] for a in anns]}, "annotations": anns}, tmp_path / "a.pkl"
+    )
     assert main(["data", "pack", str(tmp_path / "a.pkl"), str(tmp_path / "a_packed")]) == 0
     assert "packed 5 samples" in capsys.readouterr().out
     _assert_same(open_packed(tmp_path / "a_packed")[1][4], anns[4])

@@ -1,4 +1,5 @@
 """``pyskl data check FILE``: validation report for an annotation pickle or packed directory."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,16 +38,21 @@ def _load(path: Path) -> tuple[dict | None, Any]:
     return None, data
 
 
-def check_annotations(split: dict | None, annotations: Any, source: str, num_classes: int | None = None,
-                      max_problems: int = 20) -> dict:
+def check_annotations(
+    split: dict | None, annotations: Any, source: str, num_classes: int | None = None, max_problems: int = 20
+) -> dict:
     """Validate every sample (all problems, not just the first) and gather summary statistics."""
     from ..datasets.validation import AnnotationError, validate_sample, validate_split
 
     problems: list[str] = []
     num_problems = 0
     if not isinstance(annotations, (list, tuple)) and not hasattr(annotations, "__getitem__"):
-        return {"file": source, "num_samples": 0, "problems": [f"{source}: no 'annotations' list"],
-                "num_problems": 1}
+        return {
+            "file": source,
+            "num_samples": 0,
+            "problems": [f"{source}: no 'annotations' list"],
+            "num_problems": 1,
+        }
     layouts: Counter = Counter()
     kinds: Counter = Counter()
     persons: Counter = Counter()
@@ -95,14 +101,25 @@ def check_annotations(split: dict | None, annotations: Any, source: str, num_cla
     frame_stats = {}
     if frames:
         arr = np.asarray(frames)
-        frame_stats = {"min": int(arr.min()), "median": float(np.median(arr)), "mean": round(float(arr.mean()), 1),
-                       "max": int(arr.max()), "total": int(arr.sum())}
+        frame_stats = {
+            "min": int(arr.min()),
+            "median": float(np.median(arr)),
+            "mean": round(float(arr.mean()), 1),
+            "max": int(arr.max()),
+            "total": int(arr.sum()),
+        }
     return {
-        "file": source, "num_samples": len(annotations), "splits": split_sizes,
-        "layouts": dict(layouts), "kinds": dict(kinds), "persons": {str(k): v for k, v in sorted(persons.items())},
-        "frames": frame_stats, "num_classes_seen": len(labels),
+        "file": source,
+        "num_samples": len(annotations),
+        "splits": split_sizes,
+        "layouts": dict(layouts),
+        "kinds": dict(kinds),
+        "persons": {str(k): v for k, v in sorted(persons.items())},
+        "frames": frame_stats,
+        "num_classes_seen": len(labels),
         "label_histogram": {str(k): v for k, v in sorted(labels.items())},
-        "num_problems": num_problems, "problems": problems,
+        "num_problems": num_problems,
+        "problems": problems,
     }
 
 
@@ -121,9 +138,14 @@ def _print_report(report: dict, class_names: list[str] | None) -> None:
     hist = report.get("label_histogram") or {}
     if hist:
         counts = np.array(list(hist.values()))
-        print(f"  labels:   {report['num_classes_seen']} classes, {counts.min()}-{counts.max()} samples per class")
+        print(
+            f"  labels:   {report['num_classes_seen']} classes, "
+            f"{counts.min()}-{counts.max()} samples per class"
+        )
         top = sorted(hist.items(), key=lambda kv: -kv[1])
-        shown = top[:5] + ([("...", None)] if len(top) > 10 else []) + (top[-5:] if len(top) > 10 else top[5:10])
+        shown = (
+            top[:5] + ([("...", None)] if len(top) > 10 else []) + (top[-5:] if len(top) > 10 else top[5:10])
+        )
         for label, count in shown:
             if count is None:
                 print("            ...")

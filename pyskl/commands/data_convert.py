@@ -1,4 +1,5 @@
 """``pyskl data convert``: layout conversion and CTR-GCN / 2s-AGCN NTU array import."""
+
 from __future__ import annotations
 
 import argparse

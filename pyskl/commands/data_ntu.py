@@ -1,4 +1,5 @@
 """``pyskl data ntu RAW_DIR OUT``: NTU RGB+D raw ``.skeleton`` files -> PYSKL 3D annotation pickles."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,12 +12,23 @@ HELP = "convert NTU RGB+D 60/120 raw .skeleton files to ntu60_3danno.pkl / ntu12
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("raw_dir", type=Path, help="folder with the .skeleton files (searched recursively)")
     parser.add_argument("out", type=Path, help="output folder for ntu60_3danno.pkl / ntu120_3danno.pkl")
-    parser.add_argument("--dataset", choices=("ntu60", "ntu120", "both"), default="both",
-                        help="which annotation files to write (default: both, when samples exist)")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
-                        help="parallel processes (0 or 1: in this process)")
-    parser.add_argument("--keep-missing", action="store_true",
-                        help="also try the samples listed by the dataset authors as having no skeleton")
+    parser.add_argument(
+        "--dataset",
+        choices=("ntu60", "ntu120", "both"),
+        default="both",
+        help="which annotation files to write (default: both, when samples exist)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(8, os.cpu_count() or 1),
+        help="parallel processes (0 or 1: in this process)",
+    )
+    parser.add_argument(
+        "--keep-missing",
+        action="store_true",
+        help="also try the samples listed by the dataset authors as having no skeleton",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -39,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         def progress(iterator):
             return tqdm(iterator, total=len(files), desc="skeleton files", unit="file")
 
-    report = convert_ntu(files, workers=args.workers, skip_missing=not args.keep_missing,
-                         datasets=datasets, progress=progress)
+    report = convert_ntu(
+        files, workers=args.workers, skip_missing=not args.keep_missing, datasets=datasets, progress=progress
+    )
     for name, data in report.annotations.items():
         path = save_annotations(data, args.out / f"{name}_3danno.pkl")
         sizes = ", ".join(f"{k} {len(v)}" for k, v in data["split"].items())

@@ -1,4 +1,5 @@
 """``pyskl data pack IN.pkl OUT_DIR``: annotation pickle -> packed memory-mapped directory."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     split, packed = open_packed(out)
     mib = packed.array_nbytes() / 2**20
-    print(f"packed {len(packed)} samples ({mib:.1f} MiB of arrays, splits: {', '.join(split) or 'none'}) "
-          f"into {out} in {time.perf_counter() - start:.1f}s")
+    print(
+        f"packed {len(packed)} samples ({mib:.1f} MiB of arrays, splits: {', '.join(split) or 'none'}) "
+        f"into {out} in {time.perf_counter() - start:.1f}s"
+    )
     return 0

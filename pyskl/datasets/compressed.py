@@ -11,6 +11,7 @@ with the project's restricted unpickler and kept in a small per-process LRU cach
 processes and runs through a memcached server via ``pymemcache`` (extra ``[mc]``). Values go to
 memcached as ``.npz`` bytes, never pickles, so a shared cache cannot run code in a worker.
 """
+
 from __future__ import annotations
 
 import io
@@ -32,8 +33,10 @@ def load_kpfile(path: str | os.PathLike) -> dict:
 
     data = load_annotations(path, validate=False)
     if not isinstance(data, dict):
-        raise ValueError(f"{os.fspath(path)}: a kpfile must hold a dict frame_dir -> {{'keypoint': ...}}, "
-                         f"got {type(data).__name__}")
+        raise ValueError(
+            f"{os.fspath(path)}: a kpfile must hold a dict frame_dir -> {{'keypoint': ...}}, "
+            f"got {type(data).__name__}"
+        )
     return data
 
 
@@ -66,8 +69,9 @@ class KeypointFileLoader:
         data_prefix: joined before relative ``raw_file`` paths.
     """
 
-    def __init__(self, mc_cfg: tuple[str, int] | None = None, max_files: int = 4,
-                 data_prefix: str | None = None) -> None:
+    def __init__(
+        self, mc_cfg: tuple[str, int] | None = None, max_files: int = 4, data_prefix: str | None = None
+    ) -> None:
         self.mc_cfg = tuple(mc_cfg) if mc_cfg is not None else None
         self.max_files = max_files
         self.data_prefix = data_prefix
@@ -86,8 +90,10 @@ class KeypointFileLoader:
             try:
                 from pymemcache.client.base import Client
             except ImportError:
-                log.warning("memcached requested but pymemcache is not installed (pip install 'pyskl[mc]'); "
-                            "reading kpfiles directly")
+                log.warning(
+                    "memcached requested but pymemcache is not installed (pip install 'pyskl[mc]'); "
+                    "reading kpfiles directly"
+                )
                 self._mc_failed = True
                 return None
             self._client = Client(self.mc_cfg, serde=NpzSerde(), connect_timeout=2, timeout=5)
@@ -116,8 +122,12 @@ class KeypointFileLoader:
         try:
             return getattr(client, method)(*args)
         except Exception as err:  # server down / refused: keep training, read files directly
-            log.warning("memcached %s failed (%s: %s); reading kpfiles directly from now on",
-                        self.mc_cfg, type(err).__name__, err)
+            log.warning(
+                "memcached %s failed (%s: %s); reading kpfiles directly from now on",
+                self.mc_cfg,
+                type(err).__name__,
+                err,
+            )
             self._mc_failed = True
             self._client = None
             return None
@@ -135,7 +145,9 @@ class KeypointFileLoader:
             raise KeyError(f"{self._path(raw_file)}: kpfile has no entry {key!r}")
         if self.mc_cfg is not None:
             # Fill the shared cache with the whole kpfile, as PYSKL does: its neighbours come next.
-            self._mc_call("set_many", {k: v for k, v in data.items() if isinstance(v, dict) and _mc_key_ok(k)})
+            self._mc_call(
+                "set_many", {k: v for k, v in data.items() if isinstance(v, dict) and _mc_key_ok(k)}
+            )
         return data[key]
 
     def __call__(self, results: dict) -> dict:

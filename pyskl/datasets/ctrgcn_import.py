@@ -12,6 +12,7 @@ Each sample becomes ``{'frame_dir', 'label', 'total_frames', 'keypoint' [M, T, 2
 zero-padded tail frames removed and an all-zero second person dropped. The arrays are CTR-GCN's
 already-translated coordinates, not raw camera coordinates.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,15 @@ import numpy as np
 
 __all__ = ["CTRGCNImportError", "split_prefix_for", "unpad_sample", "import_ctrgcn_npz", "import_agcn_npy"]
 
-_SPLIT_PREFIX = {"cs": "xsub", "csub": "xsub", "xsub": "xsub", "cv": "xview", "xview": "xview",
-                 "cset": "xset", "xset": "xset"}
+_SPLIT_PREFIX = {
+    "cs": "xsub",
+    "csub": "xsub",
+    "xsub": "xsub",
+    "cv": "xview",
+    "xview": "xview",
+    "cset": "xset",
+    "xset": "xset",
+}
 
 
 class CTRGCNImportError(ValueError):
@@ -46,8 +54,11 @@ def _npz_member(path: Path, key: str) -> np.ndarray:
         if info.compress_type == zipfile.ZIP_STORED:
             with archive.open(info) as member:
                 version = np.lib.format.read_magic(member)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
                 shape, fortran, dtype = read_header(member)
                 header_len = member.tell()
             with open(path, "rb") as raw:
@@ -56,8 +67,9 @@ def _npz_member(path: Path, key: str) -> np.ndarray:
                 name_len = int.from_bytes(local[26:28], "little")
                 extra_len = int.from_bytes(local[28:30], "little")
             offset = info.header_offset + 30 + name_len + extra_len + header_len
-            return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
-                             order="F" if fortran else "C")
+            return np.memmap(
+                path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
+            )
     with np.load(path) as data:
         return data[key]
 
@@ -72,21 +84,31 @@ def unpad_sample(frames: np.ndarray, dtype: np.dtype | str = np.float16) -> np.n
     return kp[persons].astype(dtype)
 
 
-def _samples(x: np.ndarray, labels: np.ndarray, names: list[str], split_name: str, layout: str,
-             dtype: Any, source: str) -> Iterator[dict]:
+def _samples(
+    x: np.ndarray, labels: np.ndarray, names: list[str], split_name: str, layout: str, dtype: Any, source: str
+) -> Iterator[dict]:
     for i in range(len(x)):
         if layout == "ctrgcn":
-            frames = np.asarray(x[i]).reshape(x.shape[1], 2, 25, 3)           # [T, M, V, C]
+            frames = np.asarray(x[i]).reshape(x.shape[1], 2, 25, 3)  # [T, M, V, C]
         else:
-            frames = np.asarray(x[i]).transpose(1, 3, 2, 0)                   # [C, T, V, M] -> [T, M, V, C]
+            frames = np.asarray(x[i]).transpose(1, 3, 2, 0)  # [C, T, V, M] -> [T, M, V, C]
         kp = unpad_sample(frames, dtype)
         if kp.shape[1] == 0:
             raise CTRGCNImportError(f"{source}: {split_name} sample {i} ({names[i]!r}) has no non-zero frame")
-        yield {"frame_dir": names[i], "label": int(labels[i]), "total_frames": int(kp.shape[1]), "keypoint": kp}
+        yield {
+            "frame_dir": names[i],
+            "label": int(labels[i]),
+            "total_frames": int(kp.shape[1]),
+            "keypoint": kp,
+        }
 
 
-def import_ctrgcn_npz(path: str | os.PathLike, prefix: str | None = None, dtype: Any = np.float16,
-                      names: dict[str, list[str]] | None = None) -> dict:
+def import_ctrgcn_npz(
+    path: str | os.PathLike,
+    prefix: str | None = None,
+    dtype: Any = np.float16,
+    names: dict[str, list[str]] | None = None,
+) -> dict:
     """CTR-GCN ``.npz`` -> ``{'split': {prefix_train, prefix_val}, 'annotations': [...]}``.
 
     Args:
@@ -121,8 +143,9 @@ def import_ctrgcn_npz(path: str | os.PathLike, prefix: str | None = None, dtype:
     return {"split": split, "annotations": annotations}
 
 
-def import_agcn_npy(data_path: str | os.PathLike, label_path: str | os.PathLike, split_name: str,
-                    dtype: Any = np.float16) -> dict:
+def import_agcn_npy(
+    data_path: str | os.PathLike, label_path: str | os.PathLike, split_name: str, dtype: Any = np.float16
+) -> dict:
     """2s-AGCN ``[N, 3, T, 25, 2]`` ``.npy`` + ``(names, labels)`` pickle -> PYSKL annotations.
 
     The label pickle is read with the project's restricted unpickler (no code runs).
@@ -142,6 +165,8 @@ def import_agcn_npy(data_path: str | os.PathLike, label_path: str | os.PathLike,
     names = [str(n).split(".")[0] for n in meta[0]]
     labels = np.asarray(meta[1]).reshape(-1)
     if len(names) != len(x) or len(labels) != len(x):
-        raise CTRGCNImportError(f"{label_path}: {len(names)} names / {len(labels)} labels for {len(x)} samples")
+        raise CTRGCNImportError(
+            f"{label_path}: {len(names)} names / {len(labels)} labels for {len(x)} samples"
+        )
     samples = list(_samples(x, labels, names, split_name, "agcn", dtype, str(data_path)))
     return {"split": {split_name: [s["frame_dir"] for s in samples]}, "annotations": samples}

@@ -6,6 +6,7 @@ A joint that a target layout needs but the source lacks is synthesised only wher
 convention is standard (OpenPose's neck = the shoulders' midpoint, its score the smaller of the
 two shoulder scores, and zero wherever a shoulder is missing).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,26 +14,71 @@ import numpy as np
 from ..utils.layouts import get_layout
 
 __all__ = [
-    "MEDIAPIPE_POSE_JOINTS", "LAYOUT_ALIASES", "convert_keypoints", "convert_annotation", "supported_conversions",
+    "MEDIAPIPE_POSE_JOINTS",
+    "LAYOUT_ALIASES",
+    "convert_keypoints",
+    "convert_annotation",
+    "supported_conversions",
     "normalize_hand21",
 ]
 
 # MediaPipe Pose landmark order (33).
 MEDIAPIPE_POSE_JOINTS: tuple[str, ...] = (
-    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
-    "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
-    "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
-    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
-    "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+    "nose",
+    "left_eye_inner",
+    "left_eye",
+    "left_eye_outer",
+    "right_eye_inner",
+    "right_eye",
+    "right_eye_outer",
+    "left_ear",
+    "right_ear",
+    "mouth_left",
+    "mouth_right",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_pinky",
+    "right_pinky",
+    "left_index",
+    "right_index",
+    "left_thumb",
+    "right_thumb",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_heel",
+    "right_heel",
+    "left_foot_index",
+    "right_foot_index",
 )
 
 # user-facing names -> canonical layout name
 LAYOUT_ALIASES = {
-    "coco": "coco", "coco17": "coco", "coco-17": "coco",
-    "openpose": "openpose", "openpose18": "openpose", "openpose-18": "openpose", "coco18": "openpose",
-    "mediapipe": "mediapipe", "mediapipe33": "mediapipe", "mediapipe-33": "mediapipe", "blazepose": "mediapipe",
-    "handmp": "handmp", "hand21": "handmp", "hand-21": "handmp", "mediapipe_hand": "handmp",
-    "nturgb+d": "nturgb+d", "ntu": "nturgb+d", "ntu25": "nturgb+d",
+    "coco": "coco",
+    "coco17": "coco",
+    "coco-17": "coco",
+    "openpose": "openpose",
+    "openpose18": "openpose",
+    "openpose-18": "openpose",
+    "coco18": "openpose",
+    "mediapipe": "mediapipe",
+    "mediapipe33": "mediapipe",
+    "mediapipe-33": "mediapipe",
+    "blazepose": "mediapipe",
+    "handmp": "handmp",
+    "hand21": "handmp",
+    "hand-21": "handmp",
+    "mediapipe_hand": "handmp",
+    "nturgb+d": "nturgb+d",
+    "ntu": "nturgb+d",
+    "ntu25": "nturgb+d",
 }
 
 
@@ -56,8 +102,9 @@ def supported_conversions() -> list[tuple[str, str]]:
     return sorted(_CONVERSIONS)
 
 
-def convert_keypoints(keypoint: np.ndarray, keypoint_score: np.ndarray | None, src: str, dst: str
-                      ) -> tuple[np.ndarray, np.ndarray | None]:
+def convert_keypoints(
+    keypoint: np.ndarray, keypoint_score: np.ndarray | None, src: str, dst: str
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Reorder / synthesise joints from layout ``src`` to layout ``dst``.
 
     Args:
@@ -73,9 +120,13 @@ def convert_keypoints(keypoint: np.ndarray, keypoint_score: np.ndarray | None, s
     keypoint = np.asarray(keypoint)
     src_names = _joint_names(src)
     if keypoint.ndim < 2 or keypoint.shape[-2] != len(src_names):
-        raise ValueError(f"keypoint has shape {keypoint.shape}; layout {src!r} needs [..., {len(src_names)}, C]")
+        raise ValueError(
+            f"keypoint has shape {keypoint.shape}; layout {src!r} needs [..., {len(src_names)}, C]"
+        )
     if keypoint_score is not None and np.shape(keypoint_score) != keypoint.shape[:-1]:
-        raise ValueError(f"keypoint_score has shape {np.shape(keypoint_score)}; expected {keypoint.shape[:-1]}")
+        raise ValueError(
+            f"keypoint_score has shape {np.shape(keypoint_score)}; expected {keypoint.shape[:-1]}"
+        )
     if src == dst:
         return keypoint.copy(), None if keypoint_score is None else np.array(keypoint_score)
     if (src, dst) not in _CONVERSIONS:
@@ -83,7 +134,9 @@ def convert_keypoints(keypoint: np.ndarray, keypoint_score: np.ndarray | None, s
     index = {name: i for i, name in enumerate(src_names)}
     dst_names = _joint_names(dst)
     out = np.zeros(keypoint.shape[:-2] + (len(dst_names), keypoint.shape[-1]), dtype=keypoint.dtype)
-    score_out = None if keypoint_score is None else np.zeros(out.shape[:-1], dtype=np.asarray(keypoint_score).dtype)
+    score_out = (
+        None if keypoint_score is None else np.zeros(out.shape[:-1], dtype=np.asarray(keypoint_score).dtype)
+    )
     for j, name in enumerate(dst_names):
         if name in index:
             out[..., j, :] = keypoint[..., index[name], :]
@@ -119,8 +172,9 @@ def convert_annotation(annotation: dict, src: str, dst: str) -> dict:
     return out
 
 
-def normalize_hand21(keypoint: np.ndarray, root: int = 0, scale_pair: tuple[int, int] = (0, 9),
-                     eps: float = 1e-6) -> np.ndarray:
+def normalize_hand21(
+    keypoint: np.ndarray, root: int = 0, scale_pair: tuple[int, int] = (0, 9), eps: float = 1e-6
+) -> np.ndarray:
     """Translate a 21-joint hand to its wrist and scale it to unit wrist->middle-MCP length.
 
     Works on ``[..., 21, C]``; only the first two (or three) coordinate channels up to C are used,
@@ -130,7 +184,7 @@ def normalize_hand21(keypoint: np.ndarray, root: int = 0, scale_pair: tuple[int,
     keypoint = np.asarray(keypoint, dtype=np.float64)
     if keypoint.ndim < 2 or keypoint.shape[-2] != 21:
         raise ValueError(f"keypoint has shape {keypoint.shape}; a hand-21 layout needs [..., 21, C]")
-    centred = keypoint - keypoint[..., root:root + 1, :]
+    centred = keypoint - keypoint[..., root : root + 1, :]
     length = np.linalg.norm(centred[..., scale_pair[1], :] - centred[..., scale_pair[0], :], axis=-1)
     scale = np.where(length > eps, length, 1.0)
     return centred / scale[..., None, None]

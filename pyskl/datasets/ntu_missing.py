@@ -3,6 +3,7 @@
 NTU RGB+D 60 lists 302 such samples; NTU RGB+D 120 lists those 302 plus 233 from setups S018-S032
 (535 in all). Preprocessing skips them, as PYSKL's and CTR-GCN's do.
 """
+
 from __future__ import annotations
 
 __all__ = ["MISSING_NTU60", "MISSING_NTU120"]

@@ -24,6 +24,7 @@ Body selection follows the denoising that CTR-GCN's preprocessing describes (and
 The result per sample is ``keypoint`` float16 ``[M, T, 25, 3]`` (M = 1 or 2) in camera
 coordinates (metres), ``label = action - 1``, ``frame_dir`` = the file stem.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,22 +38,67 @@ import numpy as np
 from .ntu_missing import MISSING_NTU60, MISSING_NTU120
 
 __all__ = [
-    "NTU60_XSUB_TRAIN_SUBJECTS", "NTU120_XSUB_TRAIN_SUBJECTS", "NTU60_XVIEW_TRAIN_CAMERAS",
-    "NTU120_XSET_TRAIN_SETUPS", "NTUParseError", "NTUName", "parse_name", "read_skeleton_file",
-    "select_actors", "skeleton_to_annotation", "ntu_splits", "convert_ntu",
+    "NTU60_XSUB_TRAIN_SUBJECTS",
+    "NTU120_XSUB_TRAIN_SUBJECTS",
+    "NTU60_XVIEW_TRAIN_CAMERAS",
+    "NTU120_XSET_TRAIN_SETUPS",
+    "NTUParseError",
+    "NTUName",
+    "parse_name",
+    "read_skeleton_file",
+    "select_actors",
+    "skeleton_to_annotation",
+    "ntu_splits",
+    "convert_ntu",
 ]
 
 # Public benchmark definitions (Shahroudy et al. 2016; Liu et al. 2019).
-NTU60_XSUB_TRAIN_SUBJECTS = frozenset({1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38})
-NTU120_XSUB_TRAIN_SUBJECTS = NTU60_XSUB_TRAIN_SUBJECTS | frozenset({
-    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91,
-    92, 93, 94, 95, 97, 98, 100, 103})
+NTU60_XSUB_TRAIN_SUBJECTS = frozenset(
+    {1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38}
+)
+NTU120_XSUB_TRAIN_SUBJECTS = NTU60_XSUB_TRAIN_SUBJECTS | frozenset(
+    {
+        45,
+        46,
+        47,
+        49,
+        50,
+        52,
+        53,
+        54,
+        55,
+        56,
+        57,
+        58,
+        59,
+        70,
+        74,
+        78,
+        80,
+        81,
+        82,
+        83,
+        84,
+        85,
+        86,
+        89,
+        91,
+        92,
+        93,
+        94,
+        95,
+        97,
+        98,
+        100,
+        103,
+    }
+)
 NTU60_XVIEW_TRAIN_CAMERAS = frozenset({2, 3})
 NTU120_XSET_TRAIN_SETUPS = frozenset(range(2, 33, 2))
 
 NUM_JOINTS = 25
-MIN_BODY_FRAMES = 11          # bodies in <= this many frames are noise
-SPREAD_RATIO = 0.8            # x spread above this times the y spread: implausible frame
+MIN_BODY_FRAMES = 11  # bodies in <= this many frames are noise
+SPREAD_RATIO = 0.8  # x spread above this times the y spread: implausible frame
 NOISY_FRAME_FRACTION = 0.69754  # bodies with at least this fraction of implausible frames are noise
 
 _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
@@ -126,7 +172,9 @@ def read_skeleton_file(path: str | os.PathLike) -> tuple[list[Body], int]:
         try:
             value = int(text.split()[0])
         except (ValueError, IndexError):
-            raise NTUParseError(f"{path}: line {pos}: expected {what} (an integer), got {text.strip()[:40]!r}") from None
+            raise NTUParseError(
+                f"{path}: line {pos}: expected {what} (an integer), got {text.strip()[:40]!r}"
+            ) from None
         if value < 0:
             raise NTUParseError(f"{path}: line {pos}: negative {what} {value}")
         return value
@@ -149,12 +197,16 @@ def read_skeleton_file(path: str | os.PathLike) -> tuple[list[Body], int]:
             for j in range(num_joints):
                 values = next_line(f"joint {j} of frame {frame}").split()
                 if len(values) < 3:
-                    raise NTUParseError(f"{path}: line {pos}: joint line has {len(values)} values, expected 12")
+                    raise NTUParseError(
+                        f"{path}: line {pos}: joint line has {len(values)} values, expected 12"
+                    )
                 rows.append(values[:3])
             try:
                 joints = np.array(rows, dtype=np.float32)
             except ValueError:
-                raise NTUParseError(f"{path}: lines {pos - num_joints + 1}-{pos}: non-numeric joint values") from None
+                raise NTUParseError(
+                    f"{path}: lines {pos - num_joints + 1}-{pos}: non-numeric joint values"
+                ) from None
             body = bodies.setdefault(info[0], Body(info[0]))
             body.frames.append(kept)
             body.joints.append(joints)
@@ -237,8 +289,12 @@ def skeleton_to_annotation(path: str | os.PathLike) -> dict:
     keypoint = select_actors(bodies, num_frames)
     if keypoint.shape[1] == 0:
         raise NTUParseError(f"{path}: no frame holds a skeleton")
-    return {"frame_dir": path.stem.split(".")[0], "label": name.label, "keypoint": keypoint.astype(np.float16),
-            "total_frames": int(keypoint.shape[1])}
+    return {
+        "frame_dir": path.stem.split(".")[0],
+        "label": name.label,
+        "keypoint": keypoint.astype(np.float16),
+        "total_frames": int(keypoint.shape[1]),
+    }
 
 
 def ntu_splits(frame_dirs: Iterable[str], dataset: str) -> dict[str, list[str]]:
@@ -246,11 +302,15 @@ def ntu_splits(frame_dirs: Iterable[str], dataset: str) -> dict[str, list[str]]:
     frame_dirs = list(frame_dirs)
     names = [parse_name(f) for f in frame_dirs]
     if dataset == "ntu60":
-        rules = {"xsub": lambda n: n.subject in NTU60_XSUB_TRAIN_SUBJECTS,
-                 "xview": lambda n: n.camera in NTU60_XVIEW_TRAIN_CAMERAS}
+        rules = {
+            "xsub": lambda n: n.subject in NTU60_XSUB_TRAIN_SUBJECTS,
+            "xview": lambda n: n.camera in NTU60_XVIEW_TRAIN_CAMERAS,
+        }
     elif dataset == "ntu120":
-        rules = {"xsub": lambda n: n.subject in NTU120_XSUB_TRAIN_SUBJECTS,
-                 "xset": lambda n: n.setup in NTU120_XSET_TRAIN_SETUPS}
+        rules = {
+            "xsub": lambda n: n.subject in NTU120_XSUB_TRAIN_SUBJECTS,
+            "xset": lambda n: n.setup in NTU120_XSET_TRAIN_SETUPS,
+        }
     else:
         raise ValueError(f"dataset must be 'ntu60' or 'ntu120', got {dataset!r}")
     split: dict[str, list[str]] = {}
@@ -276,14 +336,18 @@ def _convert_one(path: str) -> tuple[str, dict | None, str | None]:
 
 @dataclass
 class ConversionReport:
-    annotations: dict[str, dict]       # dataset name -> PYSKL annotation dict
-    errors: list[tuple[str, str]]      # (file, message) per failed file
-    skipped_missing: list[str]         # known sample names without skeletons
+    annotations: dict[str, dict]  # dataset name -> PYSKL annotation dict
+    errors: list[tuple[str, str]]  # (file, message) per failed file
+    skipped_missing: list[str]  # known sample names without skeletons
 
 
-def convert_ntu(files: Iterable[str | os.PathLike], workers: int = 0, skip_missing: bool = True,
-                datasets: Sequence[str] = ("ntu60", "ntu120"),
-                progress: Callable[[Iterable], Iterable] | None = None) -> ConversionReport:
+def convert_ntu(
+    files: Iterable[str | os.PathLike],
+    workers: int = 0,
+    skip_missing: bool = True,
+    datasets: Sequence[str] = ("ntu60", "ntu120"),
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> ConversionReport:
     """Convert ``.skeleton`` files to PYSKL annotation dicts, one per requested dataset.
 
     Files that fail are reported in ``errors`` and the others still complete. ``ntu60`` keeps the
@@ -315,7 +379,10 @@ def convert_ntu(files: Iterable[str | os.PathLike], workers: int = 0, skip_missi
     for dataset in datasets:
         chosen = [s for s in samples if dataset == "ntu120" or in_ntu60(s["frame_dir"])]
         if chosen:
-            out[dataset] = {"split": ntu_splits([s["frame_dir"] for s in chosen], dataset), "annotations": chosen}
+            out[dataset] = {
+                "split": ntu_splits([s["frame_dir"] for s in chosen], dataset),
+                "annotations": chosen,
+            }
     return ConversionReport(out, errors, skipped)
 
 

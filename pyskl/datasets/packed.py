@@ -14,6 +14,7 @@ flat ``.npy`` file that all processes map read-only, plus a small index::
 ``Sequence`` of dicts equal to the pickle's (same keys in the same order, same dtypes and values;
 arrays are fresh copies so pipelines may modify them).
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,10 @@ def _encode(value: Any, where: str) -> Any:
     if isinstance(value, np.generic):
         if value.dtype.kind == "O":
             raise PackedFormatError(f"{where}: object scalars cannot be packed")
-        return {"__np__": value.dtype.str, "v": value.item() if value.dtype.kind not in "fc" else repr(value.item())}
+        return {
+            "__np__": value.dtype.str,
+            "v": value.item() if value.dtype.kind not in "fc" else repr(value.item()),
+        }
     if isinstance(value, np.ndarray):  # only nested inside containers; top-level arrays go to files
         if value.dtype.kind == "O":
             raise PackedFormatError(f"{where}: object arrays cannot be packed")
@@ -158,7 +162,7 @@ def write_packed(data: Any, out_dir: str | os.PathLike, overwrite: bool = False)
                 flat = np.lib.format.open_memmap(tmp / name, mode="w+", dtype=dtype, shape=(totals[slot],))
                 for i in np.flatnonzero(layout[:, 0] == slot):
                     value = annotations[i][field]
-                    flat[layout[i, 1]:layout[i, 1] + value.size] = value.reshape(-1)
+                    flat[layout[i, 1] : layout[i, 1] + value.size] = value.reshape(-1)
                 flat.flush()
                 del flat
                 files.append(name)
@@ -178,14 +182,18 @@ def write_packed(data: Any, out_dir: str | os.PathLike, overwrite: bool = False)
                     continue
                 col = columns.setdefault(key, [_MISSING] * i)
                 col.append(_encode(value, f"sample {sample.get('frame_dir', i)!r} (index {i}) field {key!r}"))
-            for key, col in columns.items():
+            for col in columns.values():
                 if len(col) == i:
                     col.append(_MISSING)
         index = {
-            "format": FORMAT, "version": VERSION, "num_samples": num,
+            "format": FORMAT,
+            "version": VERSION,
+            "num_samples": num,
             "split": {str(k): [str(x) for x in v] for k, v in split.items()},
-            "key_orders": key_orders, "key_order_ids": order_ids,
-            "columns": columns, "arrays": array_meta,
+            "key_orders": key_orders,
+            "key_order_ids": order_ids,
+            "columns": columns,
+            "arrays": array_meta,
         }
         with open(tmp / INDEX, "w", encoding="utf-8") as f:
             json.dump(index, f, separators=(",", ":"))
@@ -222,8 +230,10 @@ class PackedAnnotations(Sequence):
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise PackedFormatError(f"{index_file}: corrupt index ({err})") from None
         if index.get("format") != FORMAT or index.get("version") != VERSION:
-            raise PackedFormatError(f"{index_file}: format {index.get('format')!r} version "
-                                    f"{index.get('version')!r}, expected {FORMAT!r} version {VERSION}")
+            raise PackedFormatError(
+                f"{index_file}: format {index.get('format')!r} version "
+                f"{index.get('version')!r}, expected {FORMAT!r} version {VERSION}"
+            )
         self.split: dict[str, list[str]] = index["split"]
         self._num = int(index["num_samples"])
         self._key_orders: list[list[str]] = index["key_orders"]
@@ -237,8 +247,10 @@ class PackedAnnotations(Sequence):
             except (OSError, ValueError) as err:
                 raise PackedFormatError(f"{self.path}: cannot map array field {field!r}: {err}") from None
             if layout.shape != (self._num, 2 + meta["ndim"]):
-                raise PackedFormatError(f"{self.path}: {field}.layout.npy has shape {layout.shape}, "
-                                        f"expected {(self._num, 2 + meta['ndim'])}")
+                raise PackedFormatError(
+                    f"{self.path}: {field}.layout.npy has shape {layout.shape}, "
+                    f"expected {(self._num, 2 + meta['ndim'])}"
+                )
             self._arrays[field] = (layout, flats)
 
     def __len__(self) -> int:
@@ -252,7 +264,7 @@ class PackedAnnotations(Sequence):
         shape = tuple(int(s) for s in row[2:])
         size = int(np.prod(shape, dtype=np.int64))
         start = int(row[1])
-        return np.array(flats[row[0]][start:start + size]).reshape(shape)
+        return np.array(flats[row[0]][start : start + size]).reshape(shape)
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
@@ -297,7 +309,8 @@ def open_packed(path: str | os.PathLike) -> tuple[dict[str, list[str]], PackedAn
     return {k: list(v) for k, v in annotations.split.items()}, annotations
 
 
-def pack_samples(samples: Iterable[dict], out_dir: str | os.PathLike, split: dict | None = None,
-                 overwrite: bool = False) -> Path:
+def pack_samples(
+    samples: Iterable[dict], out_dir: str | os.PathLike, split: dict | None = None, overwrite: bool = False
+) -> Path:
     """Convenience wrapper: pack an iterable of samples with an optional split dict."""
     return write_packed({"split": split or {}, "annotations": list(samples)}, out_dir, overwrite=overwrite)

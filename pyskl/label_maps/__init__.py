@@ -2,6 +2,7 @@
 
 ``load_label_map('ntu120')`` (or a file path) returns the list of class names.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,8 +49,10 @@ def load_label_map(name_or_path: str | Path) -> list[str]:
     if not path.is_file():
         shipped = _resolve(str(name_or_path))
         if shipped is None:
-            raise FileNotFoundError(f"unknown label map {str(name_or_path)!r}: not a file and not one of "
-                                    f"{', '.join(available_label_maps())}")
+            raise FileNotFoundError(
+                f"unknown label map {str(name_or_path)!r}: not a file and not one of "
+                f"{', '.join(available_label_maps())}"
+            )
         path = shipped
     lines = path.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip()]

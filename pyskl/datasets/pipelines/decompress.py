@@ -1,4 +1,5 @@
 """``DecompressPose``: K400-style per-box keypoint rows -> dense ``[M, T, V, 2]`` arrays."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,13 @@ def _rank_within_frame(frame_inds: np.ndarray) -> np.ndarray:
     return rank
 
 
-def decompress_pose(keypoint: np.ndarray, frame_inds: np.ndarray, total_frames: int,
-                    squeeze: bool = True, max_person: int = 10) -> tuple[np.ndarray, np.ndarray, int, int]:
+def decompress_pose(
+    keypoint: np.ndarray,
+    frame_inds: np.ndarray,
+    total_frames: int,
+    squeeze: bool = True,
+    max_person: int = 10,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Scatter per-box rows ``[N, V, 3]`` into ``[M, T, V, 2]`` keypoints and ``[M, T, V]`` scores.
 
     Rows of the same frame fill person slots in their original order. With ``squeeze`` the frames
@@ -36,8 +42,10 @@ def decompress_pose(keypoint: np.ndarray, frame_inds: np.ndarray, total_frames: 
     keypoint = np.asarray(keypoint)
     frame_inds = np.asarray(frame_inds).astype(np.int64).reshape(-1)
     if keypoint.ndim != 3 or keypoint.shape[-1] != 3 or len(keypoint) != len(frame_inds):
-        raise ValueError(f"DecompressPose: keypoint must be [N, V, 3] with N == len(frame_inds), got "
-                         f"{keypoint.shape} and {frame_inds.shape}")
+        raise ValueError(
+            f"DecompressPose: keypoint must be [N, V, 3] with N == len(frame_inds), got "
+            f"{keypoint.shape} and {frame_inds.shape}"
+        )
     if squeeze:
         uniq, frame_inds = np.unique(frame_inds, return_inverse=True)
         total_frames = len(uniq)
@@ -93,7 +101,8 @@ class DecompressPose:
             keypoint = keypoint[results["anno_inds"]]
             frame_inds = frame_inds[results["anno_inds"]]
         kp, score, total_frames, num_person = decompress_pose(
-            keypoint, frame_inds, results["total_frames"], self.squeeze, self.max_person)
+            keypoint, frame_inds, results["total_frames"], self.squeeze, self.max_person
+        )
         if self.squeeze:
             # PYSKL's count comes out as a numpy integer (int64 under numpy 1.x).
             results["total_frames"] = np.int64(total_frames)
