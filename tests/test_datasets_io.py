@@ -104,6 +104,16 @@ def test_other_globals_are_refused(module, name):
         loads_annotations(f"c{module}\n{name}\n.".encode(), "g.pkl")
 
 
+def test_memmapped_arrays_load_as_plain_arrays(tmp_path):
+    np.save(tmp_path / "kp.npy", _sample()["keypoint"])
+    mapped = np.load(tmp_path / "kp.npy", mmap_mode="r")
+    data = pickle.dumps([dict(_sample(), keypoint=mapped)], protocol=2)
+    assert b"memmap" in data
+    loaded = loads_annotations(data, "mm.pkl")
+    assert type(loaded[0]["keypoint"]) is np.ndarray
+    np.testing.assert_array_equal(loaded[0]["keypoint"], mapped)
+
+
 def test_only_latin1_codecs_encode_is_allowed():
     payload = b"c_codecs\nencode\n(Vabc\nVrot13\ntR."
     with pytest.raises(AnnotationError, match="latin1"):

@@ -80,6 +80,8 @@ def _resolve_global(module: str, name: str) -> Any:
 
         if name in ("ndarray", "dtype"):
             return getattr(np, name)
+        if name == "memmap":  # arrays pickled from np.load(mmap_mode=...) come back as plain in-memory arrays
+            return np.ndarray
         return None
     if module == "numpy.dtypes":
         import numpy as np
