@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from pyskl.datasets.pipelines import Compose
 from pyskl.datasets.pipelines import heatmap as H
 from pyskl.datasets.pipelines.heatmap_torch import BatchGeneratePoseTarget, render_heatmaps
 from pyskl.registry import TRANSFORMS
@@ -209,3 +210,12 @@ def test_torch_on_cuda_equals_numpy(cfg):
     ours = TRANSFORMS.build(dict(type="GeneratePoseTarget", **cfg))(_copy(results))
     gpu = TRANSFORMS.build(dict(type="GeneratePoseTargetTorch", device="cuda", **cfg))(_copy(results))
     np.testing.assert_allclose(gpu["imgs"], ours["imgs"], atol=ATOL, rtol=0)
+
+
+def test_3d_annotation_through_posec3d_pipeline():
+    """The PoseC3D train pipeline fed an NTU 3D sample fails at PoseCompact with the mismatch named."""
+    compose = Compose(BENCH.TRAIN)
+    sample = dict(frame_dir="S001C001P001R001A001", label=0, total_frames=100, modality="Pose", start_index=0,
+                  test_mode=False, keypoint=np.random.default_rng(0).random((2, 100, 25, 3)).astype(np.float16))
+    with pytest.raises(ValueError, match=r"PoseCompact: 'keypoint' has 3 coordinates .* 3D skeleton annotation"):
+        compose(sample)
