@@ -220,7 +220,7 @@ class PackedAnnotations(Sequence):
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
+        self.path = Path(path).resolve()  # absolute: workers may run elsewhere
         index_file = self.path / INDEX
         try:
             with open(index_file, encoding="utf-8") as f:
