@@ -140,7 +140,7 @@ def test_temporal_order_is_needed(ntu):
     temporal, orderless = _features(annotations)
     acc_t, pairs_t = _nearest_centroid(temporal, labels, train, 10)
     acc_o, pairs_o = _nearest_centroid(orderless, labels, train, 10)
-    # measured (seed 0): temporal 0.99 overall, pairs [1.0, 1.0, 0.96]; orderless 0.69, pairs [0.54, 0.5, 0.42]
+    # measured (seed 0): temporal 0.99 overall, pairs [1.0, 1.0, 0.96]; orderless 0.71, pairs [0.62, 0.5, 0.42]
     assert acc_t >= 0.9 and min(pairs_t) >= 0.85
     assert max(pairs_o) <= 0.75  # left/right order, sit/stand, slow/fast clapping: near chance (0.5)
     assert acc_t - acc_o >= 0.15

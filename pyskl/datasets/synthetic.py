@@ -206,7 +206,8 @@ def _clap(count: int):
         u = np.clip((s - 0.12) / 0.76, 0.0, 1.0)
         closed = 0.5 - 0.5 * np.cos(2 * np.pi * count * u)  # 0 open .. 1 hands together
         reach = body["upper_arm"] + body["forearm"] + body["hand"]
-        together = -np.arcsin(min(0.95, body["shoulder"] / reach))
+        # hands meet: adduct by the shoulder offset over the (slightly bent) arm, minus the rest pose's 8 degrees
+        together = -np.arcsin(min(0.95, body["shoulder"] / (0.9 * reach))) - 8 * _DEG
         for side in "lr":
             ang[f"{side}_flex"] += env * amp * 80 * _DEG
             ang[f"{side}_abd"] += env * (25 * _DEG + (together - 25 * _DEG) * closed)
