@@ -13,10 +13,12 @@ import sys
 # subcommand -> module under pyskl.commands; "data" has its own nested subcommands.
 SUBCOMMANDS: dict[str, str] = {
     "data": "data",
+    "train": "train", "test": "test",
 }
 
 HELP: dict[str, str] = {
     "data": "annotation files: synthesise, check, convert, pack",
+    "train": "train a model from a PYSKL config (CPU/GPU, or torchrun for DDP)", "test": "test a checkpoint: metrics and per-sample scores",
 }
 
 

@@ -1,0 +1,39 @@
+"""``pyskl test CONFIG CHECKPOINT``: multi-clip test, metrics, and a per-sample results file."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "test a checkpoint on data.test: metrics and per-sample scores (--out results.pkl|json)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="PYSKL-style config file (.py or .json)")
+    parser.add_argument("checkpoint", nargs="?", default=None,
+                        help="checkpoint (default: work_dir/latest.pth)")
+    parser.add_argument("-C", "--checkpoint", dest="checkpoint_opt", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None, help="write per-sample scores/labels/frame_dir (.pkl or .json)")
+    parser.add_argument("--eval", nargs="+", default=["top_k_accuracy", "mean_class_accuracy"],
+                        metavar="METRIC", help="top_k_accuracy, mean_class_accuracy, mean_average_precision")
+    parser.add_argument("--average-clips", choices=["prob", "score", "none"], default=None,
+                        help="how clip scores are averaged (default: model.test_cfg, else 'prob')")
+    parser.add_argument("--work-dir", default=None, help="where to look for latest.pth")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
+                        help="accepted for PYSKL compatibility; torchrun's environment is detected")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..engine.test import TestOptions, test
+
+    cfg = load_config(args.config, args.cfg_options)
+    average = args.average_clips
+    opts = TestOptions(checkpoint=args.checkpoint or args.checkpoint_opt, out=args.out, metrics=list(args.eval),
+                       average_clips=... if average is None else (None if average == "none" else average),
+                       work_dir=args.work_dir, device=args.device, amp=args.amp, compile=args.compile)
+    test(cfg, opts)
+    return 0

@@ -1,0 +1,40 @@
+"""``pyskl train CONFIG``: train a recognizer from a PYSKL config (one process, or under torchrun)."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "train a model from a PYSKL config (CPU/GPU, or torchrun for DDP)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="PYSKL-style config file (.py or .json)")
+    parser.add_argument("--work-dir", help="where checkpoints and logs go (default: the config's work_dir)")
+    parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="auto|PATH",
+                        help="continue a run: 'auto' (default when given alone) takes work_dir/latest.pth")
+    parser.add_argument("--resume-from", dest="resume_from", help="PYSKL's spelling of --resume PATH")
+    parser.add_argument("--validate", action="store_true", help="evaluate on data.val every evaluation.interval")
+    parser.add_argument("--test-last", action="store_true", help="test the last checkpoint on data.test")
+    parser.add_argument("--test-best", action="store_true", help="test the best (--validate) checkpoint")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and logged)")
+    parser.add_argument("--deterministic", action="store_true", help="deterministic torch algorithms")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="override config keys, e.g. total_epochs=2 data.videos_per_gpu=8")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
+                        help="accepted for PYSKL compatibility; torchrun's environment is detected")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..engine.train import TrainOptions, train
+
+    cfg = load_config(args.config, args.cfg_options)
+    opts = TrainOptions(work_dir=args.work_dir, validate=args.validate, test_last=args.test_last,
+                        test_best=args.test_best, seed=args.seed, deterministic=args.deterministic,
+                        resume=args.resume or args.resume_from, device=args.device, amp=args.amp,
+                        compile=args.compile, config_path=args.config)
+    train(cfg, opts)
+    return 0
