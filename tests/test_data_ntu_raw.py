@@ -107,15 +107,46 @@ def test_noisy_bodies_removed(tmp_path):
     np.testing.assert_array_equal(ann["keypoint"][0], f16(person))
 
 
-def test_tracking_id_switch_merges_into_one_actor(tmp_path):
+def test_tracking_id_switch_merges_into_first_person(tmp_path):
     first, second = make_body(20, scale=2.0, seed=6), make_body(25, scale=1.0, seed=7)
     path = write_skeleton(
         tmp_path / "S001C001P001R001A003.skeleton",
         compose(45, track("1", first), track("2", second, start=20)),
     )
     ann = skeleton_to_annotation(path)
-    assert ann["keypoint"].shape == (1, 45, 25, 3)
+    # PYSKL keeps M = 2 once two bodies survive denoising, even when person 2 stays empty.
+    assert ann["keypoint"].shape == (2, 45, 25, 3) and ann["total_frames"] == 45
     np.testing.assert_array_equal(ann["keypoint"][0], f16(np.concatenate([first, second])))
+    assert not ann["keypoint"][1].any()
+
+
+def test_overlapping_late_starter_and_person_swap(tmp_path):
+    lively = make_body(35, scale=3.0, seed=8)  # most motion, appears at frame 5
+    calm = make_body(40, scale=0.3, offset=(1, 0, 3), seed=9)  # present from frame 0
+    path = write_skeleton(
+        tmp_path / "S001C001P001R001A051.skeleton",
+        compose(40, track("1", lively, start=5), track("2", calm)),
+    )
+    kp = skeleton_to_annotation(path)["keypoint"]
+    # lively is person 1 by motion, but it is empty at frame 0 while calm is not: PYSKL swaps them.
+    assert kp.shape == (2, 40, 25, 3)
+    np.testing.assert_array_equal(kp[0], f16(calm))
+    np.testing.assert_array_equal(kp[1, 5:], f16(lively))
+    assert not kp[1, :5].any()
+
+
+def test_shared_frame_counts_as_overlap_and_zero_ends_trimmed(tmp_path):
+    a = make_body(20, scale=3.0, seed=10)  # frames 3..22
+    b = make_body(20, scale=1.0, offset=(1, 0, 3), seed=11)  # frames 22..41: shares frame 22 with a
+    frames = compose(45, track("1", a, start=3), track("2", b, start=22))
+    for f in range(3):
+        frames[f] = [("9", np.zeros((25, 3)))]  # an all-zero body in the first frames
+    path = write_skeleton(tmp_path / "S001C001P001R001A052.skeleton", frames)
+    kp = skeleton_to_annotation(path)["keypoint"]
+    # b overlaps a by one frame, so it goes to person 2; the zero body's frames are trimmed.
+    assert kp.shape == (2, 39, 25, 3)
+    np.testing.assert_array_equal(kp[0, :20], f16(a))
+    np.testing.assert_array_equal(kp[1, 19:], f16(b))
 
 
 def test_truncated_and_malformed_files(tmp_path):
@@ -187,6 +218,6 @@ def test_cli_writes_pickles(tmp_path, capsys):
     assert rc == 1 and "1 file(s) failed" in out and "S001C001P002R001A002.skeleton: truncated" in out
     data = load_annotations(tmp_path / "out" / "ntu60_3danno.pkl")
     assert data["annotations"][0]["keypoint"].shape == (1, 15, 25, 3)
-    assert (tmp_path / "out" / "ntu120_3danno.pkl").is_file()
+    assert not (tmp_path / "out" / "ntu120_3danno.pkl").exists()  # no action > 60: NTU-60 only
     with open(tmp_path / "out" / "ntu60_3danno.pkl", "rb") as f:
         assert set(pickle.load(f)["split"]) == {"xsub_train", "xsub_val", "xview_train", "xview_val"}

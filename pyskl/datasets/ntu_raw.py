@@ -9,17 +9,21 @@ The text format (one value group per line)::
                  <num_joints>                               (25)
                  per joint: <x y z depthX depthY colorX colorY orientW orientX orientY orientZ trackingState>
 
-Body selection follows the denoising that CTR-GCN's preprocessing describes (and PYSKL's
-``ntu60_3danno.pkl`` / ``ntu120_3danno.pkl`` were built from):
+Body selection follows PYSKL's ``tools/data/ntu_preproc.py`` (which made ``ntu60_3danno.pkl`` /
+``ntu120_3danno.pkl``; the thresholds come from CTR-GCN's denoising):
 
-1. frames without any body are dropped; each body ID keeps the (kept-)frame indices it appears in;
-2. bodies seen in at most 11 frames are noise;
-3. with several bodies left, a body is noise when >= 69.754 % of its frames have an x spread above
-   0.8 x its y spread; otherwise its motion is re-measured on its plausible frames only;
-4. bodies are ranked by motion (sum over x, y, z of the variance of all its joint positions);
-   the first is actor 1, the others join actor 1 or actor 2 when their frame ranges do not
-   overlap that actor's (ranges sharing one end frame count as not overlapping, as in CTR-GCN);
-5. frames where both actors are all zero are removed.
+1. frames without any body are dropped; a body ID's joints are stacked in the order seen, starting
+   at the (kept-)frame index of its first appearance;
+2. bodies are ranked by motion (sum over x, y, z of the variance of all its joint positions);
+   a lone body is returned as it is (M = 1, T = its own frame count);
+3. otherwise bodies seen in at most 11 frames are dropped; then a body is noise when at least
+   69.754 % of its frames have an x spread above 0.8 x their y spread, and the motion of the
+   others is re-measured on their plausible frames only (and they are re-ranked);
+4. with two or more bodies left, the first is person 1; each other body joins person 1, else
+   person 2, when its frame range ``[start, start + n)`` does not overlap that person's range
+   (person 2's range starts as the empty ``[0, 0)``); M is then 2 even if person 2 stays empty;
+5. leading/trailing frames where both persons are ~0 (|sum| < 1e-3) are cut, and the persons are
+   swapped when person 1 is ~0 at the first frame's spine_mid joint but person 2 is not.
 
 The result per sample is ``keypoint`` float16 ``[M, T, 25, 3]`` (M = 1 or 2) in camera
 coordinates (metres), ``label = action - 1``, ``frame_dir`` = the file stem.
@@ -100,6 +104,7 @@ NUM_JOINTS = 25
 MIN_BODY_FRAMES = 11  # bodies in <= this many frames are noise
 SPREAD_RATIO = 0.8  # x spread above this times the y spread: implausible frame
 NOISY_FRAME_FRACTION = 0.69754  # bodies with at least this fraction of implausible frames are noise
+ZERO_EPS = 1e-3  # a frame / joint with |coordinates| summing below this holds no data
 
 _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
@@ -137,6 +142,11 @@ class Body:
     frames: list[int] = field(default_factory=list)
     joints: list[np.ndarray] = field(default_factory=list)
     motion: float = 0.0
+
+    @property
+    def start(self) -> int:
+        """Kept-frame index of the first appearance; PYSKL places the joints contiguously from here."""
+        return self.frames[0]
 
     def stacked(self) -> np.ndarray:
         return np.stack(self.joints)  # [n, 25, 3]
@@ -227,58 +237,63 @@ def _plausible_frames(joints: np.ndarray) -> np.ndarray:
     return np.flatnonzero(spread[:, 0] <= SPREAD_RATIO * spread[:, 1])
 
 
-def select_actors(bodies: Sequence[Body], num_frames: int) -> np.ndarray:
-    """Denoise the bodies and merge them into at most two actors.
+def _longest_first(bodies: Sequence[Body]) -> Body:
+    return max(bodies, key=lambda b: len(b.joints))
+
+
+def select_actors(bodies: Sequence[Body], num_frames: int | None = None) -> np.ndarray:
+    """Denoise the bodies and merge them into at most two persons (PYSKL's rules, module docstring).
 
     Returns:
-        float32 ``[M, T, 25, 3]`` with M in {1, 2}, frames where no actor has data removed.
+        float32 ``[M, T, 25, 3]`` with M in {1, 2}.
     """
     if not bodies:
         return np.zeros((1, 0, NUM_JOINTS, 3), np.float32)
-    kept = [b for b in bodies if len(b.frames) > MIN_BODY_FRAMES]
-    if not kept:
-        # CTR-GCN's code would fail here; keep the longest-tracked body instead.
-        kept = [max(bodies, key=lambda b: len(b.frames))]
-    if len(kept) > 1:
-        survivors = list(kept)
-        for body in kept:
-            if len(survivors) == 1:
+    ranked = sorted(bodies, key=lambda b: -b.motion)  # stable: ties keep first-appearance order
+    if len(ranked) == 1:
+        return ranked[0].stacked()[None]
+    long_enough = [b for b in ranked if len(b.joints) > MIN_BODY_FRAMES]
+    if not long_enough:
+        # PYSKL's script fails on such a file; keep the longest-tracked body instead.
+        return _longest_first(ranked).stacked()[None]
+    if len(long_enough) == 1:
+        return long_enough[0].stacked()[None]
+    survivors = []
+    for body in long_enough:
+        joints = body.stacked()
+        plausible = _plausible_frames(joints)
+        if len(plausible) == len(joints):
+            survivors.append(body)
+            continue
+        if 1 - len(plausible) / len(joints) >= NOISY_FRAME_FRACTION:
+            continue
+        body.motion = min(body.motion, _motion(joints[plausible]))
+        survivors.append(body)
+    if not survivors:
+        # PYSKL's script fails here too; keep the body with the most motion.
+        survivors = long_enough[:1]
+    survivors.sort(key=lambda b: -b.motion)
+    if len(survivors) == 1:
+        return survivors[0].stacked()[None]
+    end_frame = max(b.start + len(b.joints) for b in survivors)
+    out = np.zeros((2, end_frame, NUM_JOINTS, 3), np.float32)
+    first = survivors[0]
+    spans = [[first.start, first.start + len(first.joints)], [0, 0]]
+    out[0, spans[0][0] : spans[0][1]] = first.stacked()
+    for body in survivors[1:]:
+        start, end = body.start, body.start + len(body.joints)
+        for person, span in enumerate(spans):
+            if max(span[0], start) >= min(span[1], end):  # no overlap
+                out[person, start:end] = body.stacked()
+                span[0], span[1] = min(span[0], start), max(span[1], end)
                 break
-            joints = body.stacked()
-            plausible = _plausible_frames(joints)
-            noisy = len(body.frames) - len(plausible)
-            if noisy == 0:
-                continue
-            if noisy / len(body.frames) >= NOISY_FRAME_FRACTION:
-                survivors.remove(body)
-            else:
-                body.motion = min(body.motion, _motion(joints[plausible]))
-        kept = survivors
-    out = np.zeros((2, num_frames, NUM_JOINTS, 3), np.float32)
-    if len(kept) == 1:
-        body = kept[0]
-        out[0, body.frames] = body.stacked()
-        out = out[:1]
-    else:
-        ranked = sorted(kept, key=lambda b: b.motion, reverse=True)
-        spans = [[ranked[0].frames[0], ranked[0].frames[-1]], [0, 0]]  # actor 2 starts with a virtual [0, 0]
-        _place(out[0], ranked[0])
-        for body in ranked[1:]:
-            start, end = body.frames[0], body.frames[-1]
-            for actor, span in enumerate(spans):
-                if min(span[1], end) - max(span[0], start) <= 0:
-                    _place(out[actor], body)
-                    span[0], span[1] = min(span[0], start), max(span[1], end)
-                    break
-        if not out[1].any():
-            out = out[:1]
-    # Frames where the actors' coordinates sum to exactly 0 carry no data (CTR-GCN's test).
-    keep = out.sum(axis=(0, 2, 3)) != 0
-    return out[:, keep]
-
-
-def _place(actor: np.ndarray, body: Body) -> None:
-    actor[body.frames] = body.stacked()
+    present = np.abs(out).sum(axis=(0, 2, 3)) >= ZERO_EPS
+    if present.any():
+        first_frame, last_frame = np.flatnonzero(present)[[0, -1]]
+        out = out[:, first_frame : last_frame + 1]
+    if np.abs(out[0, 0, 1]).sum() < ZERO_EPS and np.abs(out[1, 0, 1]).sum() > ZERO_EPS:
+        out = out[::-1]
+    return np.ascontiguousarray(out)
 
 
 def skeleton_to_annotation(path: str | os.PathLike) -> dict:
@@ -321,8 +336,8 @@ def ntu_splits(frame_dirs: Iterable[str], dataset: str) -> dict[str, list[str]]:
 
 
 def in_ntu60(frame_dir: str) -> bool:
-    name = parse_name(frame_dir)
-    return name.setup <= 17 and name.action <= 60
+    """NTU RGB+D 60 holds actions A001-A060 (recorded in setups S001-S017)."""
+    return parse_name(frame_dir).action <= 60
 
 
 def _convert_one(path: str) -> tuple[str, dict | None, str | None]:
@@ -351,8 +366,9 @@ def convert_ntu(
     """Convert ``.skeleton`` files to PYSKL annotation dicts, one per requested dataset.
 
     Files that fail are reported in ``errors`` and the others still complete. ``ntu60`` keeps the
-    samples of setups S001-S017 with actions A001-A060; ``ntu120`` keeps all. A dataset with no
-    sample is left out.
+    samples with actions A001-A060, ``ntu120`` keeps all; when both are requested, ``ntu120`` is
+    made only if some sample has an action above 60 (PYSKL's rule). A dataset with no sample is
+    left out.
 
     Args:
         workers: processes (0 = in this process).
@@ -376,7 +392,10 @@ def convert_ntu(
     samples = [ann for _, ann, err in results if ann is not None]
     errors = [(path, err) for path, ann, err in results if err is not None]
     out: dict[str, dict] = {}
+    extended = any(not in_ntu60(s["frame_dir"]) for s in samples)
     for dataset in datasets:
+        if dataset == "ntu120" and len(datasets) > 1 and not extended:
+            continue  # as PYSKL: ntu120 only when NTU RGB+D 120 files (actions > 60) are present
         chosen = [s for s in samples if dataset == "ntu120" or in_ntu60(s["frame_dir"])]
         if chosen:
             out[dataset] = {
