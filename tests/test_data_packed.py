@@ -171,3 +171,26 @@ def test_cli_pack(tmp_path, capsys):
     assert main(["data", "pack", str(tmp_path / "a.pkl"), str(tmp_path / "a_packed")]) == 1
     assert "already exists" in capsys.readouterr().out
     assert main(["data", "pack", str(tmp_path / "a.pkl"), str(tmp_path / "a_packed"), "--overwrite"]) == 0
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_dataset.py"
+    cmd = [
+        sys.executable,
+        str(script),
+        "--sizes",
+        "40",
+        "--workers",
+        "1",
+        "--repeats",
+        "1",
+        "--workdir",
+        str(tmp_path),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "40  pickle" in out and "40  packed" in out and "open speed-up" in out
