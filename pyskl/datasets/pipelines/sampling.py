@@ -154,9 +154,8 @@ class UniformSampleDecode(Transform):
         results["keypoint"] = np.take(kp, np.concatenate(clips), axis=1)
         return results
 
-    def __call__(self, results: dict | list) -> dict | list:
-        if isinstance(results, dict) and results.get("test_mode", False) is True:
+    def __call__(self, results: dict) -> dict:
+        require_array("UniformSampleDecode", results, "keypoint", ndim=4)
+        if results.get("test_mode", False):
             np.random.seed(self.seed)
-        if isinstance(results, list):
-            return [self._handle(r) for r in results]
         return self._handle(results)
