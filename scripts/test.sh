@@ -3,6 +3,6 @@
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -m slow` or `-k config`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYSKL_EXTRAS="${PYSKL_EXTRAS:-test,demo,vis,video,export}" source "$ROOT/scripts/setup_env.sh"
+PYSKL_EXTRAS="${PYSKL_EXTRAS:-test,demo,vis,video,export,mc}" source "$ROOT/scripts/setup_env.sh"
 cd "$ROOT"
 exec python -m pytest -q "$@"
