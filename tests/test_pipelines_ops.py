@@ -343,6 +343,11 @@ BAD_INPUT_CASES = [
         dict(keypoint=np.ones((1, 3, 25, 3)), total_frames=4),
         "PadTo.*total_frames",
     ),
+    (
+        dict(type="PadTo", length=2),
+        dict(keypoint=np.ones((1, 3, 25, 3)), total_frames=3),
+        "PadTo.*exceeds length",
+    ),
 ]
 
 

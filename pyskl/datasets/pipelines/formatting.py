@@ -70,11 +70,11 @@ class PoseDecode(Transform):
 class PadTo(Transform):
     """Loop the skeleton along time to ``length`` frames; 'zero' zeroes the looped part (PYSKL).
 
-    A longer skeleton is cut to ``length`` frames.
+    A skeleton longer than ``length`` is an error, and like PYSKL only ``keypoint`` is padded
+    (the op serves 3D skeletons, which carry no keypoint_score).
 
-    Required keys: keypoint ``[M, T, V, C]``, total_frames, start_index (default 0),
-    keypoint_score (optional, padded alike).
-    Modified keys: keypoint, keypoint_score, total_frames (= length).
+    Required keys: keypoint ``[M, T, V, C]``, total_frames (<= length), start_index (default 0).
+    Modified keys: keypoint, total_frames (= length).
     """
 
     def __init__(self, length: int, mode: str = "loop") -> None:
@@ -90,11 +90,10 @@ class PadTo(Transform):
         total = require(self, results, "total_frames")
         if not isinstance(total, (int, np.integer)) or not 1 <= total <= kp.shape[1]:
             raise PipelineError(f"PadTo: results['total_frames']={total!r} does not fit keypoint {kp.shape}")
+        if total > self.length:
+            raise PipelineError(f"PadTo: results['total_frames']={total} exceeds length={self.length}")
         start = results.get("start_index", 0)
         results["keypoint"] = pad_to(kp, self.length, total, self.mode, start)
-        if "keypoint_score" in results:
-            score = require_array(self, results, "keypoint_score", ndim=3)
-            results["keypoint_score"] = pad_to(score, self.length, total, self.mode, start)
         results["total_frames"] = self.length
         return results
 
