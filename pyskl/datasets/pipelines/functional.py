@@ -360,7 +360,7 @@ def random_rot(kp: np.ndarray, theta: float = 0.3, rng: Any = None) -> np.ndarra
     U(-theta, 1.0): PYSKL's bug, kept so seeded runs match.
     """
     rng = np.random if rng is None else rng
-    if np.all(np.abs(kp) <= 1e-8):
+    if not _nonzero_values(kp).any():
         return None
     if kp.shape[-1] == 3:
         rot = rot3d_matrix(rng.uniform(-theta, theta, size=3))
