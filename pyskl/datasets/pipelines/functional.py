@@ -175,6 +175,10 @@ def pre_normalize_3d(
     centered = rows.reshape(kept.shape)
     if not align_spine:
         return centered.astype(kp.dtype), center
+    if max(*zaxis, *xaxis) >= num_joints:
+        raise ValueError(
+            f"zaxis={list(zaxis)} / xaxis={list(xaxis)} name joints beyond the {num_joints} present"
+        )
     first = centered[0, 0].astype(kp.dtype)
     rot_z = _align_matrix(first[zaxis[1]] - first[zaxis[0]], 2)
     x_axis = rot_z @ (centered[0, 0, xaxis[0]] - centered[0, 0, xaxis[1]])

@@ -62,11 +62,6 @@ class PreNormalize3D(Transform):
                 f"PreNormalize3D: results['total_frames']={total} but keypoint has "
                 f"{kp.shape[1]} frames (shape {kp.shape})"
             )
-        if kp.shape[2] <= max(*self.zaxis, *self.xaxis):
-            raise PipelineError(
-                f"PreNormalize3D: zaxis={self.zaxis} / xaxis={self.xaxis} need more joints "
-                f"than keypoint's {kp.shape[2]} (shape {kp.shape})"
-            )
         try:
             out = pre_normalize_3d(kp, self.zaxis, self.xaxis, self.align_spine)
         except ValueError as err:
