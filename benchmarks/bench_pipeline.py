@@ -219,10 +219,26 @@ def throughput(pipeline, samples: list[dict], test_mode: bool, passes: int) -> t
     return statistics.median(cpu_rates), statistics.median(wall_rates), outputs
 
 
+def op_breakdown(pipeline: Compose, samples: list[dict], test_mode: bool) -> str:
+    """CPU ms per sample spent in each op of our pipeline (one pass)."""
+    spent = [0.0] * len(pipeline)
+    for info in samples:
+        results = copy.deepcopy(info)
+        results["test_mode"] = test_mode
+        for i, op in enumerate(pipeline.transforms):
+            start = time.process_time()
+            results = op(results)
+            spent[i] += time.process_time() - start
+    return ", ".join(
+        f"{type(op).__name__} {1e3 * t / len(samples):.3f}" for op, t in zip(pipeline.transforms, spent)
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--breakdown", action="store_true", help="also print CPU ms/sample per op")
     args = parser.parse_args()
     torch.set_num_threads(1)
     samples = make_samples(args.samples)
@@ -243,6 +259,8 @@ def main() -> int:
             f"(wall {base_wall:.1f}) -> {ours / base:4.1f}x | vs PYSKL's README figures {np1} (numpy 1.26) / "
             f"{np2} (numpy 2.4): {ours / np1:4.1f}x / {ours / np2:4.1f}x | max |ours - baseline| {diff:.1e}"
         )
+        if args.breakdown:
+            print(f"      ms/sample per op: {op_breakdown(Compose(ops), samples, test_mode)}")
     return 0
 
 
