@@ -28,7 +28,8 @@ class Transform:
     """Base of the pipeline ops: ``repr`` shows the constructor arguments stored on the op."""
 
     def __repr__(self) -> str:
-        names = [n for n in inspect.signature(type(self).__init__).parameters if n not in ("self", "kwargs")]
+        params = inspect.signature(type(self).__init__).parameters.values()
+        names = [p.name for p in params if p.name != "self" and p.kind is not p.VAR_KEYWORD]
         args = ", ".join(f"{n}={getattr(self, n)!r}" for n in names if hasattr(self, n))
         return f"{type(self).__name__}({args})"
 
