@@ -1,0 +1,63 @@
+"""Helpers shared by the AAGCN / CTR-GCN / DG-STGCN / MS-G3D backbones (PYSKL semantics)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .blocks import UnitTCN
+
+__all__ = ["conv_init", "bn_init", "make_residual", "build_data_bn", "apply_data_bn"]
+
+
+def conv_init(conv: nn.Module) -> None:
+    """Kaiming-normal (fan_out) weight, zero bias: the 2s-AGCN / CTR-GCN conv init."""
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out")
+    if conv.bias is not None:
+        nn.init.constant_(conv.bias, 0)
+
+
+def bn_init(bn: nn.Module, scale: float) -> None:
+    nn.init.constant_(bn.weight, scale)
+    nn.init.constant_(bn.bias, 0)
+
+
+class _Zero(nn.Module):
+    """The residual of a block without one (PYSKL ``lambda x: 0``); holds no keys."""
+
+    def forward(self, x: torch.Tensor) -> int:
+        return 0
+
+
+def make_residual(in_channels: int, out_channels: int, stride: int, residual: bool) -> nn.Module:
+    """PYSKL's block residual: none, identity, or a strided 1x1 ``unit_tcn`` (conv + BN)."""
+    if not residual:
+        return _Zero()
+    if in_channels == out_channels and stride == 1:
+        return nn.Identity()
+    return UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
+
+
+def build_data_bn(data_bn_type: str | None, num_person: int, in_channels: int, num_joints: int) -> nn.Module:
+    """'MVC': BN over M*V*C channels (needs M == num_person); 'VC': over V*C; None: identity."""
+    if data_bn_type == "MVC":
+        return nn.BatchNorm1d(num_person * in_channels * num_joints)
+    if data_bn_type == "VC":
+        return nn.BatchNorm1d(in_channels * num_joints)
+    if data_bn_type is None:
+        return nn.Identity()
+    raise ValueError(f"data_bn_type must be 'MVC', 'VC' or None, got {data_bn_type!r}")
+
+
+def apply_data_bn(x: torch.Tensor, data_bn: nn.Module, data_bn_type: str | None) -> torch.Tensor:
+    """[N, M, T, V, C] -> data-BN'd [N*M, C, T, V] (BN channel index m*V*C + v*C + c for 'MVC')."""
+    n, m, t, v, c = x.shape
+    x = x.permute(0, 1, 3, 4, 2).contiguous()  # N, M, V, C, T
+    if data_bn_type == "MVC":
+        expected = data_bn.num_features
+        if m * v * c != expected:
+            raise ValueError(f"data_bn_type='MVC' expects M*V*C = {expected} (num_person persons), "
+                             f"got input [N={n}, M={m}, T={t}, V={v}, C={c}]")
+        x = data_bn(x.view(n, m * v * c, t))
+    else:
+        x = data_bn(x.view(n * m, v * c, t))
+    return x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)

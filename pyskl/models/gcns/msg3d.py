@@ -1,0 +1,320 @@
+"""MS-G3D backbone (PYSKL ``MSG3D``) and its multi-scale temporal conv (also used by CTR-GCN).
+
+Liu et al., "Disentangling and Unifying Graph Convolutions for Skeleton-Based Action Recognition",
+CVPR 2020, arXiv:2003.14111 (https://github.com/kenziyuliu/MS-G3D). Written for PYSKL compatibility
+(Duan et al., arXiv:2205.09443, https://github.com/kennymckormick/pyskl, Apache-2.0): state_dict keys,
+shapes and forward values are PYSKL's.
+
+Unlike PYSKL (issue #242), every residual add here is out of place, so the model trains; the forward
+values are identical.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...registry import MODELS
+from ...utils.graph import Graph, k_adjacency, normalize_digraph
+from ._common import _Zero, apply_data_bn
+from .blocks import UnitTCN
+
+__all__ = ["MSG3D", "MSG3DTCN", "MSGCN", "STMSGCN", "MSG3DBlock", "MWMSG3DBlock",
+           "UnfoldTemporalWindows", "MLP"]
+
+
+def multiscale_adjacency(A: np.ndarray, num_scales: int) -> torch.Tensor:
+    """[num_scales, V, V]: column-normalised ``k``-hop adjacency (self loops added) for k < num_scales."""
+    scales = [normalize_digraph(k_adjacency(A, k, with_self=True)) for k in range(num_scales)]
+    return torch.tensor(np.stack(scales), dtype=torch.float32)
+
+
+class MLP(nn.Module):
+    """1x1 Conv -> BN [-> ReLU] per layer (``mlp.layers.<i>``), optional dropout before each conv."""
+
+    def __init__(self, in_channels: int, out_channels: Sequence[int], activation: str | None = "relu",
+                 dropout: float = 0) -> None:
+        super().__init__()
+        channels = [in_channels, *out_channels]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(channels[:-1], channels[1:]):
+            if dropout > 1e-3:
+                layers.append(nn.Dropout(p=dropout))
+            layers += [nn.Conv2d(c_in, c_out, kernel_size=1), nn.BatchNorm2d(c_out)]
+            if activation == "relu":
+                layers.append(nn.ReLU())
+            elif activation is not None:
+                raise ValueError(f"MLP activation must be 'relu' or None, got {activation!r}")
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class MSG3DTCN(nn.Module):
+    """Multi-scale temporal conv of MS-G3D / CTR-GCN (PYSKL ``MSTCN`` in ``msg3d_utils``).
+
+    Branches: one per dilation = Conv1x1 -> BN -> ReLU -> ``unit_tcn(kernel, dilation, stride)``;
+    then Conv1x1 -> BN -> ReLU -> MaxPool(3x1, stride) -> BN; then a strided Conv1x1 -> BN that
+    gets the remainder channels. Concatenated, plus residual, -> ``act`` -> dropout.
+
+    Shape:
+        x: [N, C_in, T, V] -> [N, C_out, ceil(T / stride), V]
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int] = 3,
+                 stride: int = 1, dilations: Sequence[int] = (1, 2, 3, 4), residual: bool = True,
+                 residual_kernel_size: int = 1, tcn_dropout: float = 0) -> None:
+        super().__init__()
+        num_branches = len(dilations) + 2
+        if out_channels % num_branches:
+            raise ValueError(f"MSTCN out_channels={out_channels} must divide into {num_branches} branches")
+        mid = out_channels // num_branches
+        rem = out_channels - mid * (num_branches - 1)
+        kernels = list(kernel_size) if isinstance(kernel_size, (list, tuple)) else [kernel_size] * len(dilations)
+        if len(kernels) != len(dilations):
+            raise ValueError(f"MSTCN got {len(kernels)} kernel sizes for {len(dilations)} dilations")
+        branches = [nn.Sequential(
+            nn.Conv2d(in_channels, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU(),
+            UnitTCN(mid, mid, kernel_size=k, stride=stride, dilation=d))
+            for k, d in zip(kernels, dilations)]
+        branches.append(nn.Sequential(
+            nn.Conv2d(in_channels, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0)), nn.BatchNorm2d(mid)))
+        branches.append(nn.Sequential(
+            nn.Conv2d(in_channels, rem, kernel_size=1, stride=(stride, 1)), nn.BatchNorm2d(rem)))
+        self.branches = nn.ModuleList(branches)
+        if not residual:
+            self.residual: nn.Module = _Zero()
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = UnitTCN(in_channels, out_channels, kernel_size=residual_kernel_size, stride=stride)
+        self.act: nn.Module = nn.ReLU()
+        self.drop = nn.Dropout(tcn_dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        res = self.residual(x)
+        out = torch.cat([branch(x) for branch in self.branches], dim=1) + res
+        return self.drop(self.act(out))
+
+
+class MSGCN(nn.Module):
+    """Multi-scale (k-hop) graph conv: ``sum_k (A_k + PA_k)`` aggregation, then an MLP on K*C channels.
+
+    Shape:
+        x: [N, C_in, T, V] -> [N, C_out, T, V]
+    """
+
+    def __init__(self, num_scales: int, in_channels: int, out_channels: int, A: np.ndarray,
+                 dropout: float = 0, activation: str = "relu") -> None:
+        super().__init__()
+        self.num_scales = num_scales
+        self.register_buffer("A", multiscale_adjacency(np.asarray(A), num_scales))
+        self.PA = nn.Parameter(self.A.clone())
+        nn.init.uniform_(self.PA, -1e-6, 1e-6)
+        self.mlp = MLP(in_channels * num_scales, [out_channels], dropout=dropout, activation=activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, v = x.shape
+        A = self.A + self.PA  # K, V, U
+        # N, C*T, V @ K, 1, V, U -> K, N, C*T, U -> N, K*C, T, U
+        agg = torch.matmul(x.reshape(1, n, c * t, v), A.unsqueeze(1))
+        agg = agg.view(self.num_scales, n, c, t, -1).transpose(0, 1).reshape(n, self.num_scales * c, t, -1)
+        return self.mlp(agg)
+
+
+class UnfoldTemporalWindows(nn.Module):
+    """[N, C, T, V] -> [N, C, T', window*V]: each output step holds a window of frames side by side."""
+
+    def __init__(self, window_size: int, window_stride: int, window_dilation: int = 1) -> None:
+        super().__init__()
+        self.window_size = window_size
+        self.window_stride = window_stride
+        self.window_dilation = window_dilation
+        self.padding = (window_size + (window_size - 1) * (window_dilation - 1) - 1) // 2
+        self.unfold = nn.Unfold(kernel_size=(window_size, 1), dilation=(window_dilation, 1),
+                                stride=(window_stride, 1), padding=(self.padding, 0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, _, v = x.shape
+        x = self.unfold(x)  # N, C*window, T'*V
+        x = x.view(n, c, self.window_size, -1, v).permute(0, 1, 3, 2, 4)
+        return x.reshape(n, c, -1, self.window_size * v)
+
+
+class STMSGCN(nn.Module):
+    """Multi-scale graph conv on the space-time window graph (PYSKL ``ST_MSGCN``).
+
+    The window graph tiles ``A + I`` ``window_size`` times in both directions.
+
+    Shape:
+        x: [N, C_in, T', window*V] -> [N, C_out, T', window*V]
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, A: np.ndarray, num_scales: int,
+                 window_size: int = 1, residual: bool = False, dropout: float = 0,
+                 activation: str = "relu") -> None:
+        super().__init__()
+        self.num_scales = num_scales
+        self.window_size = window_size
+        A = np.asarray(A)
+        A_window = np.tile(A + np.eye(len(A), dtype=A.dtype), (window_size, window_size))
+        self.register_buffer("A", multiscale_adjacency(A_window, num_scales))
+        self.V = len(A_window)
+        self.PA = nn.Parameter(self.A.clone())
+        nn.init.uniform_(self.PA, -1e-6, 1e-6)
+        self.mlp = MLP(in_channels * num_scales, [out_channels], dropout=dropout, activation=activation)
+        if not residual:
+            self.residual: nn.Module = _Zero()
+        elif in_channels == out_channels:
+            self.residual = nn.Identity()
+        else:
+            self.residual = MLP(in_channels, [out_channels], activation=None)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, t, v = x.shape
+        A = self.A + self.PA
+        res = self.residual(x)
+        agg = torch.matmul(x.reshape(1, n, c * t, v), A.unsqueeze(1))  # K, N, C*T, V
+        agg = agg.view(self.num_scales, n, c, t, v).transpose(0, 1).reshape(n, self.num_scales * c, t, v)
+        # out of place: PYSKL's `out += res` on the MLP's ReLU output breaks backward (issue #242)
+        out = self.mlp(agg) + res
+        return self.act(out)
+
+
+class MSG3DBlock(nn.Module):
+    """One G3D pathway: unfold windows -> ST multi-scale GCN -> Conv3d collapsing the window -> BN.
+
+    Shape:
+        x: [N, C_in, T, V] -> [N, C_out, T / window_stride, V]
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, A: np.ndarray, num_scales: int,
+                 window_size: int, window_stride: int, window_dilation: int, embed_factor: int = 1,
+                 activation: str = "relu") -> None:
+        super().__init__()
+        self.window_size = window_size
+        self.out_channels = out_channels
+        if embed_factor == 1:
+            self.in1x1: nn.Module = nn.Identity()
+            self.embed_channels_in = self.embed_channels_out = in_channels
+            # the first block (raw coordinates in) widens right away; the others at the collapse
+            if in_channels == 3:
+                self.embed_channels_out = out_channels
+        else:
+            self.embed_channels_in = self.embed_channels_out = out_channels // embed_factor
+            self.in1x1 = MLP(in_channels, [self.embed_channels_in])
+        self.gcn3d = nn.Sequential(
+            UnfoldTemporalWindows(window_size, window_stride, window_dilation),
+            STMSGCN(self.embed_channels_in, self.embed_channels_out, A, num_scales,
+                    window_size=window_size, residual=False, activation=activation))
+        self.out_conv = nn.Conv3d(self.embed_channels_out, out_channels, kernel_size=(1, window_size, 1))
+        self.out_bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, _, v = x.shape
+        x = self.gcn3d(self.in1x1(x))  # N, C, T', window*V
+        x = x.view(n, self.embed_channels_out, -1, self.window_size, v)
+        return self.out_bn(self.out_conv(x).squeeze(3))
+
+
+class MWMSG3DBlock(nn.Module):
+    """Sum of :class:`MSG3DBlock` pathways with different window sizes (PYSKL ``MW_MSG3DBlock``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, A: np.ndarray, num_scales: int,
+                 window_sizes: Sequence[int] = (3, 5), window_stride: int = 1,
+                 window_dilations: Sequence[int] = (1, 1)) -> None:
+        super().__init__()
+        self.gcn3d = nn.ModuleList(
+            MSG3DBlock(in_channels, out_channels, A, num_scales, size, window_stride, dilation)
+            for size, dilation in zip(window_sizes, window_dilations))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.gcn3d[0](x)
+        for pathway in self.gcn3d[1:]:
+            out = out + pathway(x)
+        return out
+
+
+def _spatial_pathway(num_scales: int, in_channels: int, mid_channels: int, out_channels: int,
+                     A: np.ndarray, stride: int) -> nn.Sequential:
+    """MSGCN -> MSTCN (may widen / stride) -> MSTCN without final activation."""
+    path = nn.Sequential(MSGCN(num_scales, in_channels, mid_channels, A),
+                         MSG3DTCN(mid_channels, out_channels, stride=stride),
+                         MSG3DTCN(out_channels, out_channels))
+    path[-1].act = nn.Identity()
+    return path
+
+
+@MODELS.register("MSG3D")
+class MSG3D(nn.Module):
+    """MS-G3D backbone: three stages of (G3D pathway + spatial pathway) -> ReLU -> MSTCN.
+
+    Module names are PYSKL's: ``gcn3d{1,2,3}``, ``sgcn{1,2,3}``, ``tcn{1,2,3}``.
+
+    Args:
+        graph_cfg: kwargs of :class:`pyskl.utils.Graph`; PYSKL uses ``mode='binary_adj'``.
+        in_channels: input channels C.
+        base_channels: channels of stage 1 (x2, x4 for stages 2, 3).
+        num_gcn_scales: hops of the spatial multi-scale GCN.
+        num_g3d_scales: hops of the space-time window GCN.
+        num_person: M used to size the M*V*C data BN.
+        tcn_dropout: dropout of the per-stage ``tcn`` modules.
+
+    Shape:
+        x: [N, M, T, V, C] -> [N, M, 4 * base_channels, T / 4, V]
+
+    Example:
+        >>> import torch
+        >>> net = MSG3D(graph_cfg=dict(layout='nturgb+d', mode='binary_adj'))
+        >>> net.eval()(torch.randn(1, 2, 16, 25, 3)).shape
+        torch.Size([1, 2, 384, 4, 25])
+    """
+
+    def __init__(self, graph_cfg: dict, in_channels: int = 3, base_channels: int = 96,
+                 num_gcn_scales: int = 13, num_g3d_scales: int = 6, num_person: int = 2,
+                 tcn_dropout: float = 0) -> None:
+        super().__init__()
+        self.graph = Graph(**graph_cfg)
+        A_np = np.asarray(self.graph.A[0])
+        self.register_buffer("A", torch.tensor(A_np, dtype=torch.float32))
+        self.num_point = A_np.shape[-1]
+        self.in_channels = in_channels
+        self.base_channels = base_channels
+        self.data_bn = nn.BatchNorm1d(self.num_point * in_channels * num_person)
+        c1, c2, c3 = base_channels, base_channels * 2, base_channels * 4
+
+        self.gcn3d1 = MWMSG3DBlock(in_channels, c1, A_np, num_g3d_scales, window_stride=1)
+        self.sgcn1 = _spatial_pathway(num_gcn_scales, in_channels, c1, c1, A_np, stride=1)
+        self.tcn1 = MSG3DTCN(c1, c1, tcn_dropout=tcn_dropout)
+
+        self.gcn3d2 = MWMSG3DBlock(c1, c2, A_np, num_g3d_scales, window_stride=2)
+        self.sgcn2 = _spatial_pathway(num_gcn_scales, c1, c1, c2, A_np, stride=2)
+        self.tcn2 = MSG3DTCN(c2, c2, tcn_dropout=tcn_dropout)
+
+        self.gcn3d3 = MWMSG3DBlock(c2, c3, A_np, num_g3d_scales, window_stride=2)
+        self.sgcn3 = _spatial_pathway(num_gcn_scales, c2, c2, c3, A_np, stride=2)
+        self.tcn3 = MSG3DTCN(c3, c3, tcn_dropout=tcn_dropout)
+
+    def init_weights(self) -> None:
+        """PyTorch default init (as PYSKL); ``PA`` offsets are drawn at construction."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, m = x.shape[:2]
+        x = apply_data_bn(x, self.data_bn, "MVC")
+        x = self.tcn1(torch.relu(self.sgcn1(x) + self.gcn3d1(x)))
+        x = self.tcn2(torch.relu(self.sgcn2(x) + self.gcn3d2(x)))
+        x = self.tcn3(torch.relu(self.sgcn3(x) + self.gcn3d3(x)))
+        return x.reshape((n, m) + x.shape[1:])
+
+
+# PYSKL's class names
+MSTCN = MSG3DTCN
+ST_MSGCN = STMSGCN
+MW_MSG3DBlock = MWMSG3DBlock

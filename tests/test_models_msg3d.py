@@ -1,0 +1,85 @@
+"""MS-G3D backbone: PYSKL state_dict layout, golden outputs, multi-scale graphs, and training.
+
+PYSKL's MS-G3D cannot train (issue #242: in-place ``out += res`` on a ReLU output); ours must.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gcn_backbone_checks import (check_backward, check_constructed_buffers, check_golden_io,
+                                 check_state_dict_layout)
+from pyskl.models import build_model
+from pyskl.models.gcns.msg3d import MSGCN, STMSGCN, UnfoldTemporalWindows
+from pyskl.utils import Graph
+
+NAME = "msg3d_pyskl_ntu60_xsub_3dkp_j"
+GRAPH = dict(layout="nturgb+d", mode="binary_adj")
+
+
+def test_state_dict_layout_matches_pyskl():
+    check_state_dict_layout(NAME)
+
+
+def test_multiscale_graph_buffers_match_pyskl():
+    check_constructed_buffers(NAME)
+
+
+@pytest.mark.slow  # tests/test_models_recognizers.py runs the same goldens by default
+def test_golden_features_logits_scores():
+    check_golden_io(NAME)
+
+
+def test_small_msg3d_trains():
+    net = build_model(dict(type="MSG3D", graph_cfg=GRAPH, base_channels=12, num_gcn_scales=3,
+                           num_g3d_scales=2))
+    out = check_backward(net, torch.randn(1, 2, 8, 25, 3))
+    assert out.shape == (1, 2, 48, 2, 25)
+
+
+@pytest.mark.slow  # test_small_msg3d_trains covers the same code paths quickly
+def test_default_msg3d_recognizer_train_step():
+    """The full PYSKL-size model: forward + loss + backward + SGD step without autograd errors."""
+    model = build_model(dict(type="RecognizerGCN",
+                             backbone=dict(type="MSG3D", graph_cfg=GRAPH),
+                             cls_head=dict(type="GCNHead", num_classes=5, in_channels=384)))
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    losses = model.loss(model(torch.randn(2, 1, 2, 8, 25, 3)), torch.tensor([1, 3]))
+    loss = sum(v for k, v in losses.items() if "loss" in k)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    opt.step()
+
+
+def test_unfold_temporal_windows():
+    x = torch.arange(2 * 5 * 2, dtype=torch.float32).view(1, 2, 5, 2)  # N, C, T, V
+    out = UnfoldTemporalWindows(3, 1)(x)
+    assert out.shape == (1, 2, 5, 6)
+    # window of frame t holds frames t-1, t, t+1 side by side (zero padded at the ends)
+    np.testing.assert_array_equal(out[0, 0, 2].numpy(), x[0, 0, 1:4].reshape(-1).numpy())
+    np.testing.assert_array_equal(out[0, 1, 0, :2].numpy(), [0, 0])
+    assert UnfoldTemporalWindows(5, 2)(x).shape == (1, 2, 3, 10)
+
+
+def test_msgcn_scales_are_normalised_k_hop_graphs():
+    A = Graph("nturgb+d", "binary_adj").A[0]
+    gcn = MSGCN(4, 3, 8, A)
+    assert gcn.A.shape == (4, 25, 25)
+    torch.testing.assert_close(gcn.A[0], torch.eye(25))
+    # every column of each scale sums to 1 (column-normalised, self loop included)
+    torch.testing.assert_close(gcn.A.sum(1), torch.ones(4, 25))
+    # scale 1 connects exactly the skeleton neighbours (+ self)
+    np.testing.assert_array_equal((gcn.A[1].numpy() > 0), (A + np.eye(25)) > 0)
+    assert gcn.PA.abs().max() <= 1e-6
+
+
+def test_window_graph_tiles_neighbourhood_over_time():
+    A = Graph("coco", "binary_adj").A[0]
+    st = STMSGCN(3, 8, A, num_scales=2, window_size=3)
+    assert st.A.shape == (2, 51, 51)
+    one_hop = st.A[1].numpy() > 0
+    # joint i at one frame of the window links to its neighbours and itself at every frame
+    block = (A + np.eye(17)) > 0
+    np.testing.assert_array_equal(one_hop, np.tile(block, (3, 3)))
