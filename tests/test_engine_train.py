@@ -103,3 +103,23 @@ def test_unused_keys_warn_once_each(tiny, tmp_path, caplog):
     assert len([w for w in warnings if "'omnisource'" in w]) == 1
     assert len([w for w in warnings if "'mystery'" in w]) == 1
     assert not [w for w in warnings if "'ann_file'" in w or "train_pipeline" in w]
+
+
+def test_truncated_latest_checkpoint_is_refused_and_previous_still_resumes(tiny, tmp_path):
+    from pyskl.checkpoint import CheckpointError
+
+    _, ann = tiny
+    cfg_path = write_tiny_config(tmp_path, ann, epochs=2)
+    wd = tmp_path / "wd"
+    train(load_config(cfg_path), TrainOptions(work_dir=str(wd), seed=0, device="cpu"))
+    latest = wd / "latest.pth"
+    data = latest.read_bytes()
+    latest.unlink()
+    (wd / "epoch_2.pth").unlink()
+    latest.write_bytes(data[: len(data) * 2 // 3])  # a crash of a non-atomic writer, or a bad disk
+    more = load_config(cfg_path)
+    with pytest.raises(CheckpointError, match=r"latest\.pth cannot be read; it is truncated or corrupt.*epoch_1\.pth is intact"):
+        train(more, TrainOptions(work_dir=str(wd), device="cpu", resume="auto"))
+    results = train(load_config(cfg_path), TrainOptions(work_dir=str(wd), device="cpu", resume=str(wd / "epoch_1.pth"),
+                                                        test_last=True))
+    assert torch.load(latest, weights_only=True)["epoch"] == 2 and "test_last" in results

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,9 @@ from .state import (CheckpointError, capture_rng_state, config_differences, find
 from .test import autocast, gather_results, inference, run_test
 
 __all__ = ["TrainOptions", "train", "train_one_epoch", "set_random_seed"]
+
+# Fault injection for tests: SIGKILL this process right after the given global iteration.
+_KILL_AT_ITER = int(os.environ.get("PYSKL_FAULT_KILL_AT_ITER", "0") or 0)
 
 # Keys that may change between a run and its resumption (where it writes, not what it computes).
 RESUME_IGNORED_KEYS = ("work_dir", "resume_from", "load_from", "log_config", "log_level")
@@ -158,6 +162,8 @@ def train_one_epoch(loop: _Loop, loader: Any) -> dict[str, float]:
         else:
             loop.optimizer.step()
         loop.it += 1
+        if _KILL_AT_ITER and loop.it == _KILL_AT_ITER:  # fault injection for the resume tests
+            os.kill(os.getpid(), signal.SIGKILL)
         batch_time = time.time() - t_end
         logged.update(time=batch_time, data_time=data_time)
         for k, v in logged.items():
