@@ -126,18 +126,30 @@ if "LoopGeneratePoseTarget" not in TRANSFORMS:
 
 
 # ---------------------------------------------------------------------------- synthetic HRNet-like data
+# a standing person in COCO-17 order (x right, y down, unit = half the body height)
+COCO_TEMPLATE = np.array([
+    [0.0, -0.85], [-0.05, -0.9], [0.05, -0.9], [-0.1, -0.87], [0.1, -0.87],  # nose, eyes, ears
+    [-0.25, -0.6], [0.25, -0.6], [-0.35, -0.3], [0.35, -0.3], [-0.4, -0.02], [0.4, -0.02],  # arms
+    [-0.15, 0.0], [0.15, 0.0], [-0.17, 0.45], [0.17, 0.45], [-0.18, 0.9], [0.18, 0.9]])  # legs
+
+
 def make_samples(n: int, frames: int = 300, seed: int = 0) -> list[dict]:
-    """COCO-17 2D annotations in a 1080x1920 frame: two moving persons (one absent in some samples)."""
+    """HRNet-like COCO-17 annotations in a 1080x1920 frame: two people (one absent in a quarter of the
+    samples), about 400 px tall, moving and gesturing, with per-joint jitter and confidences."""
     rng = np.random.default_rng(seed)
-    skeleton = rng.normal(0, 1, size=(17, 2)) * np.array([60.0, 120.0])
     samples = []
     for i in range(n):
         kp = np.zeros((2, frames, 17, 2))
         score = np.zeros((2, frames, 17))
         for m in range(2):
+            height = rng.uniform(150, 250)
             centre = np.array([700.0 + 500 * m, 540.0]) + rng.normal(0, 50, 2)
-            path = np.cumsum(rng.normal(0, 3, size=(frames, 1, 2)), axis=0)
-            kp[m] = centre + skeleton * rng.uniform(0.8, 1.2) + path + rng.normal(0, 4, size=(frames, 17, 2))
+            path = np.cumsum(rng.normal(0, 2, size=(frames, 1, 2)), axis=0)
+            phase = np.sin(np.linspace(0, rng.uniform(2, 12), frames))[:, None, None]
+            pose = COCO_TEMPLATE + rng.normal(0, 0.05, size=(17, 2))
+            wave = np.zeros((1, 17, 2))
+            wave[0, [7, 8, 9, 10], 1] = -0.3
+            kp[m] = centre + height * (pose + phase * wave) + path + rng.normal(0, 2, size=(frames, 17, 2))
             score[m] = rng.uniform(0.2, 1.0, size=(frames, 17))
         if i % 4 == 0:
             kp[1], score[1] = 0, 0

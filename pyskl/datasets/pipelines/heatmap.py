@@ -81,20 +81,18 @@ class _MaxMerger:
             num_frame, inverse = self.mirror
             t, c = np.divmod(plane, self.c)
             indices.append(self._index((t + num_frame) * self.c + inverse[c], ys, self.w - 1 - xs))
-        # item-major order (one patch after another) so the scatter sweeps memory once
-        values = values.transpose(2, 0, 1)
-        indices = [index.transpose(2, 0, 1) for index in indices]
+        # item-major blocks [n, Py * Px] (one patch after another): the scatter sweeps memory in order
+        values = values.reshape(-1, values.shape[-1]).T
+        indices = [index.reshape(-1, index.shape[-1]).T for index in indices]
         bounds = np.flatnonzero(np.diff(group)) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, group.size]):
-            parts = self.groups.setdefault(int(group[lo]), [])
-            vals = values[lo:hi].ravel()
-            for index in indices:
-                parts.append((index[lo:hi].ravel(), vals))
+        for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [group.size]))):
+            store = self.groups.setdefault(int(group[lo]), [])
+            store.extend((index[lo:hi], values[lo:hi]) for index in indices)
 
     def merge(self) -> None:
         for parts in self.groups.values():
-            index = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
-            values = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+            index = np.concatenate([p[0].ravel() for p in parts])
+            values = np.concatenate([p[1].ravel() for p in parts])
             self.flat[index] = np.maximum(self.flat[index], values)
         self.groups.clear()
 
@@ -124,8 +122,22 @@ def _point_patches(merger: _MaxMerger, group: np.ndarray, plane: np.ndarray, mu:
     merger.add(group, plane, ys, xs, patch)
 
 
-def _bucket_sizes(size: np.ndarray, limit: int, step: int = 4) -> np.ndarray:
-    return np.minimum(-(-size // step) * step, limit)
+_BUCKET_COST_S = 150e-6  # rough cost of one batch of limb patches (numpy call overhead) ...
+_PIXEL_COST_S = 40e-9  # ... and of one patch pixel; they pick the bucket step
+
+
+def _bucket_keys(span_y: np.ndarray, span_x: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Batch key (padded patch size ``Py * (w + 1) + Px``) per limb: sizes rounded up to a step chosen
+    to balance the number of batches against the padding (small steps for many limbs)."""
+    best = None
+    for step in (1, 2, 4, 8):
+        by = np.minimum(-(-span_y // step) * step, h)
+        bx = np.minimum(-(-span_x // step) * step, w)
+        key = by * (w + 1) + bx
+        cost = len(np.unique(key)) * _BUCKET_COST_S + float((by * bx).sum()) * _PIXEL_COST_S
+        if best is None or cost < best[0]:
+            best = (cost, key)
+    return best[1]
 
 
 def _segment_patches(merger: _MaxMerger, group: np.ndarray, plane: np.ndarray, start: np.ndarray,
@@ -136,9 +148,7 @@ def _segment_patches(merger: _MaxMerger, group: np.ndarray, plane: np.ndarray, s
     st_x, ed_x = _window(np.minimum(s64[:, 0], e64[:, 0]), np.maximum(s64[:, 0], e64[:, 0]), w, sigma)
     st_y, ed_y = _window(np.minimum(s64[:, 1], e64[:, 1]), np.maximum(s64[:, 1], e64[:, 1]), h, sigma)
     keep = (ed_x > st_x) & (ed_y > st_y)
-    bx = _bucket_sizes(ed_x - st_x, w)
-    by = _bucket_sizes(ed_y - st_y, h)
-    key = np.where(keep, by * (w + 1) + bx, -1)
+    key = np.where(keep, _bucket_keys(ed_y - st_y, ed_x - st_x, h, w), -1)
     for k in np.unique(key):
         if k < 0:
             continue
