@@ -10,6 +10,7 @@ from .heatmap_torch import GeneratePoseTargetTorch  # noqa: F401
 from .multimodal import MMCompact, MMDecode, MMPad, MMUniformSampleFrames  # noqa: F401
 from .shape import FormatShape, Normalize  # noqa: F401
 from .decompress import DecompressPose  # noqa: F401
+from .controls import ShuffleFrames  # noqa: F401
 
 __all__ = [
     "Compose", "Transform", "PipelineError", "MissingKeyError",
