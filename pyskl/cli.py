@@ -14,11 +14,13 @@ import sys
 SUBCOMMANDS: dict[str, str] = {
     "data": "data",
     "train": "train", "test": "test",
+    "fuse": "fuse",
 }
 
 HELP: dict[str, str] = {
     "data": "annotation files: synthesise, check, convert, pack",
     "train": "train a model from a PYSKL config (CPU/GPU, or torchrun for DDP)", "test": "test a checkpoint: metrics and per-sample scores",
+    "fuse": "fuse per-stream test results (2:2:1:1 / 1:1 weights, or --search on validation results)",
 }
 
 
