@@ -10,7 +10,7 @@ straightforward per-frame / per-joint / per-person implementation of PYSKL's Gen
 semantics (how PYSKL formulates it; the heatmap is ~99% of PYSKL's time). PYSKL's own figures on these
 machines (../shared/oracle/pipelines/README.md) are printed for orientation.
 
-    python benchmarks/bench_heatmap.py [--samples 20] [--passes 3] [--torch]
+    python benchmarks/bench_heatmap.py [--samples 20] [--passes 3] [--cpu-time] [--breakdown] [--torch]
 """
 from __future__ import annotations
 
@@ -163,18 +163,21 @@ def _with_generator(pipeline: list[dict], gen_type: str, **extra) -> list[dict]:
     return [dict(op, type=gen_type, **extra) if op["type"] == "GeneratePoseTarget" else op for op in pipeline]
 
 
+CLOCK = time.perf_counter
+
+
 def time_pipeline(ops: list[dict], samples: list[dict], test_mode: bool, passes: int) -> float:
     """Median samples/s over ``passes`` passes (PoseDataset-style deepcopy of each annotation included)."""
     pipeline = Compose(ops)
     rates = []
     for p in range(passes):
         np.random.seed(p)
-        start = time.perf_counter()
+        start = CLOCK()
         for sample in samples:
             results = copy.deepcopy(sample)
             results["test_mode"] = test_mode
             pipeline(results)
-        rates.append(len(samples) / (time.perf_counter() - start))
+        rates.append(len(samples) / (CLOCK() - start))
     return statistics.median(rates)
 
 
@@ -187,9 +190,9 @@ def op_breakdown(ops: list[dict], samples: list[dict], test_mode: bool) -> dict[
         results = copy.deepcopy(sample)
         results["test_mode"] = test_mode
         for i, op in enumerate(pipeline.transforms):
-            start = time.perf_counter()
+            start = CLOCK()
             results = op(results)
-            spent[i] += time.perf_counter() - start
+            spent[i] += CLOCK() - start
     return {f"{i}:{type(op).__name__}": 1000 * t / len(samples) for i, (op, t) in enumerate(zip(pipeline.transforms, spent))}
 
 
@@ -201,11 +204,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="samples for the (slow) loop baseline; default: --samples (train), a quarter (test)")
     parser.add_argument("--torch", action="store_true", help="also time GeneratePoseTargetTorch on the CPU")
     parser.add_argument("--breakdown", action="store_true", help="print ms per sample of each op (ours)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with this process's CPU time instead of wall time (steadier on a busy machine)")
     args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.cpu_time else time.perf_counter
     torch.set_num_threads(1)
     samples = make_samples(args.samples)
     print(f"PoseC3D heatmap pipelines, single process, one thread, {args.samples} samples (T=300, M=2), "
-          f"median of {args.passes} passes; numpy {np.__version__}")
+          f"median of {args.passes} passes; numpy {np.__version__}; "
+          f"{'CPU' if args.cpu_time else 'wall'} time")
     print(f"{'pipeline':<34}{'ours':>10}{'loop baseline':>15}{'speed-up':>10}{'PYSKL np1/np2':>16}")
     for name, ops, test_mode in (("train (48f, 56x56)", TRAIN, False), ("test (10 clips, double, 64x64)", TEST, True)):
         key = "test" if test_mode else "train"
