@@ -86,22 +86,27 @@ def test_torch_op_equals_numpy(cfg, seed, dtype):
     np.testing.assert_array_equal(tor["keypoint"], ours["keypoint"])  # same in-place scaling
 
 
-@pytest.mark.parametrize("double", [False, True])
-def test_batch_renderer_matches_pipeline_layout(double):
-    """A padded batch rendered at once equals per-sample GeneratePoseTarget + FormatShape."""
+@pytest.mark.parametrize("double,num_clips", [(False, 1), (True, 1), (True, 2)])
+def test_in_step_rendering_matches_pipeline(double, num_clips):
+    """PoseToHeatmapInput + collate + BatchGeneratePoseTarget == GeneratePoseTarget + FormatShape per sample."""
     cfg = dict(type="GeneratePoseTarget", with_kp=True, with_limb=False, double=double)
-    samples = [make_pose(10 + i, num_person=1 + i, num_frame=8) for i in range(3)]
-    kps = np.zeros((3, 3, 8, 17, 2), np.float32)
-    scores = np.zeros((3, 3, 8, 17), np.float32)
-    expected = []
-    for i, s in enumerate(samples):
-        kps[i, :i + 1], scores[i, :i + 1] = s["keypoint"], s["keypoint_score"]
-        out = TRANSFORMS.build(cfg)(dict(_copy(s), num_clips=1, clip_len=8))
-        out = TRANSFORMS.build(dict(type="FormatShape", input_format="NCTHW_Heatmap"))(out)
-        expected.append(out["imgs"])
+    samples = [dict(make_pose(10 + i, num_person=1 + i, num_frame=4 * num_clips), num_clips=num_clips, clip_len=4)
+               for i in range(3)]
+    expected, inputs = [], []
+    for s in samples:
+        out = TRANSFORMS.build(cfg)(_copy(s))
+        expected.append(TRANSFORMS.build(dict(type="FormatShape", input_format="NCTHW_Heatmap"))(out)["imgs"])
+        inputs.append(TRANSFORMS.build(dict(type="PoseToHeatmapInput", num_person=2))(_copy(s)))
+    assert inputs[2]["keypoint"].shape == (2, 4 * num_clips, 17, 2)  # 3 persons truncated to 2 ...
+    expected[2] = TRANSFORMS.build(dict(type="FormatShape", input_format="NCTHW_Heatmap"))(
+        TRANSFORMS.build(cfg)(dict(_copy(samples[2]), keypoint=samples[2]["keypoint"][:2],
+                                   keypoint_score=samples[2]["keypoint_score"][:2])))["imgs"]  # ... as rendered
+    kps = torch.from_numpy(np.stack([r["keypoint"] for r in inputs]))
+    scores = torch.from_numpy(np.stack([r["keypoint_score"] for r in inputs]))
     render = BatchGeneratePoseTarget.from_config(cfg)
-    got = render(torch.from_numpy(kps), torch.from_numpy(scores), (40, 48))
-    np.testing.assert_allclose(got.numpy(), np.concatenate(expected), atol=ATOL, rtol=0)
+    got = render(kps, scores, tuple(inputs[0]["heatmap_shape"]), num_clips=num_clips)
+    assert got.shape == (3, (1 + double) * num_clips, 17, 4, 40, 48)
+    np.testing.assert_allclose(got.numpy(), np.stack(expected), atol=ATOL, rtol=0)
     assert "BatchGeneratePoseTarget(GeneratePoseTarget(" in repr(render)
     assert pickle.loads(pickle.dumps(render)) is not None
 

@@ -6,7 +6,7 @@ from .pose import GenSkeFeat, JointToBone, MergeSkeFeat, PreNormalize2D, PreNorm
 from .sampling import UniformSample, UniformSampleDecode, UniformSampleFrames
 from .cropping import CenterCrop, Flip, PoseCompact, RandomCrop, RandomResizedCrop, Resize  # noqa: F401
 from .heatmap import GeneratePoseTarget  # noqa: F401
-from .heatmap_torch import GeneratePoseTargetTorch  # noqa: F401
+from .heatmap_torch import GeneratePoseTargetTorch, PoseToHeatmapInput  # noqa: F401
 from .multimodal import MMCompact, MMDecode, MMPad, MMUniformSampleFrames  # noqa: F401
 from .shape import FormatShape, Normalize  # noqa: F401
 from .decompress import DecompressPose  # noqa: F401

@@ -25,7 +25,7 @@ from .heatmap import EPS, GeneratePoseTarget, flip_channel_order
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["render_heatmaps", "BatchGeneratePoseTarget", "GeneratePoseTargetTorch"]
+__all__ = ["render_heatmaps", "BatchGeneratePoseTarget", "GeneratePoseTargetTorch", "PoseToHeatmapInput"]
 
 
 def _window(lo: torch.Tensor, hi: torch.Tensor, size: int, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -187,12 +187,12 @@ def render_heatmaps(kps: torch.Tensor, scores: torch.Tensor | None, img_h: int, 
 
 
 class BatchGeneratePoseTarget:
-    """``GeneratePoseTarget`` for batched tensors (e.g. on the GPU inside the training step).
+    """``GeneratePoseTarget`` + ``FormatShape('NCTHW_Heatmap')`` for a batch of tensors (in the train step).
 
-    Takes the same arguments as ``GeneratePoseTarget``; ``__call__(kps, scores, img_shape)`` with
-    ``kps [N, M, T, V, 2]`` returns the network input ``[N * views, C, T, H, W]`` (``views = 2`` with
-    ``double``: per sample the original then the flipped view, as ``FormatShape('NCTHW_Heatmap')``
-    orders one sample's views).
+    Takes the same arguments as ``GeneratePoseTarget``. ``__call__(kps, scores, img_shape, num_clips)``
+    with ``kps [N, M, num_clips * T, V, 2]`` (e.g. from ``PoseToHeatmapInput`` + the default collate,
+    moved to the GPU) returns Recognizer3D's input ``[N, views * num_clips, C, T, H, W]``, per sample
+    exactly what the numpy pipeline gives (views: original, then flipped with ``double``).
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -204,9 +204,10 @@ class BatchGeneratePoseTarget:
         args = {k: v for k, v in cfg.items() if k not in ("type", "device")}
         return cls(**args)
 
-    def __call__(self, kps: torch.Tensor, scores: torch.Tensor | None, img_shape: Sequence[int]) -> torch.Tensor:
+    def __call__(self, kps: torch.Tensor, scores: torch.Tensor | None, img_shape: Sequence[int],
+                 num_clips: int = 1) -> torch.Tensor:
         op = self.op
-        img_h, img_w = img_shape
+        img_h, img_w = (int(v) for v in img_shape)
         if op.scaling != 1:
             img_h, img_w = int(img_h * op.scaling + 0.5), int(img_w * op.scaling + 0.5)
             kps = kps.clone()
@@ -214,15 +215,56 @@ class BatchGeneratePoseTarget:
         if not op.use_score:
             scores = None
         channels = kps.shape[3] if op.with_kp else len(op.skeletons)
-        heat = render_heatmaps(kps, scores, int(img_h), int(img_w), op.sigma, op.with_kp, op.skeletons,
+        heat = render_heatmaps(kps, scores, img_h, img_w, op.sigma, op.with_kp, op.skeletons,
                                op.flip_order(channels))
         n, frames = heat.shape[:2]
         views = 2 if op.double else 1
-        heat = heat.view(n, views, frames // views, *heat.shape[2:])  # N, views, T, C, H, W
-        return heat.permute(0, 1, 3, 2, 4, 5).reshape(n * views, heat.shape[3], frames // views, *heat.shape[4:])
+        clip_len = frames // (views * num_clips)
+        heat = heat.view(n, views * num_clips, clip_len, channels, img_h, img_w)
+        return heat.permute(0, 1, 3, 2, 4, 5).contiguous()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.op!r})"
+
+
+@TRANSFORMS.register()
+class PoseToHeatmapInput:
+    """Fixed-size keypoints for rendering the heatmaps in the train step instead of the loader.
+
+    Replaces ``GeneratePoseTarget`` + ``FormatShape`` in a pipeline; after ``Collect`` (keys
+    ``keypoint``, ``keypoint_score``, ``heatmap_shape``, ``label``) and ``ToTensor`` the default
+    collate stacks samples, and ``BatchGeneratePoseTarget`` renders them on the device.
+
+    Required keys: ``keypoint [M, T, V, 2]``, ``img_shape``; optional ``keypoint_score``.
+    Modified keys: ``keypoint`` (float32 ``[num_person, T, V, 2]``, zero-padded or truncated),
+    ``keypoint_score`` (float32 ``[num_person, T, V]``, 0 for padded persons).
+    Added keys: ``heatmap_shape`` (int64 ``[h, w]``).
+
+    Args:
+        num_person: persons per sample (PYSKL draws every person; keep the dataset's maximum).
+    """
+
+    def __init__(self, num_person: int = 2) -> None:
+        self.num_person = num_person
+
+    def __call__(self, results: dict) -> dict:
+        from .cropping import require_2d_pose
+
+        require_2d_pose(results, type(self).__name__)
+        kps = np.asarray(results["keypoint"])[..., :2]
+        scores = results.get("keypoint_score")
+        if scores is None:
+            scores = np.ones(kps.shape[:-1], np.float32)
+        m = min(self.num_person, kps.shape[0])
+        out_kp = np.zeros((self.num_person,) + kps.shape[1:], np.float32)
+        out_score = np.zeros((self.num_person,) + kps.shape[1:3], np.float32)
+        out_kp[:m], out_score[:m] = kps[:m], scores[:m]
+        results["keypoint"], results["keypoint_score"] = out_kp, out_score
+        results["heatmap_shape"] = np.array(results["img_shape"], dtype=np.int64)
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(num_person={self.num_person})"
 
 
 @TRANSFORMS.register()
