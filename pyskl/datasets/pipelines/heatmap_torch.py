@@ -44,15 +44,36 @@ def _grid(start: torch.Tensor, end: torch.Tensor, size: int, width: int) -> tupl
     return pix, inside
 
 
-def _scatter(flat: torch.Tensor, h: int, w: int, plane: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor,
-             values: torch.Tensor) -> None:
-    index = (plane[:, None, None] * h + ys[:, :, None]) * w + xs[:, None, :]
-    flat.scatter_reduce_(0, index.reshape(-1), values.reshape(-1).to(flat.dtype), reduce="amax")
+class _Target:
+    """The output ``[N, views * T, C, H, W]``; patches address planes ``(n * T + t) * C + c``.
+
+    ``scatter`` max-merges patches (``scatter_reduce_('amax')`` handles persons overlapping); with
+    ``inverse`` (PYSKL's ``double``) each patch is also written mirrored (``x -> W - 1 - x``) into
+    channel ``inverse[c]`` of frame ``T + t``, instead of flipping and concatenating afterwards.
+    """
+
+    def __init__(self, heat: torch.Tensor, num_frame: int, inverse: torch.Tensor | None) -> None:
+        self.heat, self.flat = heat, heat.view(-1)
+        self.t, self.inverse = num_frame, inverse
+        self.c, self.h, self.w = heat.shape[-3:]
+
+    def _put(self, plane: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, values: torch.Tensor) -> None:
+        index = (plane[:, None, None] * self.h + ys[:, :, None]) * self.w + xs[:, None, :]
+        self.flat.scatter_reduce_(0, index.reshape(-1), values.reshape(-1), reduce="amax")
+
+    def scatter(self, plane: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, values: torch.Tensor) -> None:
+        values = values.to(self.flat.dtype)
+        nt, c = plane // self.c, plane % self.c
+        n, t = nt // self.t, nt % self.t
+        views = 1 if self.inverse is None else 2
+        self._put((n * views * self.t + t) * self.c + c, ys, xs, values)
+        if self.inverse is not None:
+            self._put((n * views * self.t + self.t + t) * self.c + self.inverse[c], ys, self.w - 1 - xs, values)
 
 
-def _points(flat: torch.Tensor, h: int, w: int, plane: torch.Tensor, mu: torch.Tensor, values: torch.Tensor,
-            sigma: float) -> None:
+def _points(target: _Target, plane: torch.Tensor, mu: torch.Tensor, values: torch.Tensor, sigma: float) -> None:
     import torch
+    h, w = target.h, target.w
     mu64 = mu.double()
     st_x, ed_x = _window(mu64[:, 0], mu64[:, 0], w, sigma)
     st_y, ed_y = _window(mu64[:, 1], mu64[:, 1], h, sigma)
@@ -68,7 +89,7 @@ def _points(flat: torch.Tensor, h: int, w: int, plane: torch.Tensor, mu: torch.T
     d2 = dx2[:, None, :] + dy2[:, :, None]
     patch = torch.exp(-d2 / 2 / sigma ** 2) * values[:, None, None]
     patch = patch * (in_y[:, :, None] & in_x[:, None, :])
-    _scatter(flat, h, w, plane, ys, xs, patch)
+    target.scatter(plane, ys, xs, patch)
 
 
 def _segment_values(xs: torch.Tensor, ys: torch.Tensor, start: torch.Tensor, end: torch.Tensor,
@@ -94,9 +115,10 @@ def _segment_values(xs: torch.Tensor, ys: torch.Tensor, start: torch.Tensor, end
     return torch.exp(-d2_seg.to(wide) / 2. / sigma ** 2)
 
 
-def _segments(flat: torch.Tensor, h: int, w: int, plane: torch.Tensor, start: torch.Tensor, end: torch.Tensor,
+def _segments(target: _Target, plane: torch.Tensor, start: torch.Tensor, end: torch.Tensor,
               values: torch.Tensor, d2_ab: torch.Tensor, sigma: float, step: int = 8) -> None:
     import torch
+    h, w = target.h, target.w
     s64, e64 = start.double(), end.double()
     st_x, ed_x = _window(torch.minimum(s64[:, 0], e64[:, 0]), torch.maximum(s64[:, 0], e64[:, 0]), w, sigma)
     st_y, ed_y = _window(torch.minimum(s64[:, 1], e64[:, 1]), torch.maximum(s64[:, 1], e64[:, 1]), h, sigma)
@@ -113,7 +135,7 @@ def _segments(flat: torch.Tensor, h: int, w: int, plane: torch.Tensor, start: to
         patch = _segment_values(xs, ys, start[sel], end[sel], d2_ab[sel], sigma)
         patch = (patch * values[sel, None, None].to(patch.dtype)).float()
         patch = patch * (in_y[:, :, None] & in_x[:, None, :])
-        _scatter(flat, h, w, plane[sel], ys, xs, patch)
+        target.scatter(plane[sel], ys, xs, patch)
 
 
 def render_heatmaps(kps: torch.Tensor, scores: torch.Tensor | None, img_h: int, img_w: int, sigma: float = 0.6,
@@ -153,16 +175,19 @@ def render_heatmaps(kps: torch.Tensor, scores: torch.Tensor | None, img_h: int, 
     else:
         pairs = torch.as_tensor(np.asarray(skeletons, dtype=np.int64).reshape(-1, 2), device=device)
         channels = len(pairs)
-    heat = torch.zeros((n, t, channels, img_h, img_w), dtype=torch.float32, device=device)
-    flat = heat.view(-1)
+    views = 1 if flip_order is None else 2
+    heat = torch.zeros((n, views * t, channels, img_h, img_w), dtype=torch.float32, device=device)
+    inverse = None
+    if flip_order is not None:
+        inverse = torch.as_tensor(np.argsort(np.asarray(flip_order)), device=device)
+    target = _Target(heat, t, inverse)
     finite = torch.isfinite(kps).all(-1)
     if with_kp:
         active = (scores.double() >= EPS) & finite
         idx_n, idx_m, idx_t, idx_v = torch.nonzero(active, as_tuple=True)
         if idx_n.numel():
             plane = (idx_n * t + idx_t) * channels + idx_v
-            _points(flat, img_h, img_w, plane, kps[idx_n, idx_m, idx_t, idx_v],
-                    scores[idx_n, idx_m, idx_t, idx_v], sigma)
+            _points(target, plane, kps[idx_n, idx_m, idx_t, idx_v], scores[idx_n, idx_m, idx_t, idx_v], sigma)
     elif channels:
         start, end = kps[:, :, :, pairs[:, 0]], kps[:, :, :, pairs[:, 1]]
         s_val, e_val = scores[:, :, :, pairs[:, 0]], scores[:, :, :, pairs[:, 1]]
@@ -176,14 +201,11 @@ def render_heatmaps(kps: torch.Tensor, scores: torch.Tensor | None, img_h: int, 
             d2_ab = (start[:, 0] - end[:, 0]) ** 2 + (start[:, 1] - end[:, 1]) ** 2
             point = d2_ab < 1
             if bool(point.any()):
-                _points(flat, img_h, img_w, plane[point], start[point], s_val[point], sigma)
+                _points(target, plane[point], start[point], s_val[point], sigma)
             seg = ~point
             if bool(seg.any()):
-                _segments(flat, img_h, img_w, plane[seg], start[seg], end[seg], value[seg], d2_ab[seg], sigma)
-    if flip_order is None:
-        return heat
-    order = torch.as_tensor(np.asarray(flip_order), device=device)
-    return torch.cat([heat, heat[:, :, order].flip(-1)], dim=1)
+                _segments(target, plane[seg], start[seg], end[seg], value[seg], d2_ab[seg], sigma)
+    return heat
 
 
 class BatchGeneratePoseTarget:
