@@ -1,0 +1,219 @@
+"""mediapipe 0.10.14 backends (legacy ``mp.solutions``; models ship in the wheel, run offline on CPU).
+
+``MediaPipePose``: BlazePose, 33 landmarks converted to COCO-17 (or kept as 'mediapipe' 33).
+Legacy mediapipe Pose finds one person per image. For ``max_persons > 1`` each extra person comes
+from another Pose instance run on the frame with the people found so far blanked out (their boxes,
+slightly enlarged): it finds the second person when people stand apart, but persons that overlap
+(hugging, crowds) are found unreliably. For real multi-person work use an ONNX RTMO/RTMPose backend.
+
+``MediaPipeHands``: 21 hand landmarks (layout 'handmp'); optionally run on square crops (e.g. around
+pose wrists) when hands are too small for the full-frame palm detector.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .backend import Detection, keypoint_box
+
+__all__ = ["MediaPipePose", "MediaPipeHands", "require_mediapipe", "wrist_crops"]
+
+
+def require_mediapipe() -> Any:
+    """Import mediapipe or raise an ImportError saying how to install it."""
+    import os
+    import warnings
+
+    # mediapipe/TFLite log through glog and absl: keep only errors on the console
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+    try:
+        import mediapipe as mp
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the mediapipe pose backend needs mediapipe==0.10.14: pip install 'pyskl[demo]' "
+            "(or pip install --no-deps mediapipe==0.10.14 'protobuf<5' absl-py attrs flatbuffers)"
+        ) from err
+    return mp
+
+
+def _to_rgb(frame: np.ndarray) -> np.ndarray:
+    import cv2
+
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"expected a BGR frame [H, W, 3], got shape {frame.shape}")
+    return np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+
+
+def _landmarks(landmark_list: Any, with_visibility: bool) -> tuple[np.ndarray, np.ndarray]:
+    lms = landmark_list.landmark
+    xy = np.array([(lm.x, lm.y) for lm in lms], dtype=np.float32)
+    vis = np.array([lm.visibility for lm in lms], dtype=np.float32) if with_visibility else np.ones(len(lms), np.float32)
+    return xy, np.clip(vis, 0.0, 1.0)
+
+
+class MediaPipePose:
+    """mediapipe Pose as a pose backend.
+
+    Args:
+        max_persons: people per frame (see the module note on how persons beyond the first are found).
+        layout: 'coco' (COCO-17, default) or 'mediapipe' (the 33 BlazePose landmarks).
+        model_complexity: 0, 1 (default) or 2.
+        static_image_mode: False (video mode: landmarks tracked frame to frame) for videos.
+        min_detection_confidence / min_tracking_confidence: mediapipe's thresholds.
+        mask_margin: relative enlargement of a found person's box before blanking it out.
+
+    Joints that fall outside the image get score 0 and coordinates clipped to the image.
+    """
+
+    def __init__(self, max_persons: int = 1, layout: str = "coco", model_complexity: int = 1,
+                 static_image_mode: bool = False, min_detection_confidence: float = 0.5,
+                 min_tracking_confidence: float = 0.5, mask_margin: float = 0.1) -> None:
+        mp = require_mediapipe()
+        if max_persons < 1:
+            raise ValueError(f"max_persons must be >= 1, got {max_persons}")
+        if layout not in ("coco", "mediapipe"):
+            raise ValueError(f"layout must be 'coco' or 'mediapipe', got {layout!r}")
+        self.layout = layout
+        self.mask_margin = mask_margin
+        self._models = [
+            mp.solutions.pose.Pose(static_image_mode=static_image_mode, model_complexity=model_complexity,
+                                   smooth_landmarks=True, enable_segmentation=False,
+                                   min_detection_confidence=min_detection_confidence,
+                                   min_tracking_confidence=min_tracking_confidence)
+            for _ in range(max_persons)
+        ]
+
+    def __call__(self, frame: np.ndarray) -> list[Detection]:
+        rgb = _to_rgb(frame)
+        h, w = rgb.shape[:2]
+        out: list[Detection] = []
+        image = rgb
+        for i, model in enumerate(self._models):
+            if i > 0:
+                image = image.copy() if image is rgb else image
+                self._blank(image, out[-1].box)
+            result = model.process(image)
+            if result.pose_landmarks is None:
+                break
+            out.append(self._detection(result.pose_landmarks, w, h))
+        return out
+
+    def _blank(self, image: np.ndarray, box: np.ndarray) -> None:
+        h, w = image.shape[:2]
+        x1, y1, x2, y2 = box
+        mx, my = (x2 - x1) * self.mask_margin, (y2 - y1) * self.mask_margin
+        x1, x2 = int(max(0, x1 - mx)), int(min(w, x2 + mx + 1))
+        y1, y2 = int(max(0, y1 - my)), int(min(h, y2 + my + 1))
+        image[y1:y2, x1:x2] = 0
+
+    def _detection(self, landmarks: Any, w: int, h: int) -> Detection:
+        from ..datasets.layout_convert import convert_keypoints
+
+        xy, vis = _landmarks(landmarks, with_visibility=True)
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] <= 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= 1)
+        vis = np.where(inside, vis, 0.0).astype(np.float32)
+        pix = np.clip(xy, 0.0, 1.0) * np.array([w - 1, h - 1], dtype=np.float32)
+        if self.layout == "coco":
+            pix, vis = convert_keypoints(pix, vis, "mediapipe", "coco")
+        return Detection(pix.astype(np.float32), vis.astype(np.float32), keypoint_box(pix, vis))
+
+    def close(self) -> None:
+        for model in self._models:
+            model.close()
+        self._models = []
+
+    def __enter__(self) -> "MediaPipePose":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class MediaPipeHands:
+    """mediapipe Hands as a backend: 21 landmarks per hand (layout 'handmp').
+
+    Args:
+        max_num_hands: hands per image (per crop when crops are given).
+        static_image_mode: True runs palm detection on every image (PYSKL's gesture demo does).
+        model_complexity: 0 or 1.
+        min_detection_confidence: palm detector threshold.
+
+    Each detection's ``score`` is the handedness confidence for every joint (mediapipe Hands gives no
+    per-landmark score); ``extra`` holds ``normalized`` (x / W, y / H in the full frame), ``crop_normalized``
+    (relative to the crop it was found in, == ``normalized`` for full-frame detections), ``handedness``
+    and ``crop`` (the crop box or None).
+    """
+
+    layout = "handmp"
+
+    def __init__(self, max_num_hands: int = 1, static_image_mode: bool = True, model_complexity: int = 1,
+                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
+        mp = require_mediapipe()
+        self._model = mp.solutions.hands.Hands(static_image_mode=static_image_mode, max_num_hands=max_num_hands,
+                                               model_complexity=model_complexity,
+                                               min_detection_confidence=min_detection_confidence,
+                                               min_tracking_confidence=min_tracking_confidence)
+
+    def __call__(self, frame: np.ndarray, crops: Sequence[Sequence[int]] | None = None) -> list[Detection]:
+        """Hands in the full frame, or in each ``(x1, y1, x2, y2)`` crop when ``crops`` is given."""
+        rgb = _to_rgb(frame)
+        h, w = rgb.shape[:2]
+        if crops is None:
+            return self._detect(rgb, 0, 0, w, h, None)
+        out: list[Detection] = []
+        for box in crops:
+            x1, y1, x2, y2 = (int(v) for v in box)
+            x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
+            if x2 - x1 < 16 or y2 - y1 < 16:
+                continue
+            out += self._detect(np.ascontiguousarray(rgb[y1:y2, x1:x2]), x1, y1, w, h, (x1, y1, x2, y2))
+        return out
+
+    def _detect(self, rgb: np.ndarray, ox: int, oy: int, w: int, h: int, crop: Any) -> list[Detection]:
+        result = self._model.process(rgb)
+        if not result.multi_hand_landmarks:
+            return []
+        ch, cw = rgb.shape[:2]
+        out = []
+        handedness = result.multi_handedness or [None] * len(result.multi_hand_landmarks)
+        for landmarks, hand in zip(result.multi_hand_landmarks, handedness):
+            xy, _ = _landmarks(landmarks, with_visibility=False)
+            pix = xy * np.array([cw, ch], dtype=np.float32) + np.array([ox, oy], dtype=np.float32)
+            label, conf = ("", 1.0) if hand is None else (hand.classification[0].label, hand.classification[0].score)
+            score = np.full(len(pix), conf, dtype=np.float32)
+            extra = {"normalized": pix / np.array([w, h], dtype=np.float32), "crop_normalized": xy,
+                     "handedness": label, "crop": crop}
+            out.append(Detection(pix.astype(np.float32), score, keypoint_box(pix, score, -1.0), extra))
+        return out
+
+    def close(self) -> None:
+        self._model.close()
+
+    def __enter__(self) -> "MediaPipeHands":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def wrist_crops(pose: Detection, frame_shape: tuple[int, int], size: int = 320,
+                threshold: float = 0.3, layout: str = "coco") -> list[tuple[int, int, int, int]]:
+    """Square ``size`` px crops centred on the confident wrists of a pose detection."""
+    from ..utils.layouts import get_layout
+
+    names = get_layout(layout).joint_names
+    h, w = frame_shape
+    crops = []
+    for name in ("left_wrist", "right_wrist"):
+        j = names.index(name)
+        if pose.score[j] <= threshold:
+            continue
+        cx, cy = pose.keypoint[j]
+        half = size // 2
+        x1 = int(np.clip(cx - half, 0, max(0, w - size)))
+        y1 = int(np.clip(cy - half, 0, max(0, h - size)))
+        crops.append((x1, y1, min(w, x1 + size), min(h, y1 + size)))
+    return crops
