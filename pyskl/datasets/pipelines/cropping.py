@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...registry import TRANSFORMS
+from .compose import MissingKeyError, PipelineError
 
 __all__ = ["PoseCompact", "Resize", "RandomResizedCrop", "RandomCrop", "CenterCrop", "Flip",
            "require_2d_pose", "combine_quadruple", "compact_box"]
@@ -42,16 +43,16 @@ def require_2d_pose(results: dict, op: str, need_img_shape: bool = True) -> None
     """
     kp = results.get("keypoint")
     if kp is None:
-        raise KeyError(f"{op}: the results have no 'keypoint'{_sample_name(results)}")
+        raise MissingKeyError(f"{op}: the results have no 'keypoint'{_sample_name(results)}")
     kp_dim = np.shape(kp)[-1]
     if kp_dim != 2 and "keypoint_score" not in results:
-        raise ValueError(
+        raise PipelineError(
             f"{op}: 'keypoint' has {kp_dim} coordinates per joint and there is no 'keypoint_score'"
             f"{_sample_name(results)}: this looks like a {kp_dim}D skeleton annotation (e.g. NTU 3D), "
             "but heatmap (PoseC3D) pipelines need 2D keypoints [M, T, V, 2] with 'keypoint_score' "
             "and 'img_shape'. Use a 2D annotation file (e.g. the HRNet one) or a GCN pipeline.")
     if need_img_shape and "img_shape" not in results:
-        raise KeyError(f"{op}: the results have no 'img_shape'{_sample_name(results)}; heatmap "
+        raise MissingKeyError(f"{op}: the results have no 'img_shape'{_sample_name(results)}; heatmap "
                        "pipelines need a 2D pose annotation with 'img_shape' (h, w)")
 
 
@@ -308,7 +309,7 @@ class RandomCrop:
             require_2d_pose(results, "RandomCrop")
         img_h, img_w = results["img_shape"]
         if self.size > img_h or self.size > img_w:
-            raise ValueError(f"RandomCrop: size {self.size} exceeds the frame {img_h}x{img_w}"
+            raise PipelineError(f"RandomCrop: size {self.size} exceeds the frame {img_h}x{img_w}"
                              f"{_sample_name(results)}")
         y_offset = int(np.random.randint(0, img_h - self.size)) if img_h > self.size else 0
         x_offset = int(np.random.randint(0, img_w - self.size)) if img_w > self.size else 0
