@@ -109,10 +109,10 @@ def _segment_values(xs: torch.Tensor, ys: torch.Tensor, start: torch.Tensor, end
     coeff_f = coeff.to(ftype)
     proj_x = col(start, 0) + coeff_f * (col(end, 0) - col(start, 0))
     proj_y = col(start, 1) + coeff_f * (col(end, 1) - col(start, 1))
-    d2_line = ((x32.to(ftype) - proj_x) ** 2 + (y32.to(ftype) - proj_y) ** 2).float()
-    d2_seg = torch.where(coeff <= 0, d2_start, torch.where(coeff >= 1, d2_end, d2_line))
-    wide = torch.float64 if d2_seg.device.type != "mps" else torch.float32
-    return torch.exp(-d2_seg.to(wide) / 2. / sigma ** 2)
+    d2_line = (x32.to(ftype) - proj_x) ** 2 + (y32.to(ftype) - proj_y) ** 2
+    f64 = torch.float64
+    d2_seg = torch.where(coeff <= 0, d2_start.to(f64), torch.where(coeff >= 1, d2_end.to(f64), d2_line.to(f64)))
+    return torch.exp(-d2_seg / 2. / sigma ** 2)
 
 
 def _segments(target: _Target, plane: torch.Tensor, start: torch.Tensor, end: torch.Tensor,
