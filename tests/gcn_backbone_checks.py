@@ -11,8 +11,8 @@ import re
 
 import numpy as np
 import torch
-
 from conftest import ORACLE, require_shared
+
 from pyskl.models import average_clip, build_model
 
 MODELS_DIR = ORACLE / "models"

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT, require_shared
+
 from pyskl.config import load_config
 
 FAMILIES = ("stgcn", "stgcn++", "aagcn", "ctrgcn", "msg3d", "dgstgcn", "strong_aug")
@@ -76,7 +76,8 @@ def test_config_equals_pyskl_recipe(path: Path):
         assert chain == facts["datasets"][split]["wrapper_chain"]
         assert wrapper_args == facts["datasets"][split]["wrapper_args"]
         assert dataset["pipeline"] == cfg[f"{split}_pipeline"]
-        assert _plain({k: v for k, v in dataset.items() if k != "pipeline"}) == facts["datasets"][split]["dataset"]
+        plain = _plain({k: v for k, v in dataset.items() if k != "pipeline"})
+        assert plain == facts["datasets"][split]["dataset"]
     assert cfg["dataset_type"] == facts["dataset_type"] and cfg["ann_file"] == facts["ann_file"]
     for key in ("optimizer", "optimizer_config", "lr_config", "total_epochs", "evaluation"):
         assert _plain(cfg[key]) == facts[key], key
@@ -101,7 +102,11 @@ def _input_channels(cfg: dict) -> int:
     return cfg["model"]["backbone"].get("in_channels", 3)
 
 
-@pytest.mark.parametrize("name,cfg", _unique(lambda c: c["model"]), ids=lambda v: v if isinstance(v, str) else "")
+def _ids(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@pytest.mark.parametrize("name,cfg", _unique(lambda c: c["model"]), ids=_ids)
 def test_config_builds_its_model(name, cfg):
     from pyskl.models import build_model
 
@@ -111,8 +116,7 @@ def test_config_builds_its_model(name, cfg):
     assert model.cls_head.fc_cls.in_features == head["in_channels"]
 
 
-@pytest.mark.parametrize("name,cfg", _unique(lambda c: c["model"]["backbone"]),
-                         ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("name,cfg", _unique(lambda c: c["model"]["backbone"]), ids=_ids)
 def test_config_model_predicts_probabilities(name, cfg):
     from pyskl.models import build_model
 
@@ -129,7 +133,7 @@ def _pipelines_key(cfg: dict) -> list:
     return [cfg[f"{split}_pipeline"] for split in SPLITS]
 
 
-@pytest.mark.parametrize("name,cfg", _unique(_pipelines_key), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("name,cfg", _unique(_pipelines_key), ids=_ids)
 def test_config_pipelines_build(name, cfg):
     from pyskl.datasets.pipelines import Compose
 
@@ -152,7 +156,8 @@ def _fake_sample(rng: np.random.Generator, hrnet: bool, frames: int = 40, person
     return sample
 
 
-@pytest.mark.parametrize("name", ["stgcn++/stgcn++_ntu60_xsub_3dkp/b.py", "ctrgcn/ctrgcn_pyskl_ntu120_xset_hrnet/jm.py",
+@pytest.mark.parametrize("name", ["stgcn++/stgcn++_ntu60_xsub_3dkp/b.py",
+                                  "ctrgcn/ctrgcn_pyskl_ntu120_xset_hrnet/jm.py",
                                   "dgstgcn/ntu60_xsub_3dkp/bm.py", "strong_aug/ntu60_xsub_3dkp/j.py",
                                   "stgcn/stgcn_vanilla_ntu60_xsub_3dkp/j.py"])
 def test_pipelines_feed_the_model(name):

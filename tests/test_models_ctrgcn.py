@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from gcn_backbone_checks import (
+    check_backward,
+    check_constructed_buffers,
+    check_golden_io,
+    check_state_dict_layout,
+    randomize_gates,
+)
 
-from gcn_backbone_checks import (check_backward, check_constructed_buffers, check_golden_io,
-                                 check_state_dict_layout, randomize_gates)
 from pyskl.models import build_model
 from pyskl.models.gcns.ctrgcn import CTRGC
 

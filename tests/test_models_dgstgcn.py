@@ -1,15 +1,18 @@
 """DG-STGCN backbone: PYSKL state_dict layout, golden outputs, graph RNG, options, and training."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
-
-from gcn_backbone_checks import (check_backward, check_golden_io, check_state_dict_layout, model_cfg,
-                                 randomize_gates)
 from conftest import require_shared
+from gcn_backbone_checks import (
+    check_backward,
+    check_golden_io,
+    check_state_dict_layout,
+    model_cfg,
+    randomize_gates,
+)
+
 from pyskl.models import build_model
 from pyskl.models.gcns.dgstgcn import DGGCN, DGMSTCN
 

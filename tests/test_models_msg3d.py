@@ -7,9 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from gcn_backbone_checks import (
+    check_backward,
+    check_constructed_buffers,
+    check_golden_io,
+    check_state_dict_layout,
+)
 
-from gcn_backbone_checks import (check_backward, check_constructed_buffers, check_golden_io,
-                                 check_state_dict_layout)
 from pyskl.models import build_model
 from pyskl.models.gcns.msg3d import MSGCN, STMSGCN, UnfoldTemporalWindows
 from pyskl.utils import Graph
@@ -83,3 +87,18 @@ def test_window_graph_tiles_neighbourhood_over_time():
     # joint i at one frame of the window links to its neighbours and itself at every frame
     block = (A + np.eye(17)) > 0
     np.testing.assert_array_equal(one_hop, np.tile(block, (3, 3)))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("frames", [1, 2, 7, 8])
+def test_temporal_max_pool_equals_max_pool2d(stride, frames):
+    from pyskl.models.gcns.msg3d import TemporalMaxPool
+
+    x = torch.randn(2, 3, frames, 5, requires_grad=True)
+    fast = TemporalMaxPool((3, 1), (stride, 1), (1, 0))(x)
+    ref = torch.nn.MaxPool2d((3, 1), (stride, 1), (1, 0))(x)
+    torch.testing.assert_close(fast, ref, rtol=0, atol=0)
+    weights = torch.randn_like(ref)
+    (grad_fast,) = torch.autograd.grad((fast * weights).sum(), x)
+    (grad_ref,) = torch.autograd.grad((ref * weights).sum(), x)
+    torch.testing.assert_close(grad_fast, grad_ref)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from gcn_backbone_checks import check_backward, check_golden_io, check_state_dict_layout
+
 from pyskl.models import build_model
 
 NAME = "sgn_ntu60_synthetic"

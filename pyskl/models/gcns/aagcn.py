@@ -8,7 +8,8 @@ Apache-2.0): state_dict keys, shapes and forward values are PYSKL's.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -77,7 +78,7 @@ class UnitAAGCN(nn.Module):
         self.init_weights()
 
     def init_weights(self) -> None:
-        """PYSKL's init: kaiming convs, branch-scaled ``conv_d``, final BN scale 1e-6, zero attention gates."""
+        """PYSKL's init: kaiming convs, branch-scaled ``conv_d``, final BN 1e-6, zero attention gates."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 conv_init(m)

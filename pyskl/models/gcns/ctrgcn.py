@@ -7,7 +7,8 @@ state_dict keys, shapes and forward values are PYSKL's.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -10,7 +10,8 @@ RNG at construction (seed numpy to reproduce an init).
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -218,7 +219,8 @@ class DGSTGCN(nn.Module):
 
         blocks = []
         if in_channels != base_channels:
-            blocks.append(DGBlock(in_channels, base_channels, A.clone(), 1, residual=False, **stage_kwargs[0]))
+            blocks.append(DGBlock(in_channels, base_channels, A.clone(), 1, residual=False,
+                                  **stage_kwargs[0]))
         channels, inflate_times = base_channels, 0
         for i in range(2, num_stages + 1):
             stride = 1 + (i in down_stages)

@@ -10,10 +10,11 @@ values are identical.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
@@ -55,6 +56,22 @@ class MLP(nn.Module):
         return x
 
 
+class TemporalMaxPool(nn.MaxPool2d):
+    """``MaxPool2d((3, 1), (stride, 1), (1, 0))`` as two elementwise maxima of shifted views.
+
+    Same values as the pooling layer (padding never wins, as ``-inf``), several times faster on CPU
+    than ``max_pool2d``; other shapes fall back to :class:`torch.nn.MaxPool2d`.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (self.kernel_size, self.padding, self.dilation) != ((3, 1), (1, 0), 1) or self.ceil_mode:
+            return super().forward(x)
+        padded = F.pad(x, (0, 0, 1, 1), value=float("-inf"))
+        out = torch.maximum(torch.maximum(padded[:, :, :-2], padded[:, :, 1:-1]), padded[:, :, 2:])
+        stride = self.stride[0]
+        return out if stride == 1 else out[:, :, ::stride].contiguous()
+
+
 class MSG3DTCN(nn.Module):
     """Multi-scale temporal conv of MS-G3D / CTR-GCN (PYSKL ``MSTCN`` in ``msg3d_utils``).
 
@@ -75,7 +92,10 @@ class MSG3DTCN(nn.Module):
             raise ValueError(f"MSTCN out_channels={out_channels} must divide into {num_branches} branches")
         mid = out_channels // num_branches
         rem = out_channels - mid * (num_branches - 1)
-        kernels = list(kernel_size) if isinstance(kernel_size, (list, tuple)) else [kernel_size] * len(dilations)
+        if isinstance(kernel_size, (list, tuple)):
+            kernels = list(kernel_size)
+        else:
+            kernels = [kernel_size] * len(dilations)
         if len(kernels) != len(dilations):
             raise ValueError(f"MSTCN got {len(kernels)} kernel sizes for {len(dilations)} dilations")
         branches = [nn.Sequential(
@@ -84,7 +104,7 @@ class MSG3DTCN(nn.Module):
             for k, d in zip(kernels, dilations)]
         branches.append(nn.Sequential(
             nn.Conv2d(in_channels, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU(),
-            nn.MaxPool2d(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0)), nn.BatchNorm2d(mid)))
+            TemporalMaxPool(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0)), nn.BatchNorm2d(mid)))
         branches.append(nn.Sequential(
             nn.Conv2d(in_channels, rem, kernel_size=1, stride=(stride, 1)), nn.BatchNorm2d(rem)))
         self.branches = nn.ModuleList(branches)
@@ -93,7 +113,8 @@ class MSG3DTCN(nn.Module):
         elif in_channels == out_channels and stride == 1:
             self.residual = nn.Identity()
         else:
-            self.residual = UnitTCN(in_channels, out_channels, kernel_size=residual_kernel_size, stride=stride)
+            self.residual = UnitTCN(in_channels, out_channels, kernel_size=residual_kernel_size,
+                                    stride=stride)
         self.act: nn.Module = nn.ReLU()
         self.drop = nn.Dropout(tcn_dropout)
 
