@@ -37,18 +37,30 @@ from pyskl.registry import TRANSFORMS  # noqa: E402
 PYSKL_FIGURES = {"train": (38.1, 47.0), "test": (1.62, 2.83)}  # samples/s, numpy 1.26 / numpy 2.4
 LEFT_KP = [1, 3, 5, 7, 9, 11, 13, 15]
 RIGHT_KP = [2, 4, 6, 8, 10, 12, 14, 16]
-TRAIN = [dict(type="UniformSampleFrames", clip_len=48), dict(type="PoseDecode"),
-         dict(type="PoseCompact", hw_ratio=1.0, allow_imgpad=True), dict(type="Resize", scale=(-1, 64)),
-         dict(type="RandomResizedCrop", area_range=(0.56, 1.0)), dict(type="Resize", scale=(56, 56), keep_ratio=False),
-         dict(type="Flip", flip_ratio=0.5, left_kp=LEFT_KP, right_kp=RIGHT_KP),
-         dict(type="GeneratePoseTarget", with_kp=True, with_limb=False),
-         dict(type="FormatShape", input_format="NCTHW_Heatmap"), dict(type="Collect", keys=["imgs", "label"], meta_keys=[]),
-         dict(type="ToTensor", keys=["imgs", "label"])]
-TEST = [dict(type="UniformSampleFrames", clip_len=48, num_clips=10), dict(type="PoseDecode"),
-        dict(type="PoseCompact", hw_ratio=1.0, allow_imgpad=True), dict(type="Resize", scale=(64, 64), keep_ratio=False),
-        dict(type="GeneratePoseTarget", with_kp=True, with_limb=False, double=True, left_kp=LEFT_KP, right_kp=RIGHT_KP),
-        dict(type="FormatShape", input_format="NCTHW_Heatmap"), dict(type="Collect", keys=["imgs", "label"], meta_keys=[]),
-        dict(type="ToTensor", keys=["imgs"])]
+TRAIN = [
+    dict(type="UniformSampleFrames", clip_len=48),
+    dict(type="PoseDecode"),
+    dict(type="PoseCompact", hw_ratio=1.0, allow_imgpad=True),
+    dict(type="Resize", scale=(-1, 64)),
+    dict(type="RandomResizedCrop", area_range=(0.56, 1.0)),
+    dict(type="Resize", scale=(56, 56), keep_ratio=False),
+    dict(type="Flip", flip_ratio=0.5, left_kp=LEFT_KP, right_kp=RIGHT_KP),
+    dict(type="GeneratePoseTarget", with_kp=True, with_limb=False),
+    dict(type="FormatShape", input_format="NCTHW_Heatmap"),
+    dict(type="Collect", keys=["imgs", "label"], meta_keys=[]),
+    dict(type="ToTensor", keys=["imgs", "label"]),
+]
+TEST = [
+    dict(type="UniformSampleFrames", clip_len=48, num_clips=10),
+    dict(type="PoseDecode"),
+    dict(type="PoseCompact", hw_ratio=1.0, allow_imgpad=True),
+    dict(type="Resize", scale=(64, 64), keep_ratio=False),
+    dict(type="GeneratePoseTarget", with_kp=True, with_limb=False, double=True,
+         left_kp=LEFT_KP, right_kp=RIGHT_KP),
+    dict(type="FormatShape", input_format="NCTHW_Heatmap"),
+    dict(type="Collect", keys=["imgs", "label"], meta_keys=[]),
+    dict(type="ToTensor", keys=["imgs"]),
+]
 
 
 # ---------------------------------------------------------------------------- baseline: PYSKL-style loops
@@ -154,8 +166,9 @@ def make_samples(n: int, frames: int = 300, seed: int = 0) -> list[dict]:
         if i % 4 == 0:
             kp[1], score[1] = 0, 0
         samples.append(dict(frame_dir=f"S{i:03d}", label=int(i % 60), keypoint=kp.astype(np.float32),
-                            keypoint_score=score.astype(np.float32), total_frames=frames, img_shape=(1080, 1920),
-                            original_shape=(1080, 1920), modality="Pose", start_index=0))
+                            keypoint_score=score.astype(np.float32), total_frames=frames,
+                            img_shape=(1080, 1920), original_shape=(1080, 1920), modality="Pose",
+                            start_index=0))
     return samples
 
 
@@ -169,6 +182,7 @@ CLOCK = time.perf_counter
 def time_pipeline(ops: list[dict], samples: list[dict], test_mode: bool, passes: int) -> float:
     """Median samples/s over ``passes`` passes (PoseDataset-style deepcopy of each annotation included)."""
     pipeline = Compose(ops)
+    pipeline(dict(copy.deepcopy(samples[0]), test_mode=test_mode))  # warm-up (first-call costs)
     rates = []
     for p in range(passes):
         np.random.seed(p)
@@ -193,7 +207,8 @@ def op_breakdown(ops: list[dict], samples: list[dict], test_mode: bool) -> dict[
             start = CLOCK()
             results = op(results)
             spent[i] += CLOCK() - start
-    return {f"{i}:{type(op).__name__}": 1000 * t / len(samples) for i, (op, t) in enumerate(zip(pipeline.transforms, spent))}
+    names = [f"{i}:{type(op).__name__}" for i, op in enumerate(pipeline.transforms)]
+    return {name: 1000 * t / len(samples) for name, t in zip(names, spent)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,11 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--baseline-samples", type=int, default=None,
-                        help="samples for the (slow) loop baseline; default: --samples (train), a quarter (test)")
+                        help="samples for the (slow) loop baseline; default: --samples (train), "
+                             "a quarter of them (test)")
     parser.add_argument("--torch", action="store_true", help="also time GeneratePoseTargetTorch on the CPU")
     parser.add_argument("--breakdown", action="store_true", help="print ms per sample of each op (ours)")
     parser.add_argument("--cpu-time", action="store_true",
-                        help="time with this process's CPU time instead of wall time (steadier on a busy machine)")
+                        help="time with this process's CPU time instead of wall time "
+                             "(steadier on a busy machine)")
     args = parser.parse_args(argv)
     global CLOCK
     CLOCK = time.process_time if args.cpu_time else time.perf_counter
@@ -215,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
           f"median of {args.passes} passes; numpy {np.__version__}; "
           f"{'CPU' if args.cpu_time else 'wall'} time")
     print(f"{'pipeline':<34}{'ours':>10}{'loop baseline':>15}{'speed-up':>10}{'PYSKL np1/np2':>16}")
-    for name, ops, test_mode in (("train (48f, 56x56)", TRAIN, False), ("test (10 clips, double, 64x64)", TEST, True)):
+    runs = (("train (48f, 56x56)", TRAIN, False), ("test (10 clips, double, 64x64)", TEST, True))
+    for name, ops, test_mode in runs:
         key = "test" if test_mode else "train"
         n_base = args.baseline_samples or (args.samples if not test_mode else max(2, args.samples // 4))
         ours = time_pipeline(ops, samples, test_mode, args.passes)
@@ -224,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         np1, np2 = PYSKL_FIGURES[key]
         print(f"{name:<34}{ours:>10.1f}{base:>15.2f}{ours / base:>9.1f}x{np1:>8.2f}/{np2:<7.2f}")
         if args.torch:
-            tor = time_pipeline(_with_generator(ops, "GeneratePoseTargetTorch"), samples, test_mode, args.passes)
+            torch_ops = _with_generator(ops, "GeneratePoseTargetTorch")
+            tor = time_pipeline(torch_ops, samples, test_mode, args.passes)
             print(f"{'  same, GeneratePoseTargetTorch':<34}{tor:>10.1f}")
         if args.breakdown:
             parts = op_breakdown(ops, samples, test_mode)

@@ -65,7 +65,8 @@ def test_helpers():
 
 
 def test_flip_without_keypoints_and_label_map():
-    results = dict(imgs=[np.arange(6, dtype=np.uint8).reshape(1, 3, 2)], img_shape=(1, 3), modality="RGB", label=3)
+    img = np.arange(6, dtype=np.uint8).reshape(1, 3, 2)
+    results = dict(imgs=[img], img_shape=(1, 3), modality="RGB", label=3)
     out = TRANSFORMS.build(dict(type="Flip", flip_ratio=1.0, flip_label_map={3: 4}))(results)
     assert out["flip"] is True and out["label"] == 4
     np.testing.assert_array_equal(out["imgs"][0][0, :, 0], [4, 2, 0])

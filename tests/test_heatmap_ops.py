@@ -31,7 +31,8 @@ def assert_elem_types(actual, desc: dict, where: str) -> None:
         if name in ("int", "float", "str", "bool"):
             assert type(actual[i]).__name__ == name, f"{where}[{i}] is {type(actual[i]).__name__}, not {name}"
         else:
-            assert np.dtype(type(actual[i])) == np.dtype(name), f"{where}[{i}] is {type(actual[i])}, not {name}"
+            assert np.dtype(type(actual[i])) == np.dtype(name), \
+                f"{where}[{i}] is {type(actual[i])}, not {name}"
 
 
 def _cases(family: str) -> list:
@@ -56,8 +57,9 @@ def test_op_golden(path):
     if outcome.error is not None:
         raise outcome.error
     out = outcome.value
-    assert set(out) == set(case["output_keys"]), (
-        f"keys differ: extra {set(out) - set(case['output_keys'])}, missing {set(case['output_keys']) - set(out)}")
+    expected_keys = set(case["output_keys"])
+    assert set(out) == expected_keys, (
+        f"keys differ: extra {set(out) - expected_keys}, missing {expected_keys - set(out)}")
     for key, desc in case["output"].items():
         assert_value_matches(out[key], desc, npz, key, atol=_atol(key))
         if desc["kind"] == "py" and desc["type"] == "tuple":

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ORACLE, require_shared
 from oracle import blobs, load_case
-from pipeline_cases import (assert_outputs_match, assert_rng_after, assert_value_matches, case_paths,
+from pipeline_cases import (assert_rng_after, assert_value_matches, case_paths,
                             pipeline_config, pipeline_input, run_seeded)
 from pyskl.datasets.pipelines import Compose
 from pyskl.registry import TRANSFORMS
@@ -44,7 +44,8 @@ def _atol(key: str) -> float:
 def test_posec3d_cases_found():
     require_shared("oracle", "pipelines", "public", "pipelines")
     stems = {p.stem for p in CASES}
-    assert {"posec3d__slowonly_r50_ntu60_xsub__joint__train", "posec3d__slowonly_r50_ntu60_xsub__limb__test"} <= stems
+    assert {"posec3d__slowonly_r50_ntu60_xsub__joint__train",
+            "posec3d__slowonly_r50_ntu60_xsub__limb__test"} <= stems
 
 
 @pytest.mark.parametrize("path,index", SAMPLES, ids=lambda x: x.stem if hasattr(x, "stem") else str(x))
@@ -81,9 +82,11 @@ def test_posec3d_pipeline_trace(path):
     random.seed(sample["seed"])
     for op, step in zip(pipeline.transforms, sample["trace"], strict=True):
         results = op(results)
-        assert set(results) == set(step["keys"]), f"{step['op']}: keys {sorted(results)} != {sorted(step['keys'])}"
+        assert set(results) == set(step["keys"]), \
+            f"{step['op']}: keys {sorted(results)} != {sorted(step['keys'])}"
         for key, desc in step["changed"].items():
-            assert_value_matches(results[key], desc, npz, f"step {step['step']} {step['op']}: {key}", atol=_atol(key))
+            where = f"step {step['step']} {step['op']}: {key}"
+            assert_value_matches(results[key], desc, npz, where, atol=_atol(key))
 
 
 def test_posec3d_full_output_dtype_and_layout():

@@ -88,19 +88,20 @@ def test_torch_op_equals_numpy(cfg, seed, dtype):
 
 @pytest.mark.parametrize("double,num_clips", [(False, 1), (True, 1), (True, 2)])
 def test_in_step_rendering_matches_pipeline(double, num_clips):
-    """PoseToHeatmapInput + collate + BatchGeneratePoseTarget == GeneratePoseTarget + FormatShape per sample."""
+    """PoseToHeatmapInput + collate + BatchGeneratePoseTarget == per-sample GeneratePoseTarget+FormatShape."""
     cfg = dict(type="GeneratePoseTarget", with_kp=True, with_limb=False, double=double)
-    samples = [dict(make_pose(10 + i, num_person=1 + i, num_frame=4 * num_clips), num_clips=num_clips, clip_len=4)
-               for i in range(3)]
+    samples = [dict(make_pose(10 + i, num_person=1 + i, num_frame=4 * num_clips), num_clips=num_clips,
+                    clip_len=4) for i in range(3)]
     expected, inputs = [], []
     for s in samples:
         out = TRANSFORMS.build(cfg)(_copy(s))
         expected.append(TRANSFORMS.build(dict(type="FormatShape", input_format="NCTHW_Heatmap"))(out)["imgs"])
         inputs.append(TRANSFORMS.build(dict(type="PoseToHeatmapInput", num_person=2))(_copy(s)))
     assert inputs[2]["keypoint"].shape == (2, 4 * num_clips, 17, 2)  # 3 persons truncated to 2 ...
+    two_persons = dict(_copy(samples[2]), keypoint=samples[2]["keypoint"][:2],
+                       keypoint_score=samples[2]["keypoint_score"][:2])  # ... and rendered so
     expected[2] = TRANSFORMS.build(dict(type="FormatShape", input_format="NCTHW_Heatmap"))(
-        TRANSFORMS.build(cfg)(dict(_copy(samples[2]), keypoint=samples[2]["keypoint"][:2],
-                                   keypoint_score=samples[2]["keypoint_score"][:2])))["imgs"]  # ... as rendered
+        TRANSFORMS.build(cfg)(two_persons))["imgs"]
     kps = torch.from_numpy(np.stack([r["keypoint"] for r in inputs]))
     scores = torch.from_numpy(np.stack([r["keypoint_score"] for r in inputs]))
     render = BatchGeneratePoseTarget.from_config(cfg)
@@ -159,7 +160,8 @@ def test_double_is_pixel_mirror_with_swapped_channels():
 
 def test_3d_annotation_gives_clear_error():
     """NTU 3D skeletons (C=3, no keypoint_score, no img_shape) into a heatmap pipeline."""
-    results = dict(keypoint=np.zeros((2, 10, 25, 3), np.float32), total_frames=10, frame_dir="S001C001P001R001A001")
+    results = dict(keypoint=np.zeros((2, 10, 25, 3), np.float32), total_frames=10,
+                   frame_dir="S001C001P001R001A001")
     for op_cfg in (dict(type="PoseCompact", hw_ratio=1.0), dict(type="GeneratePoseTarget"),
                    dict(type="GeneratePoseTargetTorch"), dict(type="MMCompact")):
         with pytest.raises(ValueError, match="3D skeleton annotation") as err:
@@ -172,7 +174,8 @@ def test_3d_annotation_gives_clear_error():
 
 
 def test_2d_without_img_shape_names_the_key():
-    results = dict(keypoint=np.ones((1, 4, 17, 2), np.float32), keypoint_score=np.ones((1, 4, 17), np.float32))
+    results = dict(keypoint=np.ones((1, 4, 17, 2), np.float32),
+                   keypoint_score=np.ones((1, 4, 17), np.float32))
     with pytest.raises(KeyError, match="img_shape"):
         TRANSFORMS.build(dict(type="GeneratePoseTarget"))(results)
 
@@ -181,7 +184,8 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="exactly one of with_kp and with_limb"):
         TRANSFORMS.build(dict(type="GeneratePoseTarget", with_kp=True, with_limb=True))
     with pytest.raises(ValueError, match="joint 20"):
-        op = TRANSFORMS.build(dict(type="GeneratePoseTarget", with_kp=False, with_limb=True, skeletons=[(0, 20)]))
+        op = TRANSFORMS.build(dict(type="GeneratePoseTarget", with_kp=False, with_limb=True,
+                                   skeletons=[(0, 20)]))
         op(make_pose(0))
     with pytest.raises(TypeError, match="scale"):
         TRANSFORMS.build(dict(type="Resize", scale="big"))
@@ -202,7 +206,8 @@ def test_random_crop_draws_like_pyskl():
     expected_y, expected_x = np.random.randint(0, 40 - 32), np.random.randint(0, 50 - 32)
     np.random.seed(3)
     out = TRANSFORMS.build(dict(type="RandomCrop", size=32))(results)
-    np.testing.assert_array_equal(out["crop_bbox"], [expected_x, expected_y, expected_x + 32, expected_y + 32])
+    np.testing.assert_array_equal(out["crop_bbox"],
+                                  [expected_x, expected_y, expected_x + 32, expected_y + 32])
     assert out["img_shape"] == (32, 32) and out["keypoint"].dtype == np.float64
     np.testing.assert_allclose(out["keypoint"][..., 0], 10 - expected_x)
 
@@ -221,6 +226,8 @@ def test_3d_annotation_through_posec3d_pipeline():
     """The PoseC3D train pipeline fed an NTU 3D sample fails at PoseCompact with the mismatch named."""
     compose = Compose(BENCH.TRAIN)
     sample = dict(frame_dir="S001C001P001R001A001", label=0, total_frames=100, modality="Pose", start_index=0,
-                  test_mode=False, keypoint=np.random.default_rng(0).random((2, 100, 25, 3)).astype(np.float16))
-    with pytest.raises(ValueError, match=r"PoseCompact: 'keypoint' has 3 coordinates .* 3D skeleton annotation"):
+                  test_mode=False,
+                  keypoint=np.random.default_rng(0).random((2, 100, 25, 3)).astype(np.float16))
+    message = r"PoseCompact: 'keypoint' has 3 coordinates .* 3D skeleton annotation"
+    with pytest.raises(ValueError, match=message):
         compose(sample)

@@ -253,7 +253,8 @@ class RandomResizedCrop:
         self.aspect_ratio_range = tuple(aspect_ratio_range)
         for name, rng in (("area_range", self.area_range), ("aspect_ratio_range", self.aspect_ratio_range)):
             if len(rng) != 2 or not all(isinstance(v, (int, float)) for v in rng) or rng[0] > rng[1]:
-                raise TypeError(f"RandomResizedCrop: {name} must be an increasing pair of floats, got {rng!r}")
+                raise TypeError(f"RandomResizedCrop: {name} must be an increasing pair of floats, "
+                                f"got {rng!r}")
 
     @staticmethod
     def get_crop_bbox(img_shape: Sequence[int], area_range: Sequence[float],

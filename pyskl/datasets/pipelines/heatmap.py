@@ -75,7 +75,8 @@ class _MaxMerger:
 
     def add(self, group: np.ndarray, plane: np.ndarray, ys: np.ndarray, xs: np.ndarray,
             values: np.ndarray) -> None:
-        """``group``/``plane`` ``[n]`` sorted by group, ``ys [Py, n]``, ``xs [Px, n]``, ``values [Py, Px, n]``."""
+        """Queue patches: ``group``/``plane [n]`` (sorted by group), ``ys [Py, n]``, ``xs [Px, n]``,
+        ``values [Py, Px, n]``."""
         indices = [self._index(plane, ys, xs)]
         if self.mirror is not None:  # a different plane, so the same group stays duplicate-free
             num_frame, inverse = self.mirror

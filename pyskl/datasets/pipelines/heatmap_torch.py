@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ...registry import TRANSFORMS
-from .heatmap import EPS, GeneratePoseTarget, flip_channel_order
+from .heatmap import EPS, GeneratePoseTarget
 
 # torch is imported inside the functions: importing the pipelines stays light for GCN-only users.
 if TYPE_CHECKING:
@@ -68,10 +68,12 @@ class _Target:
         views = 1 if self.inverse is None else 2
         self._put((n * views * self.t + t) * self.c + c, ys, xs, values)
         if self.inverse is not None:
-            self._put((n * views * self.t + self.t + t) * self.c + self.inverse[c], ys, self.w - 1 - xs, values)
+            mirrored = (n * views * self.t + self.t + t) * self.c + self.inverse[c]
+            self._put(mirrored, ys, self.w - 1 - xs, values)
 
 
-def _points(target: _Target, plane: torch.Tensor, mu: torch.Tensor, values: torch.Tensor, sigma: float) -> None:
+def _points(target: _Target, plane: torch.Tensor, mu: torch.Tensor, values: torch.Tensor,
+            sigma: float) -> None:
     import torch
     h, w = target.h, target.w
     mu64 = mu.double()
@@ -111,7 +113,8 @@ def _segment_values(xs: torch.Tensor, ys: torch.Tensor, start: torch.Tensor, end
     proj_y = col(start, 1) + coeff_f * (col(end, 1) - col(start, 1))
     d2_line = (x32.to(ftype) - proj_x) ** 2 + (y32.to(ftype) - proj_y) ** 2
     f64 = torch.float64
-    d2_seg = torch.where(coeff <= 0, d2_start.to(f64), torch.where(coeff >= 1, d2_end.to(f64), d2_line.to(f64)))
+    d2_seg = torch.where(coeff <= 0, d2_start.to(f64),
+                         torch.where(coeff >= 1, d2_end.to(f64), d2_line.to(f64)))
     return torch.exp(-d2_seg / 2. / sigma ** 2)
 
 
@@ -138,8 +141,8 @@ def _segments(target: _Target, plane: torch.Tensor, start: torch.Tensor, end: to
         target.scatter(plane[sel], ys, xs, patch)
 
 
-def render_heatmaps(kps: torch.Tensor, scores: torch.Tensor | None, img_h: int, img_w: int, sigma: float = 0.6,
-                    with_kp: bool = True, skeletons: Sequence[Sequence[int]] = (),
+def render_heatmaps(kps: torch.Tensor, scores: torch.Tensor | None, img_h: int, img_w: int,
+                    sigma: float = 0.6, with_kp: bool = True, skeletons: Sequence[Sequence[int]] = (),
                     flip_order: Sequence[int] | None = None) -> torch.Tensor:
     """Pseudo heatmaps of a batch, PYSKL semantics.
 

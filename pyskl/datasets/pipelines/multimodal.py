@@ -37,7 +37,8 @@ class MMUniformSampleFrames:
 
     def __init__(self, clip_len: dict, num_clips: int = 1, p_interval: Any = 1, seed: int = 255) -> None:
         if not isinstance(clip_len, dict) or not clip_len:
-            raise TypeError(f"MMUniformSampleFrames: clip_len must be a {{modality: int}} dict, got {clip_len!r}")
+            raise TypeError("MMUniformSampleFrames: clip_len must be a {modality: int} dict, "
+                            f"got {clip_len!r}")
         self.clip_len = dict(clip_len)
         self.num_clips = num_clips
         self.p_interval = p_interval
@@ -48,7 +49,8 @@ class MMUniformSampleFrames:
         total = int(results["total_frames"])
         test_mode = bool(results.get("test_mode", False))
         for modality, clip_len in self.clip_len.items():
-            inds = uniform_sample_indices(total, clip_len, self.num_clips, self._interval, test_mode, self.seed)
+            inds = uniform_sample_indices(total, clip_len, self.num_clips, self._interval, test_mode,
+                                          self.seed)
             results[f"{modality}_inds"] = inds.astype(np.int64)
         results["clip_len"] = self.clip_len
         results["frame_interval"] = None

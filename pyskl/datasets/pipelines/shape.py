@@ -53,7 +53,8 @@ class FormatShape:
 
     def __init__(self, input_format: str, collapse: bool = False) -> None:
         if input_format not in _FORMATS:
-            raise ValueError(f"FormatShape: unsupported input_format {input_format!r}, choose from {_FORMATS}")
+            raise ValueError(f"FormatShape: unsupported input_format {input_format!r}, "
+                             f"choose from {_FORMATS}")
         self.input_format = input_format
         self.collapse = collapse
 
