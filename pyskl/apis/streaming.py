@@ -1,0 +1,133 @@
+"""A recognizer fed one frame of keypoints at a time (sliding window per tracked person)."""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+from torch import nn
+
+from .inference import make_annotation, predict_scores
+
+__all__ = ["StreamingRecognizer", "TrackPrediction"]
+
+
+@dataclass
+class TrackPrediction:
+    """One prediction for one track over frames ``[start, end]`` (inclusive) of the stream."""
+
+    track: int
+    start: int
+    end: int
+    scores: np.ndarray
+
+    @property
+    def label(self) -> int:
+        return int(np.argmax(self.scores))
+
+    @property
+    def score(self) -> float:
+        return float(np.max(self.scores))
+
+    def topk(self, k: int = 3) -> list[tuple[int, float]]:
+        order = np.argsort(-self.scores)[:k]
+        return [(int(i), float(self.scores[i])) for i in order]
+
+
+@dataclass
+class _TrackBuffer:
+    first: int
+    keypoint: deque = field(default_factory=deque)
+    score: deque = field(default_factory=deque)
+    last_seen: int = 0
+    pending: int = 0  # frames since the last prediction
+    last_end: int = -1
+
+
+class StreamingRecognizer:
+    """Sliding-window recognition over a stream of per-frame, per-track keypoints.
+
+    Memory is constant: each live track keeps at most ``window`` frames.
+
+    Args:
+        model: from :func:`pyskl.apis.init_recognizer` (any GCN or PoseC3D config).
+        window: frames per recognition window.
+        stride: a track is recognised again after this many new frames.
+        min_frames: frames a track needs before its first prediction (default ``window // 2``).
+        img_shape: ``(H, W)`` of the frames (2D pipelines normalise / crop with it).
+        max_missing: a track unseen for this many frames is dropped.
+        use_score: pass ``keypoint_score`` to the pipeline (False for models without a score channel, e.g.
+            the hand-gesture model fed raw mediapipe coordinates).
+
+    Example:
+        >>> stream = StreamingRecognizer(model, window=48, stride=16, img_shape=(1080, 1920))
+        >>> for t, poses in enumerate(frames):          # poses: {track_id: (keypoint [V, C], score [V])}
+        ...     for pred in stream.push(t, poses):
+        ...         print(pred.track, pred.label, pred.score)
+        >>> final = stream.flush()
+    """
+
+    def __init__(self, model: nn.Module, window: int = 48, stride: int = 16, min_frames: int | None = None,
+                 img_shape: Sequence[int] | None = None, max_missing: int = 30, use_score: bool = True) -> None:
+        if window < 1 or stride < 1:
+            raise ValueError(f"window and stride must be >= 1, got {window}, {stride}")
+        self.model, self.window, self.stride = model, int(window), int(stride)
+        self.min_frames = int(min_frames if min_frames is not None else max(1, window // 2))
+        self.img_shape = tuple(img_shape) if img_shape is not None else None
+        self.max_missing, self.use_score = max_missing, use_score
+        self.tracks: dict[int, _TrackBuffer] = {}
+        self.frame = -1
+        self._shape: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+
+    def push(self, frame_index: int, poses: Mapping[int, tuple[np.ndarray, np.ndarray | None]]) -> list[TrackPrediction]:
+        """Add one frame: ``{track_id: (keypoint [V, C], score [V] or None)}``; returns new predictions."""
+        self.frame = int(frame_index)
+        for tid, (kp, score) in poses.items():
+            kp = np.asarray(kp, np.float32)
+            score = np.ones(kp.shape[:-1], np.float32) if score is None else np.asarray(score, np.float32)
+            if self._shape is None:
+                self._shape = (kp.shape, score.shape)
+            buf = self.tracks.get(tid)
+            if buf is None:
+                buf = self.tracks[tid] = _TrackBuffer(first=self.frame)
+            buf.keypoint.append(kp)
+            buf.score.append(score)
+            buf.last_seen = self.frame
+        for tid, buf in list(self.tracks.items()):
+            if tid not in poses:
+                if self.frame - buf.last_seen > self.max_missing:
+                    del self.tracks[tid]
+                    continue
+                # keep time aligned: a missed frame is all-zero (PYSKL's "no person")
+                buf.keypoint.append(np.zeros(self._shape[0], np.float32))
+                buf.score.append(np.zeros(self._shape[1], np.float32))
+            while len(buf.keypoint) > self.window:
+                buf.keypoint.popleft()
+                buf.score.popleft()
+            buf.pending += 1
+        ready = [tid for tid, b in self.tracks.items()
+                 if len(b.keypoint) >= self.min_frames and (b.last_end < 0 or b.pending >= self.stride)]
+        return self._predict(ready)
+
+    def flush(self) -> list[TrackPrediction]:
+        """Predict for every live track with frames not yet covered by a prediction (end of stream)."""
+        return self._predict([tid for tid, b in self.tracks.items() if b.pending > 0 and len(b.keypoint) > 0
+                              and b.last_seen > b.last_end])
+
+    def _predict(self, tids: list[int]) -> list[TrackPrediction]:
+        if not tids:
+            return []
+        samples = []
+        for tid in tids:
+            buf = self.tracks[tid]
+            score = np.stack(buf.score)[None] if self.use_score else None
+            samples.append(make_annotation(np.stack(buf.keypoint)[None], score, self.img_shape))
+        scores = predict_scores(self.model, samples)
+        out = []
+        for tid, s in zip(tids, scores):
+            buf = self.tracks[tid]
+            start = buf.first if buf.last_end < 0 else buf.last_end + 1
+            out.append(TrackPrediction(tid, start, self.frame, s))
+            buf.last_end, buf.pending = self.frame, 0
+        return out
