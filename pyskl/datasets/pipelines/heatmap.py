@@ -91,10 +91,12 @@ class _MaxMerger:
             store.extend((index[lo:hi], values[lo:hi]) for index in indices)
 
     def merge(self) -> None:
-        for parts in self.groups.values():
+        """Write the queued patches; the heatmap must be all zeros before the first merge."""
+        for i, parts in enumerate(self.groups.values()):
             index = np.concatenate([p[0].ravel() for p in parts])
             values = np.concatenate([p[1].ravel() for p in parts])
-            self.flat[index] = np.maximum(self.flat[index], values)
+            # the first group lands on zeros (patch values are >= 0): no need to read them back
+            self.flat[index] = values if i == 0 else np.maximum(self.flat[index], values)
         self.groups.clear()
 
 
