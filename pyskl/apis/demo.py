@@ -1,0 +1,178 @@
+"""The offline video demo behind ``pyskl demo``: pose -> tracking -> sliding-window recognition -> drawing.
+
+Frames stream from the reader through every stage into the writer, so memory does not grow with the
+video's length. ``run_demo`` returns per-stage wall-clock times (used by ``benchmarks/bench_demo.py``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["DemoResult", "run_demo", "class_names_for"]
+
+
+@dataclass
+class DemoResult:
+    frames: int
+    tracks: int
+    video: Path | None
+    timeline: Path
+    segments: list[dict]
+    codec: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> dict[str, float]:
+        """Frames per second of each stage alone and of everything together ('total')."""
+        return {k: self.frames / v if v > 0 else float("inf") for k, v in self.seconds.items()}
+
+
+def class_names_for(num_classes: int, label_map: str | os.PathLike | Sequence[str] | None) -> list[str]:
+    """Class names from a label map name/file/list, checked against the model's class count."""
+    if label_map is None:
+        return [str(i) for i in range(num_classes)]
+    if isinstance(label_map, (str, os.PathLike)):
+        from ..label_maps import load_label_map
+
+        names = load_label_map(label_map)
+    else:
+        names = list(label_map)
+    if len(names) < num_classes:
+        raise ValueError(f"label map {label_map!s:.80} has {len(names)} names; the model has {num_classes} classes")
+    return names[:num_classes]
+
+
+def _num_classes(model) -> int:
+    head = getattr(model, "cls_head", None)
+    n = getattr(head, "num_classes", None)
+    if n is None:
+        raise AttributeError("cannot tell the model's number of classes (cls_head.num_classes)")
+    return int(n)
+
+
+def run_demo(video: str | os.PathLike, out: str | os.PathLike | None, config: str | os.PathLike | dict,
+             checkpoint: str | os.PathLike | None, label_map: str | os.PathLike | Sequence[str] | None = None,
+             window: int = 48, stride: int = 16, num_clips: int | None = 1, max_persons: int = 2, topk: int = 3,
+             timeline: str | os.PathLike | None = None, device: str = "cpu", backend: Any = "mediapipe",
+             backend_kwargs: dict | None = None, max_frames: int | None = None, progress: bool = True,
+             draw: bool = True, save_pose: str | os.PathLike | None = None) -> DemoResult:
+    """Recognise actions per tracked person in ``video``; write the annotated mp4 and the timeline.
+
+    Args:
+        video: input video file.
+        out: annotated H.264 mp4 (None: no video, timeline only).
+        config, checkpoint: any GCN or PoseC3D PYSKL config and its weights (2D COCO-17 keypoints
+            unless the backend gives another layout).
+        label_map: class names (shipped label-map name, text file, or list).
+        window, stride: frames per recognition window, frames between recognitions of a track.
+        num_clips: clips per window (overrides the test pipeline's; None keeps it).
+        max_persons: persons detected and tracked.
+        topk: labels drawn per person.
+        backend: a pose backend name (built with ``backend_kwargs``) or a ready backend object.
+        timeline: JSON path (default: ``out`` with ``.json``); a CSV is written beside it.
+        save_pose: also write the tracked skeletons as a PYSKL annotation pickle (grows with the video:
+            keypoints only).
+    """
+    from ..pose import PoseTracker, TrackStore, build_pose_backend
+    from ..pose.video_reader import iter_frames, probe_video
+    from ..viz import VideoWriter, draw_skeleton, draw_text_block, track_color
+    from .inference import init_recognizer
+    from .streaming import StreamingRecognizer
+    from .timeline import Timeline
+
+    info = probe_video(video)
+    if out is None and timeline is None:
+        raise ValueError("give an output video, a timeline path, or both")
+    timeline = Path(timeline) if timeline is not None else Path(out).with_suffix(".json")
+    model = init_recognizer(config, checkpoint, device=device, num_clips=num_clips)
+    classes = class_names_for(_num_classes(model), label_map)
+    own = isinstance(backend, str)
+    pose = build_pose_backend(backend, **dict(backend_kwargs or {}, max_persons=max_persons)) if own else backend
+    layout = getattr(pose, "layout", "coco")
+    tracker = PoseTracker(similarity="iou", threshold=0.2, max_age=15, max_tracks=max_persons)
+    stream = StreamingRecognizer(model, window=window, stride=stride, img_shape=(info.height, info.width))
+    lines = Timeline(classes, info.fps)
+    latest: dict[int, list[tuple[int, float]]] = {}
+    seconds = dict(pose=0.0, tracking=0.0, recognition=0.0, drawing=0.0, total=0.0)
+    writer = VideoWriter(out, fps=info.fps) if out is not None and draw else None
+    total = info.frame_count if max_frames is None else min(info.frame_count or max_frames, max_frames)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total or None, desc="demo", unit="frame", file=sys.stderr, dynamic_ncols=True)
+    frames, seen_tracks = 0, set()
+    store = TrackStore() if save_pose is not None else None
+    t_start = time.perf_counter()
+    try:
+        for t, frame in enumerate(iter_frames(video, max_frames)):
+            t0 = time.perf_counter()
+            detections = pose(frame)
+            t1 = time.perf_counter()
+            ids = tracker.update(detections)
+            poses = {i: (d.keypoint, d.score) for i, d in zip(ids, detections) if i >= 0}
+            seen_tracks.update(poses)
+            if store is not None:
+                store.add(ids, detections)
+            t2 = time.perf_counter()
+            for pred in stream.push(t, poses):
+                lines.add(pred)
+                latest[pred.track] = pred.topk(topk)
+            t3 = time.perf_counter()
+            if writer is not None:
+                tids = sorted(poses)
+                if tids:
+                    draw_skeleton(frame, np.stack([poses[i][0] for i in tids]), np.stack([poses[i][1] for i in tids]),
+                                  layout=layout, track_ids=tids, with_ids=False)
+                for tid in tids:
+                    kp, score = poses[tid]
+                    ok = score > 0.3
+                    pts = kp[ok] if ok.any() else kp
+                    text = [f"#{tid}"] + [f"{classes[c][:28]} {s:.2f}" for c, s in latest.get(tid, [])]
+                    draw_text_block(frame, text, (int(pts[:, 0].min()), int(pts[:, 1].min()) - 12),
+                                    track_color(tid), anchor="bottom")
+                draw_text_block(frame, [f"frame {t}"], (8, 8))
+                writer.write(frame)
+            t4 = time.perf_counter()
+            seconds["pose"] += t1 - t0
+            seconds["tracking"] += t2 - t1
+            seconds["recognition"] += t3 - t2
+            seconds["drawing"] += t4 - t3
+            frames += 1
+            if bar is not None:
+                bar.update(1)
+        t0 = time.perf_counter()
+        for pred in stream.flush():
+            lines.add(pred)
+        seconds["recognition"] += time.perf_counter() - t0
+    finally:
+        if own:
+            pose.close()
+        if writer is not None:
+            writer.close()
+        if bar is not None:
+            bar.close()
+    seconds["total"] = time.perf_counter() - t_start
+    if store is not None:
+        _save_pose(store, save_pose, Path(video).stem, layout, max_persons, (info.height, info.width))
+    lines.write(timeline, timeline.with_suffix(".csv"), video=str(video), frames=frames, width=info.width,
+                height=info.height, window=window, stride=stride)
+    return DemoResult(frames, len(seen_tracks), Path(out) if writer is not None else None, timeline,
+                      lines.segments, writer.codec if writer is not None else "", seconds)
+
+
+def _save_pose(store, path, name: str, layout: str, max_persons: int, shape: tuple[int, int]) -> None:
+    from ..datasets.io import save_annotations
+    from ..utils.layouts import get_layout
+
+    kp, score = store.to_arrays(get_layout(layout).num_joints, max_persons)
+    ann = {"frame_dir": name, "label": -1, "img_shape": shape, "original_shape": shape,
+           "total_frames": int(kp.shape[1]), "keypoint": kp, "keypoint_score": score}
+    # label -1 (unlabelled, PYSKL's convention) fails pyskl's validator, so skip validation here
+    save_annotations({"split": {"demo": [name]}, "annotations": [ann]}, path, validate=False)
