@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "data": "data",
     "train": "train", "test": "test",
     "fuse": "fuse",
+    "export": "export",
     "extract": "extract", "demo": "demo", "gesture": "gesture", "vis": "vis",
 }
 
@@ -22,6 +23,7 @@ HELP: dict[str, str] = {
     "data": "annotation files: synthesise, check, convert, pack",
     "train": "train a model from a PYSKL config (CPU/GPU, or torchrun for DDP)", "test": "test a checkpoint: metrics and per-sample scores",
     "fuse": "fuse per-stream test results (2:2:1:1 / 1:1 weights, or --search on validation results)",
+    "export": "export a recognizer to ONNX or TorchScript and check it against PyTorch",
     "extract": "videos -> 2D skeleton annotation pickle", "demo": "video -> actions: skeleton video + timeline", "gesture": "hand-gesture recognition from camera or video", "vis": "render skeletons, heatmaps, training curves, confusion matrices",
 }
 
