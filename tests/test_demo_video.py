@@ -75,6 +75,20 @@ def test_demo_with_replayed_poses(tmp_path):
     np.testing.assert_allclose(saved["keypoint"][0], ann["keypoint"][0], atol=1e-4)
 
 
+def test_demo_with_posec3d_config(tmp_path):
+    from pyskl.pose.replay import ReplayBackend
+    from tests.conftest import ROOT
+
+    video, ann = _synthetic_clip(tmp_path, frames=16)
+    torch.manual_seed(0)
+    result = run_demo(video, None, ROOT / "configs" / "quickstart" / "posec3d_synthetic.py", None, window=8,
+                      stride=8, backend=ReplayBackend(ann), progress=False, timeline=tmp_path / "t.json")
+    doc = json.loads((tmp_path / "t.json").read_text())
+    validate_timeline(doc)
+    assert result.video is None and len(doc["classes"]) == 10
+    assert sorted({f for s in doc["segments"] for f in range(s["start"], s["end"] + 1)}) == list(range(16))
+
+
 def test_class_names_for():
     assert class_names_for(3, None) == ["0", "1", "2"]
     assert class_names_for(2, ["a", "b", "c"]) == ["a", "b"]

@@ -1,0 +1,91 @@
+"""End-to-end frames/s of ``pyskl demo`` on ../shared/samples/ntu_sample.avi, split by stage.
+
+Stages (wall-clock seconds inside ``pyskl.apis.demo.run_demo``): pose (mediapipe Pose, the video decode is
+not included), tracking (IoU tracker), recognition (sliding-window ST-GCN++ per track), drawing (skeletons,
+labels and H.264 encoding). Also runs the recognition stage alone on replayed poses, so the model's share
+can be read without the pose cost.
+
+Model: a full-size ST-GCN++ on COCO-17 (PYSKL's stgcn++ defaults: 10 stages, 64 base channels, 60 classes)
+with random weights: timings do not depend on the weights. Pass --config/--checkpoint for another model.
+
+    python benchmarks/bench_demo.py [--video V] [--max-persons 2] [--window 48] [--stride 16] [--threads 1]
+
+Goal (issue 7): pose + recognition at least the source frame rate (30 fps) on 2 CPU cores.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STGCNPP_COCO = dict(
+    model=dict(type="RecognizerGCN",
+               backbone=dict(type="STGCN", gcn_adaptive="init", gcn_with_res=True, tcn_type="mstcn",
+                             graph_cfg=dict(layout="coco", mode="spatial")),
+               cls_head=dict(type="GCNHead", num_classes=60, in_channels=256)),
+    data=dict(test=dict(type="PoseDataset", ann_file="", pipeline=[
+        dict(type="PreNormalize2D"), dict(type="GenSkeFeat", dataset="coco", feats=["j"]),
+        dict(type="UniformSample", clip_len=100, num_clips=1), dict(type="PoseDecode"),
+        dict(type="FormatGCNInput", num_person=2), dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
+        dict(type="ToTensor", keys=["keypoint"])])))
+
+
+def _row(name: str, frames: int, seconds: dict[str, float]) -> str:
+    fps = {k: frames / v if v > 0 else float("inf") for k, v in seconds.items()}
+    pr = frames / max(seconds["pose"] + seconds["tracking"] + seconds["recognition"], 1e-9)
+    return (f"{name:<26} {fps['pose']:>8.1f} {fps['tracking']:>9.0f} {fps['recognition']:>12.1f} "
+            f"{fps['drawing']:>9.1f} {pr:>11.1f} {fps['total']:>8.1f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", default=str(ROOT.parent / "shared" / "samples" / "ntu_sample.avi"))
+    parser.add_argument("--config", default=None, help="model config (default: full-size ST-GCN++ COCO-17)")
+    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--max-persons", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--window", type=int, default=48)
+    parser.add_argument("--stride", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: mediapipe and the encoder use the other core)")
+    args = parser.parse_args()
+
+    import torch
+
+    from pyskl.apis.demo import run_demo
+    from pyskl.datasets.io import load_annotations
+    from pyskl.pose.replay import ReplayBackend
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if not Path(args.video).is_file():
+        print(f"skipped: {args.video} not found")
+        return 0
+    config = args.config or STGCNPP_COCO
+    print(f"video {args.video}; window {args.window}, stride {args.stride}; torch threads {args.threads}")
+    print(f"{'run':<26} {'pose':>8} {'tracking':>9} {'recognition':>12} {'drawing':>9} {'pose+recog':>11} "
+          f"{'total':>8}   (frames/s)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for persons in args.max_persons:
+            pose_file = Path(tmp) / f"pose{persons}.pkl"
+            t0 = time.perf_counter()
+            res = run_demo(args.video, Path(tmp) / f"demo{persons}.mp4", config, args.checkpoint,
+                           window=args.window, stride=args.stride, max_persons=persons, progress=False,
+                           save_pose=pose_file)
+            wall = time.perf_counter() - t0
+            print(_row(f"mediapipe, {persons} person(s)", res.frames, res.seconds)
+                  + f"   [{res.tracks} tracks, wall incl. model load {wall:.1f}s]")
+            ann = load_annotations(pose_file, validate=False)["annotations"][0]
+            res = run_demo(args.video, None, config, args.checkpoint, window=args.window, stride=args.stride,
+                           max_persons=persons, progress=False, backend=ReplayBackend(ann),
+                           timeline=Path(tmp) / "t.json", draw=False)
+            print(_row(f"replayed poses, {persons} p.", res.frames, res.seconds) + "   [no drawing]")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
