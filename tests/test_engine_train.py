@@ -123,3 +123,26 @@ def test_truncated_latest_checkpoint_is_refused_and_previous_still_resumes(tiny,
     results = train(load_config(cfg_path), TrainOptions(work_dir=str(wd), device="cpu", resume=str(wd / "epoch_1.pth"),
                                                         test_last=True))
     assert torch.load(latest, weights_only=True)["epoch"] == 2 and "test_last" in results
+
+
+def test_bf16_autocast_on_cpu_trains_and_tests(tiny, tmp_path):
+    _, ann = tiny
+    cfg_path = write_tiny_config(tmp_path, ann, epochs=1)
+    results = train(load_config(cfg_path), TrainOptions(work_dir=str(tmp_path / "wd"), seed=0, device="cpu",
+                                                        amp="bf16", test_last=True))
+    assert 0.0 <= results["test_last"]["top1_acc"] <= 1.0
+    weights = torch.load(tmp_path / "wd" / "latest.pth", weights_only=True)["state_dict"]
+    assert all(v.dtype != torch.bfloat16 for v in weights.values())  # autocast keeps fp32 master weights
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA device"):
+        train(load_config(cfg_path), TrainOptions(work_dir=str(tmp_path / "wd2"), device="cpu", amp="fp16"))
+
+
+@pytest.mark.slow
+def test_compile_trains(tiny, tmp_path):
+    _, ann = tiny
+    cfg_path = write_tiny_config(tmp_path, ann, epochs=1)
+    results = train(load_config(cfg_path), TrainOptions(work_dir=str(tmp_path / "wd"), seed=0, device="cpu",
+                                                        compile=True, test_last=True))
+    assert "test_last" in results
+    assert not any(k.startswith("_orig_mod") for k in torch.load(tmp_path / "wd" / "latest.pth",
+                                                                  weights_only=True)["state_dict"])

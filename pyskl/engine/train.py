@@ -142,7 +142,8 @@ def train_one_epoch(loop: _Loop, loader: Any) -> dict[str, float]:
         lr = loop.schedule.apply(loop.epoch, loop.it)
         x, label = _input_and_label(batch, env.device)
         with autocast(env.device, loop.opts.amp):
-            losses = _unwrap(loop.model).loss(loop.model(x), label)
+            logits = loop.model(x)
+        losses = _unwrap(loop.model).loss(logits.float(), label)  # the loss in fp32, outside autocast
         loss, logged = _parse_losses(losses)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {float(loss)} at epoch {loop.epoch + 1}, iter {i + 1}: "
