@@ -12,6 +12,7 @@ with random weights: timings do not depend on the weights. Pass --config/--check
 
 Goal (issue 7): pose + recognition at least the source frame rate (30 fps) on 2 CPU cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,22 +25,42 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 STGCNPP_COCO = dict(
-    model=dict(type="RecognizerGCN",
-               backbone=dict(type="STGCN", gcn_adaptive="init", gcn_with_res=True, tcn_type="mstcn",
-                             graph_cfg=dict(layout="coco", mode="spatial")),
-               cls_head=dict(type="GCNHead", num_classes=60, in_channels=256)),
-    data=dict(test=dict(type="PoseDataset", ann_file="", pipeline=[
-        dict(type="PreNormalize2D"), dict(type="GenSkeFeat", dataset="coco", feats=["j"]),
-        dict(type="UniformSample", clip_len=100, num_clips=1), dict(type="PoseDecode"),
-        dict(type="FormatGCNInput", num_person=2), dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
-        dict(type="ToTensor", keys=["keypoint"])])))
+    model=dict(
+        type="RecognizerGCN",
+        backbone=dict(
+            type="STGCN",
+            gcn_adaptive="init",
+            gcn_with_res=True,
+            tcn_type="mstcn",
+            graph_cfg=dict(layout="coco", mode="spatial"),
+        ),
+        cls_head=dict(type="GCNHead", num_classes=60, in_channels=256),
+    ),
+    data=dict(
+        test=dict(
+            type="PoseDataset",
+            ann_file="",
+            pipeline=[
+                dict(type="PreNormalize2D"),
+                dict(type="GenSkeFeat", dataset="coco", feats=["j"]),
+                dict(type="UniformSample", clip_len=100, num_clips=1),
+                dict(type="PoseDecode"),
+                dict(type="FormatGCNInput", num_person=2),
+                dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
+                dict(type="ToTensor", keys=["keypoint"]),
+            ],
+        )
+    ),
+)
 
 
 def _row(name: str, frames: int, seconds: dict[str, float]) -> str:
     fps = {k: frames / v if v > 0 else float("inf") for k, v in seconds.items()}
     pr = frames / max(seconds["pose"] + seconds["tracking"] + seconds["recognition"], 1e-9)
-    return (f"{name:<26} {fps['pose']:>8.1f} {fps['tracking']:>9.0f} {fps['recognition']:>12.1f} "
-            f"{fps['drawing']:>9.1f} {pr:>11.1f} {fps['total']:>8.1f}")
+    return (
+        f"{name:<26} {fps['pose']:>8.1f} {fps['tracking']:>9.0f} {fps['recognition']:>12.1f} "
+        f"{fps['drawing']:>9.1f} {pr:>11.1f} {fps['total']:>8.1f}"
+    )
 
 
 def main() -> int:
@@ -50,8 +71,12 @@ def main() -> int:
     parser.add_argument("--max-persons", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--window", type=int, default=48)
     parser.add_argument("--stride", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: mediapipe and the encoder use the other core)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: mediapipe and the encoder use the other core)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -67,22 +92,44 @@ def main() -> int:
         return 0
     config = args.config or STGCNPP_COCO
     print(f"video {args.video}; window {args.window}, stride {args.stride}; torch threads {args.threads}")
-    print(f"{'run':<26} {'pose':>8} {'tracking':>9} {'recognition':>12} {'drawing':>9} {'pose+recog':>11} "
-          f"{'total':>8}   (frames/s)")
+    print(
+        f"{'run':<26} {'pose':>8} {'tracking':>9} {'recognition':>12} {'drawing':>9} {'pose+recog':>11} "
+        f"{'total':>8}   (frames/s)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for persons in args.max_persons:
             pose_file = Path(tmp) / f"pose{persons}.pkl"
             t0 = time.perf_counter()
-            res = run_demo(args.video, Path(tmp) / f"demo{persons}.mp4", config, args.checkpoint,
-                           window=args.window, stride=args.stride, max_persons=persons, progress=False,
-                           save_pose=pose_file)
+            res = run_demo(
+                args.video,
+                Path(tmp) / f"demo{persons}.mp4",
+                config,
+                args.checkpoint,
+                window=args.window,
+                stride=args.stride,
+                max_persons=persons,
+                progress=False,
+                save_pose=pose_file,
+            )
             wall = time.perf_counter() - t0
-            print(_row(f"mediapipe, {persons} person(s)", res.frames, res.seconds)
-                  + f"   [{res.tracks} tracks, wall incl. model load {wall:.1f}s]")
+            print(
+                _row(f"mediapipe, {persons} person(s)", res.frames, res.seconds)
+                + f"   [{res.tracks} tracks, wall incl. model load {wall:.1f}s]"
+            )
             ann = load_annotations(pose_file, validate=False)["annotations"][0]
-            res = run_demo(args.video, None, config, args.checkpoint, window=args.window, stride=args.stride,
-                           max_persons=persons, progress=False, backend=ReplayBackend(ann),
-                           timeline=Path(tmp) / "t.json", draw=False)
+            res = run_demo(
+                args.video,
+                None,
+                config,
+                args.checkpoint,
+                window=args.window,
+                stride=args.stride,
+                max_persons=persons,
+                progress=False,
+                backend=ReplayBackend(ann),
+                timeline=Path(tmp) / "t.json",
+                draw=False,
+            )
             print(_row(f"replayed poses, {persons} p.", res.frames, res.seconds) + "   [no drawing]")
     return 0
 

@@ -1,4 +1,5 @@
 """StreamingRecognizer (one frame at a time, sliding windows per track) and the timeline it feeds."""
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,13 @@ def test_single_frame_stream_matches_offline_inference(model):
     kps, scores = zip(*(_pose(t) for t in range(8)))
     preds = [p for t in range(8) for p in stream.push(t, {0: (kps[t], scores[t])})]
     assert len(preds) == 1
-    offline = inference_recognizer(model, np.stack(kps)[None], return_scores=True,
-                                   keypoint_score=np.stack(scores)[None], img_shape=(480, 640))
+    offline = inference_recognizer(
+        model,
+        np.stack(kps)[None],
+        return_scores=True,
+        keypoint_score=np.stack(scores)[None],
+        img_shape=(480, 640),
+    )
     np.testing.assert_allclose(preds[0].scores, offline, atol=1e-5)
 
 
@@ -73,11 +79,21 @@ def test_timeline_merges_same_label_and_validates(tmp_path):
     lines = Timeline(["wave", "clap", "jump"], fps=10)
     for p in [pred(0, 0, 3, 1, 0.6), pred(1, 0, 5, 2, 0.9), pred(0, 4, 7, 1, 0.8), pred(0, 8, 11, 0, 0.5)]:
         lines.add(p)
-    lines.write(tmp_path / "t.json", tmp_path / "t.csv", video="v.mp4", frames=12, width=64, height=48, window=8,
-                stride=4)
+    lines.write(
+        tmp_path / "t.json",
+        tmp_path / "t.csv",
+        video="v.mp4",
+        frames=12,
+        width=64,
+        height=48,
+        window=8,
+        stride=4,
+    )
     doc = json.loads((tmp_path / "t.json").read_text())
     validate_timeline(doc)
-    segs = [(s["track"], s["start"], s["end"], s["label_name"], round(s["score"], 3)) for s in doc["segments"]]
+    segs = [
+        (s["track"], s["start"], s["end"], s["label_name"], round(s["score"], 3)) for s in doc["segments"]
+    ]
     assert segs == [(0, 0, 7, "clap", 0.7), (0, 8, 11, "wave", 0.5), (1, 0, 5, "jump", 0.9)]
     assert doc["segments"][0]["end_time"] == pytest.approx(0.8)
     rows = (tmp_path / "t.csv").read_text().splitlines()

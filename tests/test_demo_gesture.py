@@ -1,4 +1,5 @@
 """``pyskl gesture`` with PYSKL's hagrid.pth: headless run on the NTU sample writes video + timeline."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,13 @@ def _run_cli(tmp_path, extra):
     from pyskl.cli import main
 
     out = tmp_path / "gesture.mp4"
-    assert main(["gesture", "--video", str(video), "--headless", "--checkpoint", str(ckpt), "--out", str(out)]
-                + extra) == 0
+    assert (
+        main(
+            ["gesture", "--video", str(video), "--headless", "--checkpoint", str(ckpt), "--out", str(out)]
+            + extra
+        )
+        == 0
+    )
     return out
 
 

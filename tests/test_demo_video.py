@@ -1,4 +1,5 @@
 """``pyskl demo``: annotated mp4 + timeline; fast with replayed poses, slow end to end on the NTU sample."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,9 @@ def _synthetic_clip(tmp_path, frames=24):
     """A grey video plus the synthetic COCO-17 person (scaled to 270 x 480) to replay as its poses."""
     from pyskl.datasets.synthetic import make_synthetic
 
-    ann = make_synthetic("coco2d", num_classes=1, samples_per_class=1, frames=(frames, frames))["annotations"][0]
+    ann = make_synthetic("coco2d", num_classes=1, samples_per_class=1, frames=(frames, frames))[
+        "annotations"
+    ][0]
     h0, w0 = ann["img_shape"]
     ann["keypoint"] = ann["keypoint"][:1] * np.array([480 / w0, 270 / h0], np.float32)
     ann["keypoint_score"] = ann["keypoint_score"][:1]
@@ -39,8 +42,8 @@ def _drawn_fraction(source, output, keypoint, score, joints, thr=0.5, diff=40):
         x, y = np.round(keypoint[j]).astype(int)
         if not (2 <= x < source.shape[1] - 2 and 2 <= y < source.shape[0] - 2):
             continue
-        a = source[y - 1:y + 2, x - 1:x + 2].astype(int)
-        b = output[y - 1:y + 2, x - 1:x + 2].astype(int)
+        a = source[y - 1 : y + 2, x - 1 : x + 2].astype(int)
+        b = output[y - 1 : y + 2, x - 1 : x + 2].astype(int)
         hits += np.abs(a - b).mean() > diff
         total += 1
     return hits / max(total, 1), total
@@ -51,8 +54,18 @@ def test_demo_with_replayed_poses(tmp_path):
 
     video, ann = _synthetic_clip(tmp_path)
     torch.manual_seed(0)
-    result = run_demo(video, tmp_path / "out" / "demo.mp4", TINY_COCO, None, label_map=list("abcde"), window=12,
-                      stride=4, backend=ReplayBackend(ann), progress=False, save_pose=tmp_path / "pose.pkl")
+    result = run_demo(
+        video,
+        tmp_path / "out" / "demo.mp4",
+        TINY_COCO,
+        None,
+        label_map=list("abcde"),
+        window=12,
+        stride=4,
+        backend=ReplayBackend(ann),
+        progress=False,
+        save_pose=tmp_path / "pose.pkl",
+    )
     assert result.frames == 24 and result.tracks == 1 and result.codec in ("h264", "mp4v")
     out = read_video_frames(result.video)
     assert len(out) == 24 and out[0].shape == (270, 480, 3)
@@ -64,7 +77,9 @@ def test_demo_with_replayed_poses(tmp_path):
     assert (tmp_path / "out" / "demo.csv").read_text().startswith("track,start,end")
     src = read_video_frames(video)
     for t in (0, 12, 23):
-        frac, n = _drawn_fraction(src[t], out[t], ann["keypoint"][0, t], ann["keypoint_score"][0, t], range(17))
+        frac, n = _drawn_fraction(
+            src[t], out[t], ann["keypoint"][0, t], ann["keypoint_score"][0, t], range(17)
+        )
         assert n >= 10 and frac >= 0.9, (t, frac, n)
     # far from the person nothing changes
     assert np.abs(src[5][250:268, 300:470].astype(int) - out[5][250:268, 300:470]).mean() < 8
@@ -81,8 +96,17 @@ def test_demo_with_posec3d_config(tmp_path):
 
     video, ann = _synthetic_clip(tmp_path, frames=16)
     torch.manual_seed(0)
-    result = run_demo(video, None, ROOT / "configs" / "quickstart" / "posec3d_synthetic.py", None, window=8,
-                      stride=8, backend=ReplayBackend(ann), progress=False, timeline=tmp_path / "t.json")
+    result = run_demo(
+        video,
+        None,
+        ROOT / "configs" / "quickstart" / "posec3d_synthetic.py",
+        None,
+        window=8,
+        stride=8,
+        backend=ReplayBackend(ann),
+        progress=False,
+        timeline=tmp_path / "t.json",
+    )
     doc = json.loads((tmp_path / "t.json").read_text())
     validate_timeline(doc)
     assert result.video is None and len(doc["classes"]) == 10
@@ -135,8 +159,15 @@ def trained_coco_model(tmp_path_factory):
     from pyskl.datasets.synthetic import write_synthetic
 
     root = tmp_path_factory.mktemp("coco_model")
-    ann = write_synthetic(root / "coco2d.pkl", kind="coco2d", num_classes=4, num_subjects=3, samples_per_class=3,
-                          frames=(16, 24), seed=0)
+    ann = write_synthetic(
+        root / "coco2d.pkl",
+        kind="coco2d",
+        num_classes=4,
+        num_subjects=3,
+        samples_per_class=3,
+        frames=(16, 24),
+        seed=0,
+    )
     cfg = root / "tiny_coco2d.py"
     cfg.write_text(TINY_TRAIN_2D.format(ann_file=ann))
     assert main(["train", str(cfg), "--work-dir", str(root / "wd"), "--device", "cpu", "--seed", "0"]) == 0
@@ -155,9 +186,29 @@ def test_demo_cli_on_ntu_sample(tmp_path, trained_coco_model, capsys):
     names = tmp_path / "classes.txt"
     names.write_text("\n".join(SYNTHETIC_CLASSES[:4]) + "\n")
     out = tmp_path / "demo.mp4"
-    assert main(["demo", str(video), str(out), "--config", str(cfg), "--checkpoint", str(ckpt), "--label-map",
-                 str(names), "--window", "32", "--stride", "8", "--save-pose", str(tmp_path / "pose.pkl"),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                str(video),
+                str(out),
+                "--config",
+                str(cfg),
+                "--checkpoint",
+                str(ckpt),
+                "--label-map",
+                str(names),
+                "--window",
+                "32",
+                "--stride",
+                "8",
+                "--save-pose",
+                str(tmp_path / "pose.pkl"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "72 frames" in capsys.readouterr().out
     frames = read_video_frames(out)
     assert len(frames) == 72 and frames[0].shape == (1080, 1920, 3)
@@ -176,6 +227,7 @@ def test_demo_cli_on_ntu_sample(tmp_path, trained_coco_model, capsys):
     for t in (0, 36, 71):
         for m in range(2):
             # hips, knees, ankles: well below any label box
-            frac, n = _drawn_fraction(src[t], frames[t], pose["keypoint"][m, t], pose["keypoint_score"][m, t],
-                                      range(11, 17))
+            frac, n = _drawn_fraction(
+                src[t], frames[t], pose["keypoint"][m, t], pose["keypoint_score"][m, t], range(11, 17)
+            )
             assert n >= 3 and frac >= 0.8, (t, m, frac, n)

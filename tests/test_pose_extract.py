@@ -1,4 +1,5 @@
 """``pyskl extract``: video lists, resumable extraction, per-video errors, and mediapipe on the NTU sample."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ def _write_video(path, frames=12, size=(64, 96)):
     with VideoWriter(path, fps=10) as w:
         for t in range(frames):
             img = np.zeros(size + (3,), np.uint8)
-            img[10:40, 5 + t:25 + t] = 255
+            img[10:40, 5 + t : 25 + t] = 255
             w.write(img)
     return path
 
@@ -93,7 +94,10 @@ def test_extract_videos_errors_resume_and_atomic(tmp_path):
     assert data["split"] == {"extract": ["good"]}
     assert data["annotations"][0]["label"] == 2
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "skeletons.pkl", "skeletons.pkl.errors.json", "skeletons.pkl.parts"]  # no temp files left
+        "skeletons.pkl",
+        "skeletons.pkl.errors.json",
+        "skeletons.pkl.parts",
+    ]  # no temp files left
     # a re-run skips the finished video and does not call the backend for it
     calls = []
 
@@ -113,7 +117,9 @@ def test_extract_videos_errors_resume_and_atomic(tmp_path):
     # a finished part survives a lost combined file (crash between the two writes)
     out.unlink()
     third = extract_videos([VideoItem(good, 2)], out, backend=Counting(), progress=False)
-    assert third.skipped == ["good"] and pickle.loads(out.read_bytes())["annotations"][0]["frame_dir"] == "good"
+    assert (
+        third.skipped == ["good"] and pickle.loads(out.read_bytes())["annotations"][0]["frame_dir"] == "good"
+    )
 
 
 def test_extract_cli_reports_failures(tmp_path, capsys):
@@ -153,7 +159,7 @@ def _check_ntu_annotation(ann, frames):
 
 
 def test_extract_mediapipe_on_ntu_sample_first_frames(ntu_extract):
-    video, out, report = ntu_extract
+    _, out, report = ntu_extract
     assert report.done == ["ntu_sample"] and not report.errors
     from pyskl.datasets.io import load_annotations
 

@@ -1,10 +1,19 @@
 """Tracker, track packing, replay backend and backend registry (no mediapipe needed)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pyskl.pose import Detection, PoseTracker, TrackStore, box_iou, build_pose_backend, keypoint_box, keypoint_similarity
+from pyskl.pose import (
+    Detection,
+    PoseTracker,
+    TrackStore,
+    box_iou,
+    build_pose_backend,
+    keypoint_box,
+    keypoint_similarity,
+)
 
 
 def _det(x: float, y: float, w: float = 40.0, h: float = 100.0, v: int = 17, score: float = 0.9) -> Detection:
@@ -25,8 +34,12 @@ def test_box_iou_values():
 def test_keypoint_similarity_identity_and_far():
     d = _det(0, 0)
     far = _det(500, 500)
-    sim = keypoint_similarity(np.stack([d.keypoint]), np.stack([d.score]), np.stack([d.keypoint, far.keypoint]),
-                              np.stack([d.score, far.score]))
+    sim = keypoint_similarity(
+        np.stack([d.keypoint]),
+        np.stack([d.score]),
+        np.stack([d.keypoint, far.keypoint]),
+        np.stack([d.score, far.score]),
+    )
     assert sim[0, 0] == pytest.approx(1.0)
     assert sim[0, 1] < 1e-6
 
@@ -56,7 +69,7 @@ def test_tracker_keeps_ids_for_moving_people(similarity):
 def test_tracker_max_age_and_max_tracks():
     tracker = PoseTracker(threshold=0.3, max_age=2, max_tracks=2)
     assert tracker.update([_det(0, 0), _det(300, 0)]) == [0, 1]
-    assert tracker.update([_det(0, 0)]) == [0]          # track 1 missing for a frame
+    assert tracker.update([_det(0, 0)]) == [0]  # track 1 missing for a frame
     assert tracker.update([_det(0, 0), _det(300, 0)]) == [0, 1]  # comes back within max_age
     for _ in range(3):
         tracker.update([_det(0, 0)])
@@ -83,7 +96,7 @@ def test_track_store_orders_by_total_score_and_fills_gaps():
     assert np.all(kp[0, 2] == 0) and np.all(score[1, 1] == 0)  # absent frames are zeros
     kp1, _ = store.to_arrays(17, max_persons=1)
     assert kp1.shape[0] == 1
-    empty_kp, empty_score = TrackStore().to_arrays(17)
+    empty_kp, _ = TrackStore().to_arrays(17)
     assert empty_kp.shape == (1, 0, 17, 2)
 
 

@@ -2,6 +2,7 @@
 
 Set PYSKL_VIZ_DIR=folder to keep the PNGs these tests write (to look at them).
 """
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyskl.viz import blank_canvas, draw_skeleton, draw_text_block, heatmap_frames, project_3d, rotation_matrix
-from pyskl.viz import track_color, write_png
+from pyskl.viz import (
+    blank_canvas,
+    draw_skeleton,
+    draw_text_block,
+    heatmap_frames,
+    project_3d,
+    rotation_matrix,
+    track_color,
+    write_png,
+)
 
 
 def _png_dir(tmp_path: Path) -> Path:
@@ -22,9 +31,28 @@ def _png_dir(tmp_path: Path) -> Path:
 
 def _coco_person(x0=100.0, y0=50.0, scale=1.0):
     # a standing COCO-17 person: head on top, feet at the bottom (pixels)
-    pts = np.array([[50, 10], [45, 5], [55, 5], [40, 8], [60, 8], [35, 40], [65, 40], [30, 70], [70, 70],
-                    [28, 100], [72, 100], [40, 110], [60, 110], [40, 160], [60, 160], [40, 210], [60, 210]],
-                   np.float32)
+    pts = np.array(
+        [
+            [50, 10],
+            [45, 5],
+            [55, 5],
+            [40, 8],
+            [60, 8],
+            [35, 40],
+            [65, 40],
+            [30, 70],
+            [70, 70],
+            [28, 100],
+            [72, 100],
+            [40, 110],
+            [60, 110],
+            [40, 160],
+            [60, 160],
+            [40, 210],
+            [60, 210],
+        ],
+        np.float32,
+    )
     return pts * scale + np.array([x0, y0], np.float32)
 
 

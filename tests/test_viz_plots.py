@@ -1,4 +1,5 @@
 """Training curves from log.jsonl and confusion matrices from ``pyskl test --out``."""
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,27 @@ def _out(tmp_path: Path) -> Path:
 def _write_log(path: Path) -> Path:
     lines = []
     for it in range(1, 21):
-        lines.append({"mode": "train", "epoch": (it - 1) // 5 + 1, "iter": it, "lr": 0.1 * (1 - it / 21),
-                      "memory": 0, "loss": 2.3 * np.exp(-it / 8), "top1_acc": min(1.0, it / 15)})
+        lines.append(
+            {
+                "mode": "train",
+                "epoch": (it - 1) // 5 + 1,
+                "iter": it,
+                "lr": 0.1 * (1 - it / 21),
+                "memory": 0,
+                "loss": 2.3 * np.exp(-it / 8),
+                "top1_acc": min(1.0, it / 15),
+            }
+        )
     for ep in range(1, 5):
-        lines.append({"mode": "val", "epoch": ep, "iter": ep * 5, "top1_acc": 0.2 * ep, "mean_class_accuracy": 0.19 * ep})
+        lines.append(
+            {
+                "mode": "val",
+                "epoch": ep,
+                "iter": ep * 5,
+                "top1_acc": 0.2 * ep,
+                "mean_class_accuracy": 0.19 * ep,
+            }
+        )
     path.write_text("\n".join(json.dumps(r) for r in lines) + "\n{torn")
     return path
 

@@ -1,4 +1,5 @@
 """Video, GIF and PNG writing; rendering annotation samples; ``pyskl vis``."""
+
 from __future__ import annotations
 
 import os
@@ -73,9 +74,16 @@ def test_vis_cli_skeleton_heatmap(tmp_path, capsys):
     from pyskl.cli import main
     from pyskl.datasets.synthetic import write_synthetic
 
-    ann = write_synthetic(tmp_path / "c.pkl", kind="coco2d", num_classes=1, samples_per_class=2, frames=(8, 8))
+    ann = write_synthetic(
+        tmp_path / "c.pkl", kind="coco2d", num_classes=1, samples_per_class=2, frames=(8, 8)
+    )
     out = Path(os.environ.get("PYSKL_VIZ_DIR", tmp_path))
-    assert main(["vis", "skeleton", str(ann), str(out / "vis_sample.png"), "--index", "1", "--size", "270", "480"]) == 0
+    assert (
+        main(
+            ["vis", "skeleton", str(ann), str(out / "vis_sample.png"), "--index", "1", "--size", "270", "480"]
+        )
+        == 0
+    )
     import cv2
 
     png = cv2.imread(str(out / "vis_sample.png"))

@@ -1,7 +1,24 @@
 """High-level API (PYSKL's names): build a recognizer from a config + checkpoint and run it."""
-from .inference import build_test_pipeline, inference_recognizer, init_recognizer, make_annotation, predict_scores
+
+from .inference import (
+    build_test_pipeline,
+    inference_recognizer,
+    init_recognizer,
+    make_annotation,
+    predict_scores,
+)
 from .streaming import StreamingRecognizer, TrackPrediction
 from .timeline import TIMELINE_SCHEMA, Timeline, validate_timeline
 
-__all__ = ["init_recognizer", "inference_recognizer", "build_test_pipeline", "make_annotation", "predict_scores",
-           "StreamingRecognizer", "TrackPrediction", "Timeline", "TIMELINE_SCHEMA", "validate_timeline"]
+__all__ = [
+    "TIMELINE_SCHEMA",
+    "StreamingRecognizer",
+    "Timeline",
+    "TrackPrediction",
+    "build_test_pipeline",
+    "inference_recognizer",
+    "init_recognizer",
+    "make_annotation",
+    "predict_scores",
+    "validate_timeline",
+]

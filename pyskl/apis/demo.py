@@ -3,18 +3,20 @@
 Frames stream from the reader through every stage into the writer, so memory does not grow with the
 video's length. ``run_demo`` returns per-stage wall-clock times (used by ``benchmarks/bench_demo.py``).
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["DemoResult", "run_demo", "class_names_for"]
+__all__ = ["DemoResult", "class_names_for", "run_demo"]
 
 
 @dataclass
@@ -44,7 +46,9 @@ def class_names_for(num_classes: int, label_map: str | os.PathLike | Sequence[st
     else:
         names = list(label_map)
     if len(names) < num_classes:
-        raise ValueError(f"label map {label_map!s:.80} has {len(names)} names; the model has {num_classes} classes")
+        raise ValueError(
+            f"label map {label_map!s:.80} has {len(names)} names; the model has {num_classes} classes"
+        )
     return names[:num_classes]
 
 
@@ -56,12 +60,26 @@ def _num_classes(model) -> int:
     return int(n)
 
 
-def run_demo(video: str | os.PathLike, out: str | os.PathLike | None, config: str | os.PathLike | dict,
-             checkpoint: str | os.PathLike | None, label_map: str | os.PathLike | Sequence[str] | None = None,
-             window: int = 48, stride: int = 16, num_clips: int | None = 1, max_persons: int = 2, topk: int = 3,
-             timeline: str | os.PathLike | None = None, device: str = "cpu", backend: Any = "mediapipe",
-             backend_kwargs: dict | None = None, max_frames: int | None = None, progress: bool = True,
-             draw: bool = True, save_pose: str | os.PathLike | None = None) -> DemoResult:
+def run_demo(
+    video: str | os.PathLike,
+    out: str | os.PathLike | None,
+    config: str | os.PathLike | dict,
+    checkpoint: str | os.PathLike | None,
+    label_map: str | os.PathLike | Sequence[str] | None = None,
+    window: int = 48,
+    stride: int = 16,
+    num_clips: int | None = 1,
+    max_persons: int = 2,
+    topk: int = 3,
+    timeline: str | os.PathLike | None = None,
+    device: str = "cpu",
+    backend: Any = "mediapipe",
+    backend_kwargs: dict | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+    draw: bool = True,
+    save_pose: str | os.PathLike | None = None,
+) -> DemoResult:
     """Recognise actions per tracked person in ``video``; write the annotated mp4 and the timeline.
 
     Args:
@@ -93,7 +111,9 @@ def run_demo(video: str | os.PathLike, out: str | os.PathLike | None, config: st
     model = init_recognizer(config, checkpoint, device=device, num_clips=num_clips)
     classes = class_names_for(_num_classes(model), label_map)
     own = isinstance(backend, str)
-    pose = build_pose_backend(backend, **dict(backend_kwargs or {}, max_persons=max_persons)) if own else backend
+    pose = (
+        build_pose_backend(backend, **dict(backend_kwargs or {}, max_persons=max_persons)) if own else backend
+    )
     layout = getattr(pose, "layout", "coco")
     tracker = PoseTracker(similarity="iou", threshold=0.2, max_age=15, max_tracks=max_persons)
     stream = StreamingRecognizer(model, window=window, stride=stride, img_shape=(info.height, info.width))
@@ -128,15 +148,26 @@ def run_demo(video: str | os.PathLike, out: str | os.PathLike | None, config: st
             if writer is not None:
                 tids = sorted(poses)
                 if tids:
-                    draw_skeleton(frame, np.stack([poses[i][0] for i in tids]), np.stack([poses[i][1] for i in tids]),
-                                  layout=layout, track_ids=tids, with_ids=False)
+                    draw_skeleton(
+                        frame,
+                        np.stack([poses[i][0] for i in tids]),
+                        np.stack([poses[i][1] for i in tids]),
+                        layout=layout,
+                        track_ids=tids,
+                        with_ids=False,
+                    )
                 for tid in tids:
                     kp, score = poses[tid]
                     ok = score > 0.3
                     pts = kp[ok] if ok.any() else kp
                     text = [f"#{tid}"] + [f"{classes[c][:28]} {s:.2f}" for c, s in latest.get(tid, [])]
-                    draw_text_block(frame, text, (int(pts[:, 0].min()), int(pts[:, 1].min()) - 12),
-                                    track_color(tid), anchor="bottom")
+                    draw_text_block(
+                        frame,
+                        text,
+                        (int(pts[:, 0].min()), int(pts[:, 1].min()) - 12),
+                        track_color(tid),
+                        anchor="bottom",
+                    )
                 draw_text_block(frame, [f"frame {t}"], (8, 8))
                 writer.write(frame)
             t4 = time.perf_counter()
@@ -161,10 +192,25 @@ def run_demo(video: str | os.PathLike, out: str | os.PathLike | None, config: st
     seconds["total"] = time.perf_counter() - t_start
     if store is not None:
         _save_pose(store, save_pose, Path(video).stem, layout, max_persons, (info.height, info.width))
-    lines.write(timeline, timeline.with_suffix(".csv"), video=str(video), frames=frames, width=info.width,
-                height=info.height, window=window, stride=stride)
-    return DemoResult(frames, len(seen_tracks), Path(out) if writer is not None else None, timeline,
-                      lines.segments, writer.codec if writer is not None else "", seconds)
+    lines.write(
+        timeline,
+        timeline.with_suffix(".csv"),
+        video=str(video),
+        frames=frames,
+        width=info.width,
+        height=info.height,
+        window=window,
+        stride=stride,
+    )
+    return DemoResult(
+        frames,
+        len(seen_tracks),
+        Path(out) if writer is not None else None,
+        timeline,
+        lines.segments,
+        writer.codec if writer is not None else "",
+        seconds,
+    )
 
 
 def _save_pose(store, path, name: str, layout: str, max_persons: int, shape: tuple[int, int]) -> None:
@@ -172,7 +218,14 @@ def _save_pose(store, path, name: str, layout: str, max_persons: int, shape: tup
     from ..utils.layouts import get_layout
 
     kp, score = store.to_arrays(get_layout(layout).num_joints, max_persons)
-    ann = {"frame_dir": name, "label": -1, "img_shape": shape, "original_shape": shape,
-           "total_frames": int(kp.shape[1]), "keypoint": kp, "keypoint_score": score}
+    ann = {
+        "frame_dir": name,
+        "label": -1,
+        "img_shape": shape,
+        "original_shape": shape,
+        "total_frames": int(kp.shape[1]),
+        "keypoint": kp,
+        "keypoint_score": score,
+    }
     # label -1 (unlabelled, PYSKL's convention) fails pyskl's validator, so skip validation here
     save_annotations({"split": {"demo": [name]}, "annotations": [ann]}, path, validate=False)

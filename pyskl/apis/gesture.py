@@ -10,6 +10,7 @@ Coordinates fed to the model: mediapipe's normalised landmarks of the full frame
 what PYSKL's webcam demo feeds), or relative to the crop the hand was found in (``'crop'``, closer in
 scale to a webcam hand when the person is far away; full-frame detections are the same either way).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,26 +22,69 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GESTURE_CLASSES", "GESTURE_CONFIG", "find_gesture_checkpoint", "run_gesture", "GestureResult"]
+__all__ = ["GESTURE_CLASSES", "GESTURE_CONFIG", "GestureResult", "find_gesture_checkpoint", "run_gesture"]
 
 # PYSKL's gesture label order: 27 Jester dynamic gestures, then 13 HaGRID static ones.
 GESTURE_CLASSES: tuple[str, ...] = (
-    "Doing other things", "Drumming Fingers", "No gesture", "Pulling Hand In", "Pulling Two Fingers In",
-    "Pushing Hand Away", "Pushing Two Fingers Away", "Rolling Hand Backward", "Rolling Hand Forward",
-    "Shaking Hand", "Sliding Two Fingers Down", "Sliding Two Fingers Left", "Sliding Two Fingers Right",
-    "Sliding Two Fingers Up", "Stop Sign", "Swiping Down", "Swiping Left", "Swiping Right", "Swiping Up",
-    "Dislike", "Like", "Turning Hand Clockwise", "Turning Hand Counterclockwise", "Zooming In With Full Hand",
-    "Zooming In With Two Fingers", "Zooming Out With Full Hand", "Zooming Out With Two Fingers", "Call", "Fist",
-    "Four", "Mute", "OK", "One", "Palm", "Peace", "Rock", "Three-Middle", "Three-Left", "Two Up", "No Gesture",
+    "Doing other things",
+    "Drumming Fingers",
+    "No gesture",
+    "Pulling Hand In",
+    "Pulling Two Fingers In",
+    "Pushing Hand Away",
+    "Pushing Two Fingers Away",
+    "Rolling Hand Backward",
+    "Rolling Hand Forward",
+    "Shaking Hand",
+    "Sliding Two Fingers Down",
+    "Sliding Two Fingers Left",
+    "Sliding Two Fingers Right",
+    "Sliding Two Fingers Up",
+    "Stop Sign",
+    "Swiping Down",
+    "Swiping Left",
+    "Swiping Right",
+    "Swiping Up",
+    "Dislike",
+    "Like",
+    "Turning Hand Clockwise",
+    "Turning Hand Counterclockwise",
+    "Zooming In With Full Hand",
+    "Zooming In With Two Fingers",
+    "Zooming Out With Full Hand",
+    "Zooming Out With Two Fingers",
+    "Call",
+    "Fist",
+    "Four",
+    "Mute",
+    "OK",
+    "One",
+    "Palm",
+    "Peace",
+    "Rock",
+    "Three-Middle",
+    "Three-Left",
+    "Two Up",
+    "No Gesture",
 )
 
 # The same facts as configs/gesture/stgcnpp_hagrid.py, so the installed package needs no repo checkout.
 GESTURE_CONFIG: dict[str, Any] = {
-    "model": dict(type="RecognizerGCN",
-                  backbone=dict(type="STGCN", in_channels=2, gcn_adaptive="init", gcn_with_res=True,
-                                tcn_type="mstcn", num_stages=6, down_stages=[6], inflate_stages=[6],
-                                graph_cfg=dict(layout="handmp", mode="spatial")),
-                  cls_head=dict(type="GCNHead", num_classes=40, in_channels=128)),
+    "model": dict(
+        type="RecognizerGCN",
+        backbone=dict(
+            type="STGCN",
+            in_channels=2,
+            gcn_adaptive="init",
+            gcn_with_res=True,
+            tcn_type="mstcn",
+            num_stages=6,
+            down_stages=[6],
+            inflate_stages=[6],
+            graph_cfg=dict(layout="handmp", mode="spatial"),
+        ),
+        cls_head=dict(type="GCNHead", num_classes=40, in_channels=128),
+    ),
     "test_pipeline": [
         dict(type="PreNormalize2D", threshold=0, mode="auto"),
         dict(type="GenSkeFeat", dataset="handmp", feats=["j"]),
@@ -58,15 +102,25 @@ CHECKPOINT_ENV = "PYSKL_GESTURE_CHECKPOINT"
 def find_gesture_checkpoint(explicit: str | os.PathLike | None = None) -> Path:
     """``explicit``, else ``$PYSKL_GESTURE_CHECKPOINT``, else ``hagrid.pth`` in ./, ./checkpoints/ or
     ../shared/checkpoints/ (relative to the working directory)."""
-    candidates = [explicit] if explicit else [os.environ.get(CHECKPOINT_ENV), "hagrid.pth", "checkpoints/hagrid.pth",
-                                              "../shared/checkpoints/hagrid.pth"]
+    candidates = (
+        [explicit]
+        if explicit
+        else [
+            os.environ.get(CHECKPOINT_ENV),
+            "hagrid.pth",
+            "checkpoints/hagrid.pth",
+            "../shared/checkpoints/hagrid.pth",
+        ]
+    )
     for cand in candidates:
         if cand and Path(cand).is_file():
             return Path(cand)
     if explicit:
         raise FileNotFoundError(f"{explicit}: gesture checkpoint not found")
-    raise FileNotFoundError("no gesture checkpoint: pass --checkpoint hagrid.pth (PYSKL's trained model) or set "
-                            f"${CHECKPOINT_ENV}")
+    raise FileNotFoundError(
+        "no gesture checkpoint: pass --checkpoint hagrid.pth (PYSKL's trained model) or set "
+        f"${CHECKPOINT_ENV}"
+    )
 
 
 @dataclass
@@ -109,11 +163,21 @@ def _frames(source: int | str, max_frames: int | None):
         yield from iter_frames(source, max_frames)
 
 
-def run_gesture(source: int | str | os.PathLike, checkpoint: str | os.PathLike | None = None,
-                config: str | os.PathLike | dict | None = None, out_video: str | os.PathLike | None = None,
-                timeline: str | os.PathLike | None = None, headless: bool = True, predict_every: int = 2,
-                hand_coords: str = "frame", crop_size: int = 320, device: str = "cpu",
-                max_frames: int | None = None, progress: bool = False, fps: float | None = None) -> GestureResult:
+def run_gesture(
+    source: int | str | os.PathLike,
+    checkpoint: str | os.PathLike | None = None,
+    config: str | os.PathLike | dict | None = None,
+    out_video: str | os.PathLike | None = None,
+    timeline: str | os.PathLike | None = None,
+    headless: bool = True,
+    predict_every: int = 2,
+    hand_coords: str = "frame",
+    crop_size: int = 320,
+    device: str = "cpu",
+    max_frames: int | None = None,
+    progress: bool = False,
+    fps: float | None = None,
+) -> GestureResult:
     """Run the gesture demo on a camera index or a video file.
 
     Args:
@@ -138,8 +202,9 @@ def run_gesture(source: int | str | os.PathLike, checkpoint: str | os.PathLike |
         raise ValueError(f"hand_coords must be 'frame' or 'crop', got {hand_coords!r}")
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
-    model = init_recognizer(config if config is not None else GESTURE_CONFIG, find_gesture_checkpoint(checkpoint),
-                            device=device)
+    model = init_recognizer(
+        config if config is not None else GESTURE_CONFIG, find_gesture_checkpoint(checkpoint), device=device
+    )
     if timeline is None and out_video is not None:
         timeline = Path(out_video).with_suffix(".json")
     src_fps = fps
@@ -148,8 +213,9 @@ def run_gesture(source: int | str | os.PathLike, checkpoint: str | os.PathLike |
 
         src_fps = probe_video(source).fps
     lines = Timeline(GESTURE_CLASSES, src_fps or 30.0)
-    stream = StreamingRecognizer(model, window=10, stride=predict_every, min_frames=1, max_missing=15,
-                                 use_score=False)
+    stream = StreamingRecognizer(
+        model, window=10, stride=predict_every, min_frames=1, max_missing=15, use_score=False
+    )
     tracker = PoseTracker(similarity="iou", threshold=0.5, max_age=5, max_tracks=1)
     hands = MediaPipeHands(max_num_hands=1, static_image_mode=True, model_complexity=1)
     pose = None
@@ -182,7 +248,9 @@ def run_gesture(source: int | str | os.PathLike, checkpoint: str | os.PathLike |
             poses = {}
             for tid, det in zip(ids, found):
                 if tid >= 0:
-                    coords = det.extra["normalized"] if hand_coords == "frame" else det.extra["crop_normalized"]
+                    coords = (
+                        det.extra["normalized"] if hand_coords == "frame" else det.extra["crop_normalized"]
+                    )
                     poses[tid] = (coords, None)
             hand_frames += bool(poses)
             for pred in stream.push(t, poses):
@@ -192,10 +260,20 @@ def run_gesture(source: int | str | os.PathLike, checkpoint: str | os.PathLike |
             t3 = time.perf_counter()
             if writer is not None or window_ok:
                 if found:
-                    draw_skeleton(frame, np.stack([d.keypoint for d in found]), None, layout="handmp",
-                                  track_ids=[max(0, i) for i in ids], radius=3, thickness=2, with_ids=False)
-                text = [f"{GESTURE_CLASSES[current[0]]} {current[1]:.2f}" if current else "(no hand yet)",
-                        f"frame {t}"]
+                    draw_skeleton(
+                        frame,
+                        np.stack([d.keypoint for d in found]),
+                        None,
+                        layout="handmp",
+                        track_ids=[max(0, i) for i in ids],
+                        radius=3,
+                        thickness=2,
+                        with_ids=False,
+                    )
+                text = [
+                    f"{GESTURE_CLASSES[current[0]]} {current[1]:.2f}" if current else "(no hand yet)",
+                    f"frame {t}",
+                ]
                 draw_text_block(frame, text, (8, 8))
                 if writer is not None:
                     writer.write(frame)
@@ -221,12 +299,29 @@ def run_gesture(source: int | str | os.PathLike, checkpoint: str | os.PathLike |
             bar.close()
     seconds = time.perf_counter() - t_start
     if timeline is not None:
-        h, w = (frame.shape[:2] if frames else (1, 1))
-        lines.write(timeline, Path(timeline).with_suffix(".csv"), video=str(source), frames=frames, width=int(w),
-                    height=int(h), window=10, stride=predict_every)
+        h, w = frame.shape[:2] if frames else (1, 1)
+        lines.write(
+            timeline,
+            Path(timeline).with_suffix(".csv"),
+            video=str(source),
+            frames=frames,
+            width=int(w),
+            height=int(h),
+            window=10,
+            stride=predict_every,
+        )
     segments = lines.finish()
-    return GestureResult(frames, hand_frames, crop_frames, npred, Path(timeline) if timeline else None,
-                         Path(out_video) if out_video is not None else None, segments, seconds, stages)
+    return GestureResult(
+        frames,
+        hand_frames,
+        crop_frames,
+        npred,
+        Path(timeline) if timeline else None,
+        Path(out_video) if out_video is not None else None,
+        segments,
+        seconds,
+        stages,
+    )
 
 
 def _pick_hand(found: list, tracker: Any) -> list:
@@ -251,7 +346,9 @@ def _show(frame: np.ndarray) -> bool:
         cv2.imshow("pyskl gesture", frame)
         key = cv2.waitKey(1) & 0xFF
     except cv2.error:
-        print("pyskl gesture: this OpenCV has no window support; use --headless (video/JSON output)",
-              file=sys.stderr)
+        print(
+            "pyskl gesture: this OpenCV has no window support; use --headless (video/JSON output)",
+            file=sys.stderr,
+        )
         return False
     return key not in (ord("q"), 27)

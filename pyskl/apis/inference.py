@@ -4,23 +4,35 @@
 keeps the config's test pipeline on the model; ``inference_recognizer(model, sample)`` runs one skeleton
 sequence (a PYSKL annotation dict, or a bare keypoint array) through that pipeline and the model.
 """
+
 from __future__ import annotations
 
 import copy
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["init_recognizer", "inference_recognizer", "build_test_pipeline", "make_annotation", "predict_scores"]
+__all__ = [
+    "build_test_pipeline",
+    "inference_recognizer",
+    "init_recognizer",
+    "make_annotation",
+    "predict_scores",
+]
 
 _CLIP_OPS = ("UniformSample", "UniformSampleFrames", "UniformSampleDecode", "MMUniformSampleFrames")
 
 
-def init_recognizer(config: str | os.PathLike | dict, checkpoint: str | os.PathLike | None = None,
-                    device: str | torch.device = "cpu", num_clips: int | None = None) -> nn.Module:
+def init_recognizer(
+    config: str | os.PathLike | dict,
+    checkpoint: str | os.PathLike | None = None,
+    device: str | torch.device = "cpu",
+    num_clips: int | None = None,
+) -> nn.Module:
     """Build a recognizer from a PYSKL config (path or dict) and load ``checkpoint`` (strict).
 
     Without a checkpoint the weights stay randomly initialised (only useful to test plumbing).
@@ -61,8 +73,12 @@ def build_test_pipeline(cfg: dict, num_clips: int | None = None) -> Any:
     return Compose(steps)
 
 
-def make_annotation(keypoint: np.ndarray, keypoint_score: np.ndarray | None = None,
-                    img_shape: Sequence[int] | None = None, label: int = -1) -> dict:
+def make_annotation(
+    keypoint: np.ndarray,
+    keypoint_score: np.ndarray | None = None,
+    img_shape: Sequence[int] | None = None,
+    label: int = -1,
+) -> dict:
     """A PYSKL annotation dict around a bare ``keypoint [M, T, V, C]`` (or ``[T, V, C]``) array.
 
     ``img_shape`` defaults to the keypoints' extent (2D pixels) rounded up, at least 1 x 1.
@@ -76,9 +92,16 @@ def make_annotation(keypoint: np.ndarray, keypoint_score: np.ndarray | None = No
     if img_shape is None:
         extent = np.nanmax(kp[..., :2].reshape(-1, 2), axis=0) if kp.size else np.zeros(2)
         img_shape = (max(1, int(np.ceil(extent[1])) + 1), max(1, int(np.ceil(extent[0])) + 1))
-    ann = {"frame_dir": "inference", "label": int(label), "total_frames": int(kp.shape[1]), "start_index": 0,
-           "modality": "Pose", "keypoint": kp, "img_shape": tuple(int(v) for v in img_shape),
-           "original_shape": tuple(int(v) for v in img_shape)}
+    ann = {
+        "frame_dir": "inference",
+        "label": int(label),
+        "total_frames": int(kp.shape[1]),
+        "start_index": 0,
+        "modality": "Pose",
+        "keypoint": kp,
+        "img_shape": tuple(int(v) for v in img_shape),
+        "original_shape": tuple(int(v) for v in img_shape),
+    }
     if keypoint_score is not None:
         score = np.asarray(keypoint_score, dtype=np.float32)
         if score.shape != kp.shape[:3]:
@@ -105,9 +128,13 @@ def predict_scores(model: nn.Module, samples: Sequence[dict]) -> np.ndarray:
     return model.predict(batch).float().cpu().numpy()
 
 
-def inference_recognizer(model: nn.Module, annotation_or_keypoints: dict | np.ndarray, topk: int = 5,
-                         return_scores: bool = False, **annotation_kwargs: Any
-                         ) -> list[tuple[int, float]] | np.ndarray:
+def inference_recognizer(
+    model: nn.Module,
+    annotation_or_keypoints: dict | np.ndarray,
+    topk: int = 5,
+    return_scores: bool = False,
+    **annotation_kwargs: Any,
+) -> list[tuple[int, float]] | np.ndarray:
     """Recognise one skeleton sequence.
 
     Args:

@@ -1,9 +1,10 @@
 """A recognizer fed one frame of keypoints at a time (sliding window per tracked person)."""
+
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 from torch import nn
@@ -68,8 +69,16 @@ class StreamingRecognizer:
         >>> final = stream.flush()
     """
 
-    def __init__(self, model: nn.Module, window: int = 48, stride: int = 16, min_frames: int | None = None,
-                 img_shape: Sequence[int] | None = None, max_missing: int = 30, use_score: bool = True) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        window: int = 48,
+        stride: int = 16,
+        min_frames: int | None = None,
+        img_shape: Sequence[int] | None = None,
+        max_missing: int = 30,
+        use_score: bool = True,
+    ) -> None:
         if window < 1 or stride < 1:
             raise ValueError(f"window and stride must be >= 1, got {window}, {stride}")
         self.model, self.window, self.stride = model, int(window), int(stride)
@@ -80,7 +89,9 @@ class StreamingRecognizer:
         self.frame = -1
         self._shape: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
-    def push(self, frame_index: int, poses: Mapping[int, tuple[np.ndarray, np.ndarray | None]]) -> list[TrackPrediction]:
+    def push(
+        self, frame_index: int, poses: Mapping[int, tuple[np.ndarray, np.ndarray | None]]
+    ) -> list[TrackPrediction]:
         """Add one frame: ``{track_id: (keypoint [V, C], score [V] or None)}``; returns new predictions."""
         self.frame = int(frame_index)
         for tid, (kp, score) in poses.items():
@@ -106,14 +117,22 @@ class StreamingRecognizer:
                 buf.keypoint.popleft()
                 buf.score.popleft()
             buf.pending += 1
-        ready = [tid for tid, b in self.tracks.items()
-                 if len(b.keypoint) >= self.min_frames and (b.last_end < 0 or b.pending >= self.stride)]
+        ready = [
+            tid
+            for tid, b in self.tracks.items()
+            if len(b.keypoint) >= self.min_frames and (b.last_end < 0 or b.pending >= self.stride)
+        ]
         return self._predict(ready)
 
     def flush(self) -> list[TrackPrediction]:
         """Predict for every live track with frames not yet covered by a prediction (end of stream)."""
-        return self._predict([tid for tid, b in self.tracks.items() if b.pending > 0 and len(b.keypoint) > 0
-                              and b.last_seen > b.last_end])
+        return self._predict(
+            [
+                tid
+                for tid, b in self.tracks.items()
+                if b.pending > 0 and len(b.keypoint) > 0 and b.last_seen > b.last_end
+            ]
+        )
 
     def _predict(self, tids: list[int]) -> list[TrackPrediction]:
         if not tids:

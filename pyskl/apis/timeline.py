@@ -9,17 +9,19 @@ JSON layout (``TIMELINE_SCHEMA`` is its JSON Schema)::
 ``start``/``end`` are inclusive frame indices; ``score`` is the mean top-1 probability of the merged
 predictions; consecutive predictions of one track with the same top-1 label are merged.
 """
+
 from __future__ import annotations
 
 import csv
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .streaming import TrackPrediction
 
-__all__ = ["Timeline", "TIMELINE_SCHEMA", "validate_timeline"]
+__all__ = ["TIMELINE_SCHEMA", "Timeline", "validate_timeline"]
 
 _SEGMENT_KEYS = ("track", "start", "end", "start_time", "end_time", "label", "label_name", "score")
 
@@ -27,17 +29,32 @@ TIMELINE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["video", "fps", "frames", "width", "height", "window", "stride", "classes", "segments"],
     "properties": {
-        "video": {"type": "string"}, "fps": {"type": "number", "exclusiveMinimum": 0},
-        "frames": {"type": "integer", "minimum": 0}, "width": {"type": "integer", "minimum": 1},
-        "height": {"type": "integer", "minimum": 1}, "window": {"type": "integer", "minimum": 1},
-        "stride": {"type": "integer", "minimum": 1}, "classes": {"type": "array", "items": {"type": "string"}},
-        "segments": {"type": "array", "items": {
-            "type": "object", "required": list(_SEGMENT_KEYS), "additionalProperties": False,
-            "properties": {"track": {"type": "integer", "minimum": 0}, "start": {"type": "integer", "minimum": 0},
-                           "end": {"type": "integer", "minimum": 0}, "start_time": {"type": "number", "minimum": 0},
-                           "end_time": {"type": "number", "minimum": 0}, "label": {"type": "integer", "minimum": 0},
-                           "label_name": {"type": "string"},
-                           "score": {"type": "number", "minimum": 0, "maximum": 1}}}},
+        "video": {"type": "string"},
+        "fps": {"type": "number", "exclusiveMinimum": 0},
+        "frames": {"type": "integer", "minimum": 0},
+        "width": {"type": "integer", "minimum": 1},
+        "height": {"type": "integer", "minimum": 1},
+        "window": {"type": "integer", "minimum": 1},
+        "stride": {"type": "integer", "minimum": 1},
+        "classes": {"type": "array", "items": {"type": "string"}},
+        "segments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": list(_SEGMENT_KEYS),
+                "additionalProperties": False,
+                "properties": {
+                    "track": {"type": "integer", "minimum": 0},
+                    "start": {"type": "integer", "minimum": 0},
+                    "end": {"type": "integer", "minimum": 0},
+                    "start_time": {"type": "number", "minimum": 0},
+                    "end_time": {"type": "number", "minimum": 0},
+                    "label": {"type": "integer", "minimum": 0},
+                    "label_name": {"type": "string"},
+                    "score": {"type": "number", "minimum": 0, "maximum": 1},
+                },
+            },
+        },
     },
 }
 
@@ -58,16 +75,25 @@ class Timeline:
             return
         if seg is not None:
             self._close(pred.track)
-        self._open[pred.track] = {"track": int(pred.track), "start": int(pred.start), "end": int(pred.end),
-                                  "label": pred.label, "_scores": [pred.score]}
+        self._open[pred.track] = {
+            "track": int(pred.track),
+            "start": int(pred.start),
+            "end": int(pred.end),
+            "label": pred.label,
+            "_scores": [pred.score],
+        }
 
     def _close(self, track: int) -> None:
         seg = self._open.pop(track)
         scores = seg.pop("_scores")
         label = int(seg["label"])
-        seg.update(label=label, label_name=self.classes[label] if label < len(self.classes) else str(label),
-                   score=float(sum(scores) / len(scores)), start_time=round(seg["start"] / self.fps, 4),
-                   end_time=round((seg["end"] + 1) / self.fps, 4))
+        seg.update(
+            label=label,
+            label_name=self.classes[label] if label < len(self.classes) else str(label),
+            score=float(sum(scores) / len(scores)),
+            start_time=round(seg["start"] / self.fps, 4),
+            end_time=round((seg["end"] + 1) / self.fps, 4),
+        )
         self.segments.append({k: seg[k] for k in _SEGMENT_KEYS})
 
     def finish(self) -> list[dict]:
@@ -133,6 +159,10 @@ def validate_timeline(doc: dict) -> None:
     _check(doc, TIMELINE_SCHEMA, "timeline")
     for i, seg in enumerate(doc["segments"]):
         if seg["start"] > seg["end"] or seg["end"] >= max(doc["frames"], 1):
-            raise ValueError(f"timeline.segments[{i}]: frames {seg['start']}-{seg['end']} outside 0-{doc['frames'] - 1}")
+            raise ValueError(
+                f"timeline.segments[{i}]: frames {seg['start']}-{seg['end']} outside 0-{doc['frames'] - 1}"
+            )
         if seg["label"] < len(doc["classes"]) and seg["label_name"] != doc["classes"][seg["label"]]:
-            raise ValueError(f"timeline.segments[{i}]: label_name {seg['label_name']!r} is not class {seg['label']}")
+            raise ValueError(
+                f"timeline.segments[{i}]: label_name {seg['label_name']!r} is not class {seg['label']}"
+            )

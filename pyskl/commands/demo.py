@@ -1,4 +1,5 @@
 """``pyskl demo VIDEO OUT.mp4 --config C --checkpoint W``: actions per person in a video, offline on CPU."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,18 +10,35 @@ HELP = "video -> per-person actions: annotated H.264 mp4 + JSON/CSV timeline (an
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", help="input video")
     parser.add_argument("out", help="output mp4 (skeletons, track ids, top-k labels)")
-    parser.add_argument("--config", required=True, help="PYSKL-style config of a 2D skeleton model (GCN or PoseC3D)")
-    parser.add_argument("--checkpoint", default=None,
-                        help="weights for the config (without: random weights, for testing the plumbing only)")
-    parser.add_argument("--label-map", default=None, help="class names: a shipped label map name or a text file")
+    parser.add_argument(
+        "--config", required=True, help="PYSKL-style config of a 2D skeleton model (GCN or PoseC3D)"
+    )
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        help="weights for the config (without: random weights, for testing the plumbing only)",
+    )
+    parser.add_argument(
+        "--label-map", default=None, help="class names: a shipped label map name or a text file"
+    )
     parser.add_argument("--window", type=int, default=48, help="frames per recognition window (default 48)")
-    parser.add_argument("--stride", type=int, default=16, help="frames between recognitions of a person (default 16)")
-    parser.add_argument("--num-clips", type=int, default=1,
-                        help="clips per window (overrides the test pipeline; 0 keeps the config's)")
+    parser.add_argument(
+        "--stride", type=int, default=16, help="frames between recognitions of a person (default 16)"
+    )
+    parser.add_argument(
+        "--num-clips",
+        type=int,
+        default=1,
+        help="clips per window (overrides the test pipeline; 0 keeps the config's)",
+    )
     parser.add_argument("--max-persons", type=int, default=2, help="persons detected and tracked (default 2)")
     parser.add_argument("--topk", type=int, default=3, help="labels drawn per person (default 3)")
-    parser.add_argument("--timeline", default=None, help="timeline JSON (default OUT with .json; CSV beside it)")
-    parser.add_argument("--save-pose", default=None, help="also write the tracked skeletons as an annotation pickle")
+    parser.add_argument(
+        "--timeline", default=None, help="timeline JSON (default OUT with .json; CSV beside it)"
+    )
+    parser.add_argument(
+        "--save-pose", default=None, help="also write the tracked skeletons as an annotation pickle"
+    )
     parser.add_argument("--backend", default="mediapipe", choices=["mediapipe", "onnx"], help="pose backend")
     parser.add_argument("--backend-model", default=None, help="model file for the onnx backend")
     parser.add_argument("--device", default="cpu", help="torch device for the recognizer (default cpu)")
@@ -32,15 +50,33 @@ def run(args: argparse.Namespace) -> int:
     from ..apis.demo import run_demo
 
     kwargs = {"model": args.backend_model} if args.backend == "onnx" else {}
-    result = run_demo(args.video, args.out, args.config, args.checkpoint, label_map=args.label_map,
-                      window=args.window, stride=args.stride, num_clips=args.num_clips or None,
-                      max_persons=args.max_persons, topk=args.topk, timeline=args.timeline, device=args.device,
-                      backend=args.backend, backend_kwargs=kwargs, max_frames=args.max_frames,
-                      progress=not args.no_progress, save_pose=args.save_pose)
+    result = run_demo(
+        args.video,
+        args.out,
+        args.config,
+        args.checkpoint,
+        label_map=args.label_map,
+        window=args.window,
+        stride=args.stride,
+        num_clips=args.num_clips or None,
+        max_persons=args.max_persons,
+        topk=args.topk,
+        timeline=args.timeline,
+        device=args.device,
+        backend=args.backend,
+        backend_kwargs=kwargs,
+        max_frames=args.max_frames,
+        progress=not args.no_progress,
+        save_pose=args.save_pose,
+    )
     fps = result.fps
-    print(f"demo: {result.frames} frames, {result.tracks} tracks, {len(result.segments)} segments -> "
-          f"{result.video} ({result.codec}), timeline {result.timeline}")
+    print(
+        f"demo: {result.frames} frames, {result.tracks} tracks, {len(result.segments)} segments -> "
+        f"{result.video} ({result.codec}), timeline {result.timeline}"
+    )
     print("fps: " + ", ".join(f"{k} {v:.1f}" for k, v in fps.items()))
     for seg in result.segments:
-        print(f"  track {seg['track']}: frames {seg['start']}-{seg['end']} {seg['label_name']} ({seg['score']:.2f})")
+        print(
+            f"  track {seg['track']}: frames {seg['start']}-{seg['end']} {seg['label_name']} ({seg['score']:.2f})"
+        )
     return 0

@@ -1,4 +1,5 @@
 """``pyskl extract VIDEO_DIR_OR_LIST OUT.pkl``: videos -> 2D skeleton annotation pickle (resumable)."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,14 +9,28 @@ HELP = "videos -> 2D skeleton annotation pickle (mediapipe pose, tracking, COCO-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="a folder of videos, or a list file with one 'PATH [LABEL]' per line")
-    parser.add_argument("out", help="output annotation pickle (OUT.pkl; OUT.pkl.parts/ holds finished videos)")
-    parser.add_argument("--backend", default="mediapipe", choices=["mediapipe", "onnx"],
-                        help="pose backend (default mediapipe; onnx needs --backend-model)")
-    parser.add_argument("--backend-model", default=None, help="model file for the onnx backend (e.g. RTMO .onnx)")
+    parser.add_argument(
+        "out", help="output annotation pickle (OUT.pkl; OUT.pkl.parts/ holds finished videos)"
+    )
+    parser.add_argument(
+        "--backend",
+        default="mediapipe",
+        choices=["mediapipe", "onnx"],
+        help="pose backend (default mediapipe; onnx needs --backend-model)",
+    )
+    parser.add_argument(
+        "--backend-model", default=None, help="model file for the onnx backend (e.g. RTMO .onnx)"
+    )
     parser.add_argument("--max-persons", type=int, default=2, help="persons tracked per video (default 2)")
-    parser.add_argument("--layout", default="coco", choices=["coco", "mediapipe"],
-                        help="output joints: COCO-17 (default) or mediapipe's 33")
-    parser.add_argument("--model-complexity", type=int, default=1, choices=[0, 1, 2], help="mediapipe model size")
+    parser.add_argument(
+        "--layout",
+        default="coco",
+        choices=["coco", "mediapipe"],
+        help="output joints: COCO-17 (default) or mediapipe's 33",
+    )
+    parser.add_argument(
+        "--model-complexity", type=int, default=1, choices=[0, 1, 2], help="mediapipe model size"
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="only the first N frames of each video")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -32,11 +47,20 @@ def run(args: argparse.Namespace) -> int:
         kwargs = {"model": args.backend_model}
     else:
         kwargs = {"layout": args.layout, "model_complexity": args.model_complexity}
-    report = extract_videos(items, args.out, backend=args.backend, max_persons=args.max_persons,
-                            backend_kwargs=kwargs, max_frames=args.max_frames, progress=not args.no_progress)
-    print(f"extract: {len(report.done)} done, {len(report.skipped)} skipped (already done), "
-          f"{len(report.errors)} failed -> {args.out}")
-    for path, reason in report.errors.items():
+    report = extract_videos(
+        items,
+        args.out,
+        backend=args.backend,
+        max_persons=args.max_persons,
+        backend_kwargs=kwargs,
+        max_frames=args.max_frames,
+        progress=not args.no_progress,
+    )
+    print(
+        f"extract: {len(report.done)} done, {len(report.skipped)} skipped (already done), "
+        f"{len(report.errors)} failed -> {args.out}"
+    )
+    for reason in report.errors.values():
         print(f"  failed: {reason}")
     if report.errors:
         print(f"  error report: {args.out}.errors.json")

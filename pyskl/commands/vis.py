@@ -1,4 +1,5 @@
 """``pyskl vis``: skeleton samples to mp4/GIF/PNG, heatmap volumes, training curves, confusion matrices."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,13 +10,17 @@ HELP = "render skeleton samples (mp4/GIF/PNG), heatmap volumes, training curves,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
-    sk = kinds.add_parser("skeleton", help="an annotation sample: 2D over video / blank canvas, or 3D projected")
+    sk = kinds.add_parser(
+        "skeleton", help="an annotation sample: 2D over video / blank canvas, or 3D projected"
+    )
     _sample_args(sk)
     sk.add_argument("--video", default=None, help="draw 2D skeletons over this video")
     sk.add_argument("--layout", default=None, help="joint layout (default: from the joint count)")
     sk.add_argument("--size", type=int, nargs=2, default=None, metavar=("H", "W"), help="canvas size")
     sk.add_argument("--azimuth", type=float, default=30.0, help="3D: view azimuth in degrees (default 30)")
-    sk.add_argument("--elevation", type=float, default=15.0, help="3D: view elevation in degrees (default 15)")
+    sk.add_argument(
+        "--elevation", type=float, default=15.0, help="3D: view elevation in degrees (default 15)"
+    )
     sk.add_argument("--rotate", type=float, default=0.0, help="3D: degrees of azimuth added per frame")
     sk.add_argument("--threshold", type=float, default=0.3, help="2D: hide joints scoring at or below it")
     hm = kinds.add_parser("heatmap", help="the PoseC3D heatmap volume of an annotation sample")
@@ -86,16 +91,26 @@ def _run(args: argparse.Namespace) -> int:
         from ..viz.render import render_annotation
 
         sample = _load_sample(args)
-        frames = render_annotation(sample, args.video, args.layout, tuple(args.size) if args.size else None,
-                                   args.azimuth, args.elevation, args.rotate, args.threshold)
+        frames = render_annotation(
+            sample,
+            args.video,
+            args.layout,
+            tuple(args.size) if args.size else None,
+            args.azimuth,
+            args.elevation,
+            args.rotate,
+            args.threshold,
+        )
         print(f"vis: {_write_frames(frames, args.out, args.fps, args.frame)}")
     elif args.kind == "heatmap":
         from ..viz import heatmap_frames
         from ..viz.render import heatmap_volume
 
         volume = heatmap_volume(_load_sample(args), args.config, with_limb=args.limb)
-        print(f"vis: heatmap volume {tuple(volume.shape)} (C, T, H, W) -> "
-              f"{_write_frames(heatmap_frames(volume), args.out, args.fps, args.frame)}")
+        print(
+            f"vis: heatmap volume {tuple(volume.shape)} (C, T, H, W) -> "
+            f"{_write_frames(heatmap_frames(volume), args.out, args.fps, args.frame)}"
+        )
     elif args.kind == "curves":
         from ..viz import plot_training_curves
 

@@ -10,6 +10,7 @@ makes one by name:
   pyskl ships no such weights; pass ``model=PATH.onnx`` that you provide
   (:mod:`pyskl.pose.onnx_backend` documents the expected input/output tensors).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["Detection", "PoseBackend", "build_pose_backend", "BACKENDS", "keypoint_box"]
+__all__ = ["BACKENDS", "Detection", "PoseBackend", "build_pose_backend", "keypoint_box"]
 
 
 @dataclass

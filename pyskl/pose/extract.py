@@ -6,22 +6,22 @@ after every video. A re-run skips videos already in ``OUT.pkl`` or in the parts 
 cannot be used (missing, zero-length, not a video, no frames) are listed with the reason in
 ``OUT.pkl.errors.json`` and do not stop the others.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
-
-import numpy as np
+from typing import Any
 
 from .backend import PoseBackend, build_pose_backend
 from .tracker import PoseTracker, TrackStore
 from .video_reader import VideoError, iter_frames, list_videos, probe_video
 
-__all__ = ["VideoItem", "read_video_list", "extract_video", "extract_videos", "ExtractReport"]
+__all__ = ["ExtractReport", "VideoItem", "extract_video", "extract_videos", "read_video_list"]
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,15 @@ def read_video_list(source: str | os.PathLike) -> list[VideoItem]:
     return items
 
 
-def extract_video(path: str | os.PathLike, backend: PoseBackend, label: int = -1, max_persons: int = 2,
-                  tracker: PoseTracker | None = None, max_frames: int | None = None,
-                  on_frame: Callable[[], Any] | None = None) -> dict:
+def extract_video(
+    path: str | os.PathLike,
+    backend: PoseBackend,
+    label: int = -1,
+    max_persons: int = 2,
+    tracker: PoseTracker | None = None,
+    max_frames: int | None = None,
+    on_frame: Callable[[], Any] | None = None,
+) -> dict:
     """Run ``backend`` over every frame of one video, track persons, and build its annotation.
 
     Returns:
@@ -91,8 +97,15 @@ def extract_video(path: str | os.PathLike, backend: PoseBackend, label: int = -1
     layout = getattr(backend, "layout", "coco")
     kp, score = store.to_arrays(get_layout(layout).num_joints, max_persons)
     shape = (info.height, info.width)
-    return {"frame_dir": Path(path).stem, "label": int(label), "img_shape": shape, "original_shape": shape,
-            "total_frames": int(kp.shape[1]), "keypoint": kp, "keypoint_score": score}
+    return {
+        "frame_dir": Path(path).stem,
+        "label": int(label),
+        "img_shape": shape,
+        "original_shape": shape,
+        "total_frames": int(kp.shape[1]),
+        "keypoint": kp,
+        "keypoint_score": score,
+    }
 
 
 @dataclass
@@ -133,9 +146,15 @@ def _write_combined(out: Path, items: list[VideoItem], done: dict[str, dict]) ->
     save_annotations({"split": {"extract": order}, "annotations": annotations}, out, validate=labelled)
 
 
-def extract_videos(items: Iterable[VideoItem], out: str | os.PathLike, backend: str | PoseBackend = "mediapipe",
-                   max_persons: int = 2, backend_kwargs: dict | None = None, max_frames: int | None = None,
-                   progress: bool = True) -> ExtractReport:
+def extract_videos(
+    items: Iterable[VideoItem],
+    out: str | os.PathLike,
+    backend: str | PoseBackend = "mediapipe",
+    max_persons: int = 2,
+    backend_kwargs: dict | None = None,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> ExtractReport:
     """Extract every video into ``out`` (see the module docstring for resuming and errors).
 
     ``backend`` is a name for :func:`build_pose_backend` (built with ``backend_kwargs`` and ``max_persons``,
@@ -161,8 +180,15 @@ def extract_videos(items: Iterable[VideoItem], out: str | os.PathLike, backend: 
 
         bar = tqdm(total=len(todo), desc="extract", unit="video", file=sys.stderr, dynamic_ncols=True)
     own = isinstance(backend, str)
-    pose = backend if not own else (
-        build_pose_backend(backend, **dict(backend_kwargs or {}, max_persons=max_persons)) if todo else None)
+    pose = (
+        backend
+        if not own
+        else (
+            build_pose_backend(backend, **dict(backend_kwargs or {}, max_persons=max_persons))
+            if todo
+            else None
+        )
+    )
     try:
         for item in todo:
             if bar is not None:

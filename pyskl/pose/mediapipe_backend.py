@@ -9,15 +9,17 @@ slightly enlarged): it finds the second person when people stand apart, but pers
 ``MediaPipeHands``: 21 hand landmarks (layout 'handmp'); optionally run on square crops (e.g. around
 pose wrists) when hands are too small for the full-frame palm detector.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .backend import Detection, keypoint_box
 
-__all__ = ["MediaPipePose", "MediaPipeHands", "require_mediapipe", "wrist_crops"]
+__all__ = ["MediaPipeHands", "MediaPipePose", "require_mediapipe", "wrist_crops"]
 
 
 def require_mediapipe() -> Any:
@@ -50,7 +52,11 @@ def _to_rgb(frame: np.ndarray) -> np.ndarray:
 def _landmarks(landmark_list: Any, with_visibility: bool) -> tuple[np.ndarray, np.ndarray]:
     lms = landmark_list.landmark
     xy = np.array([(lm.x, lm.y) for lm in lms], dtype=np.float32)
-    vis = np.array([lm.visibility for lm in lms], dtype=np.float32) if with_visibility else np.ones(len(lms), np.float32)
+    vis = (
+        np.array([lm.visibility for lm in lms], dtype=np.float32)
+        if with_visibility
+        else np.ones(len(lms), np.float32)
+    )
     return xy, np.clip(vis, 0.0, 1.0)
 
 
@@ -68,9 +74,16 @@ class MediaPipePose:
     Joints that fall outside the image get score 0 and coordinates clipped to the image.
     """
 
-    def __init__(self, max_persons: int = 1, layout: str = "coco", model_complexity: int = 1,
-                 static_image_mode: bool = False, min_detection_confidence: float = 0.5,
-                 min_tracking_confidence: float = 0.5, mask_margin: float = 0.1) -> None:
+    def __init__(
+        self,
+        max_persons: int = 1,
+        layout: str = "coco",
+        model_complexity: int = 1,
+        static_image_mode: bool = False,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        mask_margin: float = 0.1,
+    ) -> None:
         mp = require_mediapipe()
         if max_persons < 1:
             raise ValueError(f"max_persons must be >= 1, got {max_persons}")
@@ -79,10 +92,14 @@ class MediaPipePose:
         self.layout = layout
         self.mask_margin = mask_margin
         self._models = [
-            mp.solutions.pose.Pose(static_image_mode=static_image_mode, model_complexity=model_complexity,
-                                   smooth_landmarks=True, enable_segmentation=False,
-                                   min_detection_confidence=min_detection_confidence,
-                                   min_tracking_confidence=min_tracking_confidence)
+            mp.solutions.pose.Pose(
+                static_image_mode=static_image_mode,
+                model_complexity=model_complexity,
+                smooth_landmarks=True,
+                enable_segmentation=False,
+                min_detection_confidence=min_detection_confidence,
+                min_tracking_confidence=min_tracking_confidence,
+            )
             for _ in range(max_persons)
         ]
 
@@ -125,10 +142,10 @@ class MediaPipePose:
             model.close()
         self._models = []
 
-    def __enter__(self) -> "MediaPipePose":
+    def __enter__(self) -> MediaPipePose:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -149,13 +166,22 @@ class MediaPipeHands:
 
     layout = "handmp"
 
-    def __init__(self, max_num_hands: int = 1, static_image_mode: bool = True, model_complexity: int = 1,
-                 min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5) -> None:
+    def __init__(
+        self,
+        max_num_hands: int = 1,
+        static_image_mode: bool = True,
+        model_complexity: int = 1,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
         mp = require_mediapipe()
-        self._model = mp.solutions.hands.Hands(static_image_mode=static_image_mode, max_num_hands=max_num_hands,
-                                               model_complexity=model_complexity,
-                                               min_detection_confidence=min_detection_confidence,
-                                               min_tracking_confidence=min_tracking_confidence)
+        self._model = mp.solutions.hands.Hands(
+            static_image_mode=static_image_mode,
+            max_num_hands=max_num_hands,
+            model_complexity=model_complexity,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
 
     def __call__(self, frame: np.ndarray, crops: Sequence[Sequence[int]] | None = None) -> list[Detection]:
         """Hands in the full frame, or in each ``(x1, y1, x2, y2)`` crop when ``crops`` is given."""
@@ -182,25 +208,36 @@ class MediaPipeHands:
         for landmarks, hand in zip(result.multi_hand_landmarks, handedness):
             xy, _ = _landmarks(landmarks, with_visibility=False)
             pix = xy * np.array([cw, ch], dtype=np.float32) + np.array([ox, oy], dtype=np.float32)
-            label, conf = ("", 1.0) if hand is None else (hand.classification[0].label, hand.classification[0].score)
+            label, conf = (
+                ("", 1.0) if hand is None else (hand.classification[0].label, hand.classification[0].score)
+            )
             score = np.full(len(pix), conf, dtype=np.float32)
-            extra = {"normalized": pix / np.array([w, h], dtype=np.float32), "crop_normalized": xy,
-                     "handedness": label, "crop": crop}
+            extra = {
+                "normalized": pix / np.array([w, h], dtype=np.float32),
+                "crop_normalized": xy,
+                "handedness": label,
+                "crop": crop,
+            }
             out.append(Detection(pix.astype(np.float32), score, keypoint_box(pix, score, -1.0), extra))
         return out
 
     def close(self) -> None:
         self._model.close()
 
-    def __enter__(self) -> "MediaPipeHands":
+    def __enter__(self) -> MediaPipeHands:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def wrist_crops(pose: Detection, frame_shape: tuple[int, int], size: int = 320,
-                threshold: float = 0.3, layout: str = "coco") -> list[tuple[int, int, int, int]]:
+def wrist_crops(
+    pose: Detection,
+    frame_shape: tuple[int, int],
+    size: int = 320,
+    threshold: float = 0.3,
+    layout: str = "coco",
+) -> list[tuple[int, int, int, int]]:
     """Square ``size`` px crops centred on the confident wrists of a pose detection."""
     from ..utils.layouts import get_layout
 

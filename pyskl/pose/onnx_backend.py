@@ -11,6 +11,7 @@ Expected model contract (RTMO's end-to-end export):
 Other models (top-down RTMPose needs a person detector and SimCC decoding) need their own class
 here; register it in :data:`pyskl.pose.backend.BACKENDS`.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,9 @@ def letterbox(frame: np.ndarray, size: int, pad_value: int = 114) -> tuple[np.nd
 
     h, w = frame.shape[:2]
     scale = min(size / h, size / w)
-    resized = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_LINEAR
+    )
     out = np.full((size, size, 3), pad_value, dtype=np.uint8)
     out[: resized.shape[0], : resized.shape[1]] = resized
     return out, scale
@@ -47,18 +50,30 @@ class OnnxPose:
 
     layout = "coco"
 
-    def __init__(self, model: str | None = None, max_persons: int = 2, score_threshold: float = 0.3,
-                 device: str = "cpu", **_: Any) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        max_persons: int = 2,
+        score_threshold: float = 0.3,
+        device: str = "cpu",
+        **_: Any,
+    ) -> None:
         if not model:
-            raise ValueError("the onnx pose backend needs a model file: --backend-model PATH.onnx "
-                             "(e.g. an RTMO export; pyskl ships no ONNX weights)")
+            raise ValueError(
+                "the onnx pose backend needs a model file: --backend-model PATH.onnx "
+                "(e.g. an RTMO export; pyskl ships no ONNX weights)"
+            )
         if not os.path.isfile(model):
             raise FileNotFoundError(f"{model}: ONNX pose model not found")
         try:
             import onnxruntime as ort
         except ImportError as err:
             raise ImportError("the onnx pose backend needs onnxruntime: pip install 'pyskl[export]'") from err
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        providers = (
+            ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            if device == "cuda"
+            else ["CPUExecutionProvider"]
+        )
         self.session = ort.InferenceSession(model, providers=providers)
         shape = self.session.get_inputs()[0].shape
         self.size = int(shape[-1]) if isinstance(shape[-1], int) else 640
@@ -74,8 +89,14 @@ class OnnxPose:
         self.session = None
 
 
-def decode_rtmo(dets: np.ndarray, kps: np.ndarray, scale: float, frame_shape: tuple[int, int],
-                max_persons: int, score_threshold: float) -> list[Detection]:
+def decode_rtmo(
+    dets: np.ndarray,
+    kps: np.ndarray,
+    scale: float,
+    frame_shape: tuple[int, int],
+    max_persons: int,
+    score_threshold: float,
+) -> list[Detection]:
     """RTMO outputs (letterboxed coordinates) -> detections in frame pixels, best first."""
     h, w = frame_shape
     keep = np.flatnonzero(dets[:, 4] >= score_threshold)
@@ -83,6 +104,12 @@ def decode_rtmo(dets: np.ndarray, kps: np.ndarray, scale: float, frame_shape: tu
     out = []
     for i in keep:
         xy = np.clip(kps[i, :, :2] / scale, 0, [w - 1, h - 1]).astype(np.float32)
-        out.append(Detection(xy, np.clip(kps[i, :, 2], 0, 1).astype(np.float32),
-                             (dets[i, :4] / scale).astype(np.float32), {"person_score": float(dets[i, 4])}))
+        out.append(
+            Detection(
+                xy,
+                np.clip(kps[i, :, 2], 0, 1).astype(np.float32),
+                (dets[i, :4] / scale).astype(np.float32),
+                {"person_score": float(dets[i, 4])},
+            )
+        )
     return out

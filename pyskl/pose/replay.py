@@ -3,6 +3,7 @@
 Useful to re-run ``pyskl demo`` with poses extracted earlier (``--save-pose``/``pyskl extract``), to
 benchmark the later stages alone, and in tests.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,11 @@ class ReplayBackend:
     def __init__(self, annotation: dict, layout: str = "coco", threshold: float = 0.0, **_: Any) -> None:
         self.keypoint = np.asarray(annotation["keypoint"], dtype=np.float32)[..., :2]
         score = annotation.get("keypoint_score")
-        self.score = (np.ones(self.keypoint.shape[:3], np.float32) if score is None
-                      else np.asarray(score, dtype=np.float32))
+        self.score = (
+            np.ones(self.keypoint.shape[:3], np.float32)
+            if score is None
+            else np.asarray(score, dtype=np.float32)
+        )
         self.layout, self.threshold, self.frame = layout, threshold, 0
 
     def __call__(self, frame: np.ndarray | None = None) -> list[Detection]:
@@ -41,7 +45,9 @@ class ReplayBackend:
             kp, score = self.keypoint[m, t], self.score[m, t]
             visible = (score > self.threshold) & np.any(kp != 0, axis=-1)
             if visible.any():
-                out.append(Detection(kp.copy(), score.copy(), keypoint_box(kp[visible], score[visible], -1.0)))
+                out.append(
+                    Detection(kp.copy(), score.copy(), keypoint_box(kp[visible], score[visible], -1.0))
+                )
         return out
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 ``PoseTracker.update(detections)`` returns a track id per detection; ``TrackStore`` accumulates the
 tracked poses of a whole video into PYSKL's ``keypoint [M, T, V, 2]`` / ``keypoint_score [M, T, V]``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import numpy as np
 
 from .backend import Detection
 
-__all__ = ["box_iou", "keypoint_similarity", "PoseTracker", "TrackStore"]
+__all__ = ["PoseTracker", "TrackStore", "box_iou", "keypoint_similarity"]
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -27,8 +28,14 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def keypoint_similarity(kp_a: np.ndarray, score_a: np.ndarray, kp_b: np.ndarray, score_b: np.ndarray,
-                        threshold: float = 0.3, kappa: float = 0.1) -> np.ndarray:
+def keypoint_similarity(
+    kp_a: np.ndarray,
+    score_a: np.ndarray,
+    kp_b: np.ndarray,
+    score_b: np.ndarray,
+    threshold: float = 0.3,
+    kappa: float = 0.1,
+) -> np.ndarray:
     """OKS-like similarity matrix ``[A, B]``: mean over joints confident in both of
     ``exp(-d^2 / (2 (kappa * s)^2))``, with ``s`` the diagonal of the first pose's box."""
     kp_a, kp_b = np.asarray(kp_a, np.float64), np.asarray(kp_b, np.float64)  # [A, V, 2], [B, V, 2]
@@ -60,21 +67,36 @@ class PoseTracker:
         max_tracks: new tracks are not started while this many are live (None: unlimited).
     """
 
-    def __init__(self, similarity: str = "iou", threshold: float = 0.3, max_age: int = 10,
-                 max_tracks: int | None = None) -> None:
+    def __init__(
+        self,
+        similarity: str = "iou",
+        threshold: float = 0.3,
+        max_age: int = 10,
+        max_tracks: int | None = None,
+    ) -> None:
         if similarity not in ("iou", "oks"):
             raise ValueError(f"similarity must be 'iou' or 'oks', got {similarity!r}")
-        self.similarity, self.threshold, self.max_age, self.max_tracks = similarity, threshold, max_age, max_tracks
+        self.similarity, self.threshold, self.max_age, self.max_tracks = (
+            similarity,
+            threshold,
+            max_age,
+            max_tracks,
+        )
         self.frame = -1
         self.next_id = 0
         self.tracks: list[_Track] = []
 
     def _matrix(self, detections: list[Detection]) -> np.ndarray:
         if self.similarity == "iou":
-            return box_iou(np.array([t.detection.box for t in self.tracks]), np.array([d.box for d in detections]))
-        return keypoint_similarity(np.array([t.detection.keypoint for t in self.tracks]),
-                                   np.array([t.detection.score for t in self.tracks]),
-                                   np.array([d.keypoint for d in detections]), np.array([d.score for d in detections]))
+            return box_iou(
+                np.array([t.detection.box for t in self.tracks]), np.array([d.box for d in detections])
+            )
+        return keypoint_similarity(
+            np.array([t.detection.keypoint for t in self.tracks]),
+            np.array([t.detection.score for t in self.tracks]),
+            np.array([d.keypoint for d in detections]),
+            np.array([d.score for d in detections]),
+        )
 
     def update(self, detections: list[Detection]) -> list[int]:
         """Advance one frame; returns the track id of each detection (-1: dropped by ``max_tracks``)."""

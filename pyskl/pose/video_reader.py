@@ -1,14 +1,15 @@
 """Reading video frames with OpenCV, with one clear error per kind of bad file."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-__all__ = ["VideoError", "VideoInfo", "probe_video", "iter_frames", "list_videos", "VIDEO_EXTENSIONS"]
+__all__ = ["VIDEO_EXTENSIONS", "VideoError", "VideoInfo", "iter_frames", "list_videos", "probe_video"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 

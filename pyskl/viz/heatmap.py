@@ -1,4 +1,5 @@
 """Rendering PoseC3D heatmap volumes as colour frames."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,6 +35,8 @@ def heatmap_frames(volume: np.ndarray, layout: str = "CTHW", size: int | None = 
         if size:
             h, w = img.shape[:2]
             f = size / max(h, w)
-            img = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_NEAREST)
+            img = cv2.resize(
+                img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_NEAREST
+            )
         frames.append(img)
     return frames

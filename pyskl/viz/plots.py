@@ -1,14 +1,15 @@
 """Matplotlib plots: training curves from ``log.jsonl`` and a confusion matrix from ``pyskl test --out``."""
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-__all__ = ["read_log", "plot_training_curves", "confusion_matrix", "plot_confusion_matrix"]
+__all__ = ["confusion_matrix", "plot_confusion_matrix", "plot_training_curves", "read_log"]
 
 
 def read_log(path: str | os.PathLike) -> list[dict]:
@@ -35,19 +36,26 @@ def _figure():
     return plt
 
 
-def plot_training_curves(log_path: str | os.PathLike, out: str | os.PathLike,
-                         keys: Sequence[str] | None = None) -> Path:
+def plot_training_curves(
+    log_path: str | os.PathLike, out: str | os.PathLike, keys: Sequence[str] | None = None
+) -> Path:
     """Train losses / lr per iteration and validation metrics per epoch, one panel each, as a PNG."""
     plt = _figure()
     records = read_log(log_path)
     train = [r for r in records if r.get("mode") == "train"]
     val = [r for r in records if r.get("mode") == "val"]
     skip = {"mode", "epoch", "iter", "memory", "time", "data_time", "lr"}
-    train_keys = list(keys) if keys else sorted({k for r in train for k, v in r.items()
-                                                  if k not in skip and isinstance(v, (int, float))})
+    train_keys = (
+        list(keys)
+        if keys
+        else sorted({k for r in train for k, v in r.items() if k not in skip and isinstance(v, (int, float))})
+    )
     val_keys = sorted({k for r in val for k, v in r.items() if k not in skip and isinstance(v, (int, float))})
-    panels = [("train", k) for k in train_keys] + ([("lr", "lr")] if any("lr" in r for r in train) else []) \
+    panels = (
+        [("train", k) for k in train_keys]
+        + ([("lr", "lr")] if any("lr" in r for r in train) else [])
         + [("val", k) for k in val_keys]
+    )
     if not panels:
         raise ValueError(f"{log_path}: no numeric train/val values to plot")
     cols = min(3, len(panels))
@@ -55,13 +63,15 @@ def plot_training_curves(log_path: str | os.PathLike, out: str | os.PathLike,
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     for ax, (mode, key) in zip(axes.flat, panels):
         src = val if mode == "val" else train
-        pts = [(r.get("epoch" if mode == "val" else "iter", i), r[key]) for i, r in enumerate(src) if key in r]
+        pts = [
+            (r.get("epoch" if mode == "val" else "iter", i), r[key]) for i, r in enumerate(src) if key in r
+        ]
         xs, ys = zip(*pts)
         ax.plot(xs, ys, marker="o" if mode == "val" else None, markersize=3)
         ax.set_title(f"{'val ' if mode == 'val' else ''}{key}")
         ax.set_xlabel("epoch" if mode == "val" else "iteration")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.tight_layout()
     out = Path(out)
@@ -79,8 +89,12 @@ def confusion_matrix(scores: np.ndarray, labels: np.ndarray, num_classes: int | 
     return np.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
 
 
-def plot_confusion_matrix(results: str | os.PathLike | dict, out: str | os.PathLike,
-                          class_names: Sequence[str] | None = None, normalize: bool = True) -> Path:
+def plot_confusion_matrix(
+    results: str | os.PathLike | dict,
+    out: str | os.PathLike,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = True,
+) -> Path:
     """Confusion matrix PNG from a ``pyskl test --out`` file (or its loaded dict); rows normalised."""
     plt = _figure()
     if not isinstance(results, dict):
@@ -104,8 +118,15 @@ def plot_confusion_matrix(results: str | os.PathLike | dict, out: str | os.PathL
     if k <= 20:
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, f"{cm[i, j]:.2f}" if normalize else f"{int(cm[i, j])}", ha="center", va="center",
-                        fontsize=7, color="white" if cm[i, j] > 0.5 * cm.max() else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{cm[i, j]:.2f}" if normalize else f"{int(cm[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if cm[i, j] > 0.5 * cm.max() else "black",
+                )
     acc = float(np.mean(np.asarray(results["scores"]).argmax(1) == np.asarray(results["labels"])))
     ax.set_title(f"confusion matrix (top-1 {acc:.3f})")
     ax.set_xlabel("predicted")

@@ -1,9 +1,10 @@
 """Orthographic projection of 3D skeletons for drawing (rotatable by azimuth / elevation)."""
+
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rotation_matrix", "project_3d"]
+__all__ = ["project_3d", "rotation_matrix"]
 
 
 def rotation_matrix(azimuth: float, elevation: float) -> np.ndarray:
@@ -15,8 +16,14 @@ def rotation_matrix(azimuth: float, elevation: float) -> np.ndarray:
     return rx @ ry
 
 
-def project_3d(keypoint: np.ndarray, size: tuple[int, int] = (480, 480), azimuth: float = 0.0,
-               elevation: float = 0.0, margin: float = 0.1, y_up: bool = True) -> np.ndarray:
+def project_3d(
+    keypoint: np.ndarray,
+    size: tuple[int, int] = (480, 480),
+    azimuth: float = 0.0,
+    elevation: float = 0.0,
+    margin: float = 0.1,
+    y_up: bool = True,
+) -> np.ndarray:
     """Project ``[..., V, 3]`` points (NTU: metres, y up) to pixels ``[..., V, 2]`` on a ``(H, W)`` canvas.
 
     One scale and centre fit all points of all frames (so motion stays visible); all-zero joints (missing)

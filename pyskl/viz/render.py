@@ -1,12 +1,13 @@
 """Render a PYSKL annotation sample (2D over its video or a blank canvas, 3D projected) as frames."""
+
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["guess_layout", "is_3d", "render_annotation", "heatmap_volume"]
+__all__ = ["guess_layout", "heatmap_volume", "is_3d", "render_annotation"]
 
 _LAYOUT_BY_JOINTS = {17: "coco", 25: "nturgb+d", 21: "handmp", 18: "openpose"}
 
@@ -23,9 +24,17 @@ def is_3d(annotation: dict) -> bool:
     return np.shape(annotation["keypoint"])[-1] == 3 and "keypoint_score" not in annotation
 
 
-def render_annotation(annotation: dict, video: str | os.PathLike | None = None, layout: str | None = None,
-                      size: tuple[int, int] | None = None, azimuth: float = 0.0, elevation: float = 0.0,
-                      rotate: float = 0.0, threshold: float = 0.3, title: bool = True) -> Iterator[np.ndarray]:
+def render_annotation(
+    annotation: dict,
+    video: str | os.PathLike | None = None,
+    layout: str | None = None,
+    size: tuple[int, int] | None = None,
+    azimuth: float = 0.0,
+    elevation: float = 0.0,
+    rotate: float = 0.0,
+    threshold: float = 0.3,
+    title: bool = True,
+) -> Iterator[np.ndarray]:
     """Yield one BGR frame per annotation frame.
 
     Args:
@@ -40,7 +49,9 @@ def render_annotation(annotation: dict, video: str | os.PathLike | None = None, 
 
     kp = np.asarray(annotation["keypoint"], dtype=np.float32)
     if kp.ndim != 4:
-        raise ValueError(f"sample {annotation.get('frame_dir')!r}: keypoint must be [M, T, V, C], got {kp.shape}")
+        raise ValueError(
+            f"sample {annotation.get('frame_dir')!r}: keypoint must be [M, T, V, C], got {kp.shape}"
+        )
     layout = layout or guess_layout(kp.shape[2])
     three_d = is_3d(annotation)
     score = annotation.get("keypoint_score")
@@ -69,15 +80,23 @@ def render_annotation(annotation: dict, video: str | os.PathLike | None = None, 
             pts = kp[:, t, :, :2]
             if canvas.shape[:2] != img_shape:
                 # coordinates are in img_shape pixels: scale them to the canvas (missing joints stay at 0)
-                pts = pts * np.array([canvas.shape[1] / img_shape[1], canvas.shape[0] / img_shape[0]], np.float32)
+                pts = pts * np.array(
+                    [canvas.shape[1] / img_shape[1], canvas.shape[0] / img_shape[0]], np.float32
+                )
             draw_skeleton(canvas, pts, None if score is None else np.asarray(score)[:, t], layout, threshold)
         if title:
             draw_text_block(canvas, [f"{name} frame {t}"], (4, 4))
         yield canvas
 
 
-def heatmap_volume(annotation: dict, config: str | os.PathLike | dict | None = None, size: int = 64,
-                   clip_len: int | None = None, sigma: float = 0.6, with_limb: bool = False) -> np.ndarray:
+def heatmap_volume(
+    annotation: dict,
+    config: str | os.PathLike | dict | None = None,
+    size: int = 64,
+    clip_len: int | None = None,
+    sigma: float = 0.6,
+    with_limb: bool = False,
+) -> np.ndarray:
     """The PoseC3D input volume ``[C, T, H, W]`` of one 2D sample.
 
     With ``config``, its test pipeline makes the volume (first clip). Without, a default PoseC3D test
@@ -99,14 +118,18 @@ def heatmap_volume(annotation: dict, config: str | os.PathLike | dict | None = N
         cfg = load_config(config) if not isinstance(config, dict) else config
         pipeline = build_test_pipeline(cfg, num_clips=1)
     else:
-        pipeline = Compose([
-            dict(type="UniformSampleFrames", clip_len=clip_len or int(sample["total_frames"]), num_clips=1),
-            dict(type="PoseDecode"),
-            dict(type="PoseCompact", hw_ratio=1.0, allow_imgpad=True),
-            dict(type="Resize", scale=(size, size), keep_ratio=False),
-            dict(type="GeneratePoseTarget", sigma=sigma, with_kp=not with_limb, with_limb=with_limb),
-            dict(type="FormatShape", input_format="NCTHW_Heatmap"),
-        ])
+        pipeline = Compose(
+            [
+                dict(
+                    type="UniformSampleFrames", clip_len=clip_len or int(sample["total_frames"]), num_clips=1
+                ),
+                dict(type="PoseDecode"),
+                dict(type="PoseCompact", hw_ratio=1.0, allow_imgpad=True),
+                dict(type="Resize", scale=(size, size), keep_ratio=False),
+                dict(type="GeneratePoseTarget", sigma=sigma, with_kp=not with_limb, with_limb=with_limb),
+                dict(type="FormatShape", input_format="NCTHW_Heatmap"),
+            ]
+        )
     imgs = np.asarray(pipeline(sample)["imgs"])
     while imgs.ndim > 4:
         imgs = imgs[0]

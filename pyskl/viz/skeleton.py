@@ -1,15 +1,29 @@
 """Drawing skeletons, track ids and labels on BGR frames (OpenCV, in place)."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["track_color", "draw_skeleton", "draw_text_block", "blank_canvas"]
+__all__ = ["blank_canvas", "draw_skeleton", "draw_text_block", "track_color"]
 
 # Distinct BGR colours, cycled by track id.
-_PALETTE = np.array([(255, 128, 0), (0, 200, 255), (60, 220, 60), (255, 0, 255), (0, 80, 255), (255, 255, 0),
-                     (180, 105, 255), (0, 255, 160), (128, 128, 255), (200, 200, 200)], dtype=np.int32)
+_PALETTE = np.array(
+    [
+        (255, 128, 0),
+        (0, 200, 255),
+        (60, 220, 60),
+        (255, 0, 255),
+        (0, 80, 255),
+        (255, 255, 0),
+        (180, 105, 255),
+        (0, 255, 160),
+        (128, 128, 255),
+        (200, 200, 200),
+    ],
+    dtype=np.int32,
+)
 
 
 def track_color(track_id: int) -> tuple[int, int, int]:
@@ -22,9 +36,17 @@ def blank_canvas(height: int, width: int, value: int = 0) -> np.ndarray:
     return np.full((int(height), int(width), 3), value, dtype=np.uint8)
 
 
-def draw_skeleton(frame: np.ndarray, keypoint: np.ndarray, score: np.ndarray | None = None, layout: str = "coco",
-                  threshold: float = 0.3, track_ids: Sequence[int] | None = None, radius: int | None = None,
-                  thickness: int | None = None, with_ids: bool = True) -> np.ndarray:
+def draw_skeleton(
+    frame: np.ndarray,
+    keypoint: np.ndarray,
+    score: np.ndarray | None = None,
+    layout: str = "coco",
+    threshold: float = 0.3,
+    track_ids: Sequence[int] | None = None,
+    radius: int | None = None,
+    thickness: int | None = None,
+    with_ids: bool = True,
+) -> np.ndarray:
     """Draw persons' limbs and joints on ``frame`` (modified in place and returned).
 
     Args:
@@ -62,21 +84,37 @@ def draw_skeleton(frame: np.ndarray, keypoint: np.ndarray, score: np.ndarray | N
         color = track_color(ids[m])
         for a, b in layout_obj.limbs:
             if visible[m, a] and visible[m, b]:
-                cv2.line(frame, tuple(int(v) for v in pts[m, a]), tuple(int(v) for v in pts[m, b]), color, thickness,
-                         cv2.LINE_AA)
+                cv2.line(
+                    frame,
+                    tuple(int(v) for v in pts[m, a]),
+                    tuple(int(v) for v in pts[m, b]),
+                    color,
+                    thickness,
+                    cv2.LINE_AA,
+                )
         for v in np.flatnonzero(visible[m]):
             cv2.circle(frame, tuple(int(c) for c in pts[m, v]), radius, (255, 255, 255), -1, cv2.LINE_AA)
             cv2.circle(frame, tuple(int(c) for c in pts[m, v]), max(1, radius - 1), color, -1, cv2.LINE_AA)
         if with_ids and visible[m].any():
             top = pts[m][visible[m]]
-            draw_text_block(frame, [f"#{ids[m]}"], (int(top[:, 0].min()), int(top[:, 1].min()) - 2 * radius), color,
-                            anchor="bottom")
+            draw_text_block(
+                frame,
+                [f"#{ids[m]}"],
+                (int(top[:, 0].min()), int(top[:, 1].min()) - 2 * radius),
+                color,
+                anchor="bottom",
+            )
     return frame
 
 
-def draw_text_block(frame: np.ndarray, lines: Sequence[str], origin: tuple[int, int],
-                    color: tuple[int, int, int] = (255, 255, 255), scale: float | None = None,
-                    anchor: str = "top") -> np.ndarray:
+def draw_text_block(
+    frame: np.ndarray,
+    lines: Sequence[str],
+    origin: tuple[int, int],
+    color: tuple[int, int, int] = (255, 255, 255),
+    scale: float | None = None,
+    anchor: str = "top",
+) -> np.ndarray:
     """Write ``lines`` on a dark box at ``origin`` (in place): its top-left corner (``anchor='top'``) or its
     bottom-left corner (``'bottom'``, for labels above a person). The box is kept inside the frame."""
     import cv2
@@ -84,7 +122,7 @@ def draw_text_block(frame: np.ndarray, lines: Sequence[str], origin: tuple[int, 
     if not lines:
         return frame
     scale = scale or max(0.4, max(frame.shape[:2]) / 1600)
-    thick = max(1, int(round(scale * 2)))
+    thick = max(1, round(scale * 2))
     sizes = [cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0] for line in lines]
     line_h = max(s[1] for s in sizes) + int(8 * scale) + 2
     width = max(s[0] for s in sizes) + 8
@@ -93,9 +131,17 @@ def draw_text_block(frame: np.ndarray, lines: Sequence[str], origin: tuple[int, 
         y -= line_h * len(lines) + 4
     x = min(max(0, x), max(0, frame.shape[1] - width))
     y = min(max(0, y), max(0, frame.shape[0] - line_h * len(lines) - 4))
-    sub = frame[y:y + line_h * len(lines) + 4, x:x + width]
+    sub = frame[y : y + line_h * len(lines) + 4, x : x + width]
     sub[:] = (sub.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darkened box keeps text readable
     for i, line in enumerate(lines):
-        cv2.putText(frame, line, (x + 4, y + (i + 1) * line_h - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick,
-                    cv2.LINE_AA)
+        cv2.putText(
+            frame,
+            line,
+            (x + 4, y + (i + 1) * line_h - 2),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            color,
+            thick,
+            cv2.LINE_AA,
+        )
     return frame

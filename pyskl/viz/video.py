@@ -1,13 +1,15 @@
 """Writing videos (PyAV H.264, OpenCV mp4v fallback), GIFs and PNGs."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["VideoWriter", "write_gif", "write_png", "read_video_frames"]
+__all__ = ["VideoWriter", "read_video_frames", "write_gif", "write_png"]
 
 
 class VideoWriter:
@@ -29,8 +31,14 @@ class VideoWriter:
         ...     w.write(frame)
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float = 30.0, codec: str = "h264", crf: int = 23,
-                 preset: str = "ultrafast") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float = 30.0,
+        codec: str = "h264",
+        crf: int = 23,
+        preset: str = "ultrafast",
+    ) -> None:
         if codec not in ("h264", "mp4v"):
             raise ValueError(f"codec must be 'h264' or 'mp4v', got {codec!r}")
         self.path = Path(path)
@@ -57,8 +65,9 @@ class VideoWriter:
             raise RuntimeError(f"{self.path}: OpenCV cannot open an mp4v writer")
 
     def _open_av(self, h: int, w: int) -> None:
-        import av
         from fractions import Fraction
+
+        import av
 
         container = av.open(str(self.path), mode="w")
         try:
@@ -78,7 +87,9 @@ class VideoWriter:
         if self._size is None:
             self._open(*frame.shape[:2])
         elif frame.shape[:2] != self._size:
-            raise ValueError(f"{self.path}: frame {self.frames} is {frame.shape[:2]}, the video is {self._size}")
+            raise ValueError(
+                f"{self.path}: frame {self.frames} is {frame.shape[:2]}, the video is {self._size}"
+            )
         if self._av is not None:
             import av
 
@@ -86,7 +97,9 @@ class VideoWriter:
             h, w = self._size
             if h % 2 or w % 2:
                 frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")):
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
+            ):
                 container.mux(packet)
         else:
             self._cv.write(frame)
@@ -103,10 +116,10 @@ class VideoWriter:
             self._cv.release()
             self._cv = None
 
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -134,7 +147,9 @@ def write_gif(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float 
     images = [Image.fromarray(np.ascontiguousarray(f[..., ::-1])) for f in frames]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=max(1, int(round(1000 / fps))), loop=0)
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0
+    )
     return path
 
 
