@@ -113,6 +113,16 @@ def test_demo_with_posec3d_config(tmp_path):
     assert sorted({f for s in doc["segments"] for f in range(s["start"], s["end"] + 1)}) == list(range(16))
 
 
+def test_demo_refuses_a_3d_ntu_config(tmp_path):
+    from pyskl.pose.replay import ReplayBackend
+    from tests.conftest import ROOT
+
+    video, ann = _synthetic_clip(tmp_path, frames=8)
+    with pytest.raises(ValueError, match="'nturgb\\+d' skeleton layout"):
+        run_demo(video, None, ROOT / "configs" / "quickstart" / "stgcnpp_synthetic.py", None,
+                 backend=ReplayBackend(ann), progress=False, timeline=tmp_path / "t.json")
+
+
 def test_class_names_for():
     assert class_names_for(3, None) == ["0", "1", "2"]
     assert class_names_for(2, ["a", "b", "c"]) == ["a", "b"]

@@ -52,6 +52,17 @@ def class_names_for(num_classes: int, label_map: str | os.PathLike | Sequence[st
     return names[:num_classes]
 
 
+def _check_layout(cfg: dict, layout: str) -> None:
+    """Refuse a GCN config built for another skeleton (e.g. NTU-25 3D) than the pose backend gives."""
+    graph = ((cfg.get("model") or {}).get("backbone") or {}).get("graph_cfg") or {}
+    expected = graph.get("layout")
+    if expected is not None and expected != layout:
+        raise ValueError(
+            f"the config's model uses the {expected!r} skeleton layout, but the pose backend gives "
+            f"{layout!r} keypoints: use a config trained on {layout!r} 2D skeletons"
+        )
+
+
 def _num_classes(model) -> int:
     head = getattr(model, "cls_head", None)
     n = getattr(head, "num_classes", None)
@@ -115,6 +126,7 @@ def run_demo(
         build_pose_backend(backend, **dict(backend_kwargs or {}, max_persons=max_persons)) if own else backend
     )
     layout = getattr(pose, "layout", "coco")
+    _check_layout(model.cfg, layout)
     tracker = PoseTracker(similarity="iou", threshold=0.2, max_age=15, max_tracks=max_persons)
     stream = StreamingRecognizer(model, window=window, stride=stride, img_shape=(info.height, info.width))
     lines = Timeline(classes, info.fps)
