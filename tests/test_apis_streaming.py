@@ -43,9 +43,10 @@ def test_windows_strides_and_bounded_memory(model):
 
 def test_missing_frames_and_dropped_tracks(model):
     stream = StreamingRecognizer(model, window=6, stride=3, img_shape=(480, 640), max_missing=2)
-    stream.push(0, {1: _pose(0)})
-    stream.push(1, {})  # missing frame: a zero pose keeps the window aligned
+    assert stream.push(0, {1: _pose(0)}) == []
+    assert stream.push(1, {}) == []  # missing frame: a zero pose keeps the window aligned
     assert np.all(stream.tracks[1].keypoint[-1] == 0)
+    assert stream.push(2, {}) == []  # a track not seen in this frame is not predicted
     for t in range(2, 5):
         stream.push(t, {})
     assert 1 not in stream.tracks  # unseen for more than max_missing frames

@@ -117,10 +117,13 @@ class StreamingRecognizer:
                 buf.keypoint.popleft()
                 buf.score.popleft()
             buf.pending += 1
+        # only tracks seen in this frame: a person who left is not re-labelled from padding
         ready = [
             tid
             for tid, b in self.tracks.items()
-            if len(b.keypoint) >= self.min_frames and (b.last_end < 0 or b.pending >= self.stride)
+            if b.last_seen == self.frame
+            and len(b.keypoint) >= self.min_frames
+            and (b.last_end < 0 or b.pending >= self.stride)
         ]
         return self._predict(ready)
 

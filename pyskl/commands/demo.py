@@ -42,11 +42,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="mediapipe", choices=["mediapipe", "onnx"], help="pose backend")
     parser.add_argument("--backend-model", default=None, help="model file for the onnx backend")
     parser.add_argument("--device", default="cpu", help="torch device for the recognizer (default cpu)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for the recognizer (default: torch's choice)",
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     from ..apis.demo import run_demo
 
     kwargs = {"model": args.backend_model} if args.backend == "onnx" else {}

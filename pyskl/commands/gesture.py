@@ -37,11 +37,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="frame",
         help="landmark coordinates fed to the model (see pyskl.apis.gesture)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for the recognizer (default: torch's choice)",
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     from pathlib import Path
 
     from ..apis.gesture import run_gesture
