@@ -231,7 +231,9 @@ def _resolve_resume(opts: TrainOptions, rt: RuntimeConfig, work_dir: Path) -> Pa
         return None
     if choice == "auto":
         found = find_resume_checkpoint(work_dir)
-        return found  # None: nothing to resume, start fresh
+        if found is None:
+            get_logger().info(f"--resume auto: no checkpoint in {work_dir}, starting from scratch")
+        return found
     path = Path(choice)
     if not path.is_file():
         raise CheckpointError(f"--resume {choice}: no such checkpoint")
@@ -287,7 +289,10 @@ def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_c
 
     seed = opts.seed
     if ckpt is not None:
-        seed = ckpt["meta"]["seed"] if seed is None else seed
+        if seed is not None and seed != ckpt["meta"]["seed"]:
+            logger.warning(f"--seed {seed} ignored: resuming keeps the run's seed {ckpt['meta']['seed']} "
+                           "(it drives the per-epoch sampling order)")
+        seed = ckpt["meta"]["seed"]
     if seed is None:
         seed = broadcast_object(int(np.random.randint(2**31)), env)
     set_random_seed(seed, opts.deterministic)
