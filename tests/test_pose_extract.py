@@ -187,3 +187,21 @@ def test_extract_cli_full_ntu_sample(tmp_path):
     listing.write_text(f"{video} 54\n")
     assert main(["extract", str(listing), str(tmp_path / "ntu.pkl"), "--no-progress"]) == 0
     _check_ntu_annotation(load_annotations(tmp_path / "ntu.pkl")["annotations"][0], 72)
+
+
+def test_mediapipe_pose_shrunk_input_gives_frame_pixels():
+    _mediapipe_or_skip()
+    video = require_shared("samples", "ntu_sample.avi")
+    from pyskl.pose.mediapipe_backend import MediaPipePose
+    from pyskl.pose.video_reader import iter_frames
+
+    frame = next(iter_frames(video))
+    results = []
+    for max_side in (None, 640):
+        with MediaPipePose(max_persons=2, static_image_mode=True, max_side=max_side) as pose:
+            results.append(pose(frame))
+    full, small = results
+    assert len(full) == len(small) == 2
+    for a in full:  # the same people, in full-frame pixels, whichever resolution mediapipe saw
+        err = min(np.median(np.linalg.norm(a.keypoint - b.keypoint, axis=-1)) for b in small)
+        assert err < 15
