@@ -126,3 +126,52 @@ def test_stgcnpp_backward_all_params():
     losses = model.loss(model(torch.randn(2, 1, 2, 8, 17, 3)), torch.tensor([[1], [3]]))
     losses["loss_cls"].backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+def _randomised_stgcnpp():
+    torch.manual_seed(0)
+    net = STGCN(graph_cfg=dict(layout="coco", mode="spatial"), gcn_adaptive="init", gcn_with_res=True,
+                tcn_type="mstcn", base_channels=16, num_stages=4, inflate_stages=[3], down_stages=[3])
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.7, 1.4)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.3, 0.3)
+    return net
+
+
+def test_fast_path_equals_reference_eval_and_train():
+    import copy
+
+    from pyskl.models.gcns.blocks import set_reference_mode
+
+    fast = _randomised_stgcnpp()
+    ref = set_reference_mode(copy.deepcopy(fast), True)
+    x = torch.randn(2, 2, 12, 17, 3)
+    torch.testing.assert_close(fast.eval()(x), ref.eval()(x), rtol=1e-5, atol=1e-5)
+    fast.train()
+    ref.train()
+    (fast(x) ** 2).mean().backward()
+    (ref(x) ** 2).mean().backward()
+    grads_ref = dict(ref.named_parameters())
+    for key, p in fast.named_parameters():
+        torch.testing.assert_close(p.grad, grads_ref[key].grad, rtol=1e-4, atol=1e-6, msg=key)
+    sd_ref = ref.state_dict()
+    for key, value in fast.state_dict().items():  # merged branch BNs wrote their running stats back
+        torch.testing.assert_close(value, sd_ref[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_fuse_conv_bn_same_outputs():
+    import copy
+
+    from pyskl.models.gcns.blocks import fuse_conv_bn
+
+    net = _randomised_stgcnpp().eval()
+    fused = fuse_conv_bn(copy.deepcopy(net))
+    assert len(fused.state_dict()) < len(net.state_dict())
+    x = torch.randn(2, 2, 12, 17, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-4)
+    with pytest.raises(RuntimeError, match="eval"):
+        fuse_conv_bn(_randomised_stgcnpp().train())

@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
     "UnitGCN", "UnitTCN", "MSTCN", "unit_gcn", "unit_tcn", "mstcn",
     "split_prefixed", "build_norm", "build_act", "graph_conv", "graph_conv_reference",
+    "graph_conv_channels_last", "set_reference_mode", "fuse_conv_bn",
 ]
 
 _NORMS = {"BN": nn.BatchNorm2d, "BN2d": nn.BatchNorm2d, "SyncBN": nn.BatchNorm2d,
@@ -93,6 +95,32 @@ def graph_conv(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     return out.sum(1).view(n, c, t, A.shape[-1])
 
 
+def graph_conv_channels_last(y: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """The graph contraction on a channels-last conv output ``y`` [N, K*C, T, V] (memory N, T, V, K*C).
+
+    In that memory order each (n, t) holds a [V*K, C] matrix, so the whole contraction is one matmul
+    with ``A`` laid out as [W, V*K]; the result [N*T, W, C] is already the channels-last layout of
+    [N, C, T, W]. No activation is permuted or copied.
+    """
+    n, kc, t, v = y.shape
+    k, w = A.shape[0], A.shape[-1]
+    rows = y.permute(0, 2, 3, 1).reshape(n * t, v * k, kc // k)  # a view when y is channels-last
+    out = torch.matmul(A.permute(2, 1, 0).reshape(w, v * k), rows)  # N*T, W, C
+    return out.view(n, t, w, kc // k).permute(0, 3, 1, 2)
+
+
+def set_reference_mode(module: nn.Module, enabled: bool = True) -> nn.Module:
+    """Switch every block under ``module`` to PYSKL's plain formulation (NCHW + einsum) or back.
+
+    The reference path is kept for benchmarking and for checking the fast path; both give the same
+    outputs up to float rounding.
+    """
+    for sub in module.modules():
+        if hasattr(sub, "reference_mode"):
+            sub.reference_mode = enabled
+    return module
+
+
 class UnitGCN(nn.Module):
     """Spatial graph convolution (PYSKL ``unit_gcn``).
 
@@ -126,6 +154,7 @@ class UnitGCN(nn.Module):
         self.adaptive = adaptive
         self.conv_pos = conv_pos
         self.with_res = with_res
+        self.reference_mode = False
         # registration order = PYSKL's, so state_dict key order matches
         self.bn = build_norm(norm, out_channels)
         self.act = build_act(act)
@@ -162,8 +191,13 @@ class UnitGCN(nn.Module):
         res = self.down(x) if self.with_res else None
         A = self.adjacency()
         if self.conv_pos == "pre":
-            x = self.conv(x).view(n, self.num_subsets, -1, t, v)
-            x = graph_conv(x, A)
+            y = self.conv(x)
+            if self.reference_mode:
+                x = graph_conv_reference(y.contiguous().view(n, self.num_subsets, -1, t, v), A)
+            elif y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous():
+                x = graph_conv_channels_last(y, A)
+            else:
+                x = graph_conv(y.contiguous().view(n, self.num_subsets, -1, t, v), A)
         else:
             x = torch.einsum("nctv,kvw->nkctw", x, A).reshape(n, -1, t, v)
             x = self.conv(x)
@@ -260,13 +294,101 @@ class MSTCN(nn.Module):
                                        nn.Conv2d(tin, out_channels, kernel_size=1))
         self.bn = nn.BatchNorm2d(out_channels)
         self.drop = nn.Dropout(dropout, inplace=True)
+        self.reference_mode = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feat = torch.cat([branch(x) for branch in self.branches], dim=1)
+        if self.reference_mode or not self._can_merge():
+            feat = torch.cat([branch(x) for branch in self.branches], dim=1)
+        else:
+            feat = self._merged_branches(x)
         return self.drop(self.bn(self.transform(feat)))
+
+    def _can_merge(self) -> bool:
+        seq = [b for b in self.branches if isinstance(b, nn.Sequential)]
+        norms = [b[1] for b in seq]
+        if all(isinstance(n, nn.Identity) for n in norms):  # BNs folded by fuse_conv_bn
+            return True
+        return all(type(n) is nn.BatchNorm2d and n.momentum is not None and n.track_running_stats
+                   and n.eps == norms[0].eps and n.momentum == norms[0].momentum for n in norms)
+
+    def _merged_branches(self, x: torch.Tensor) -> torch.Tensor:
+        """All branches, with the 1x1 convs (and their BNs) of the sequential branches run as one.
+
+        Same values as running the branches one by one (per-channel convs and batch statistics are
+        independent of each other), but one conv/BN/ReLU call instead of one per branch.
+        """
+        seq = [b for b in self.branches if isinstance(b, nn.Sequential)]
+        weight = torch.cat([b[0].weight for b in seq])
+        bias = torch.cat([b[0].bias for b in seq])
+        y = F.conv2d(x, weight, bias)
+        norms = [b[1] for b in seq]
+        if not isinstance(norms[0], nn.Identity):
+            y = self._merged_batch_norm(y, norms)
+        y = torch.relu(y)
+        outs, start = [], 0
+        for branch in self.branches:
+            if isinstance(branch, nn.Sequential):
+                width = branch[0].out_channels
+                outs.append(branch[3](y[:, start:start + width]))
+                start += width
+            else:
+                outs.append(branch(x))
+        return torch.cat(outs, dim=1)
+
+    def _merged_batch_norm(self, y: torch.Tensor, norms: list) -> torch.Tensor:
+        mean = torch.cat([n.running_mean for n in norms])
+        var = torch.cat([n.running_var for n in norms])
+        out = F.batch_norm(y, mean, var, torch.cat([n.weight for n in norms]),
+                           torch.cat([n.bias for n in norms]), self.training, norms[0].momentum,
+                           norms[0].eps)
+        if self.training:  # F.batch_norm updated the concatenated copies: write them back
+            with torch.no_grad():
+                for n, m, v in zip(norms, mean.split([n.num_features for n in norms]),
+                                   var.split([n.num_features for n in norms])):
+                    n.running_mean.copy_(m)
+                    n.running_var.copy_(v)
+                    n.num_batches_tracked.add_(1)
+        return out
 
 
 # PYSKL's names (configs say tcn_type='mstcn'; users import unit_gcn / unit_tcn)
 unit_gcn = UnitGCN
 unit_tcn = UnitTCN
 mstcn = MSTCN
+
+
+def _fuse(conv: nn.Conv2d, bn: nn.Module) -> nn.Module:
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    return fuse_conv_bn_eval(conv, bn)
+
+
+def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
+    return (isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d and bn.track_running_stats
+            and bn.running_mean is not None and conv.out_channels == bn.num_features)
+
+
+def fuse_conv_bn(module: nn.Module) -> nn.Module:
+    """Fold every BatchNorm2d that directly follows a Conv2d into that conv, in place (inference only).
+
+    Covers ``Sequential(conv, bn, ...)`` (mstcn branches, ``gcn.down``), :class:`UnitTCN` (``conv`` ->
+    ``bn``) and :class:`MSTCN` (``transform[2]`` -> ``bn``). The model computes the same function in
+    eval mode but its state_dict changes (folded BNs disappear): use it on an eval copy, e.g.
+    ``fuse_conv_bn(copy.deepcopy(model).eval())``.
+    """
+    if module.training:
+        raise RuntimeError("fuse_conv_bn is for eval-mode models (call .eval() first)")
+    for child in module.children():
+        fuse_conv_bn(child)
+    if isinstance(module, nn.Sequential):
+        names = list(module._modules)
+        for first, second in zip(names, names[1:]):
+            conv, bn = module._modules[first], module._modules[second]
+            if _foldable(conv, bn):
+                module._modules[first] = _fuse(conv, bn)
+                module._modules[second] = nn.Identity()
+    elif isinstance(module, UnitTCN) and _foldable(module.conv, module.bn):
+        module.conv, module.bn = _fuse(module.conv, module.bn), nn.Identity()
+    elif isinstance(module, MSTCN) and _foldable(module.transform[2], module.bn):
+        module.transform[2], module.bn = _fuse(module.transform[2], module.bn), nn.Identity()
+    return module

@@ -149,6 +149,7 @@ class STGCN(nn.Module):
         self.num_stages = len(blocks)
         self.gcn = nn.ModuleList(blocks)
         self.pretrained = pretrained
+        self.reference_mode = False  # True: PYSKL's NCHW + einsum formulation (see set_reference_mode)
 
     def init_weights(self) -> None:
         """Load ``pretrained`` (non-strict, as PYSKL); convs keep PyTorch's default init."""
@@ -158,14 +159,18 @@ class STGCN(nn.Module):
             load_checkpoint(self, self.pretrained, strict=False)
 
     def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""
+        """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V] (channels-last memory unless
+        ``reference_mode``)."""
         n, m, t, v, c = x.shape
         x = x.permute(0, 1, 3, 4, 2).contiguous()  # N, M, V, C, T
         if self.data_bn_type == "MVC":
             x = self.data_bn(x.view(n, m * v * c, t))
         else:
             x = self.data_bn(x.view(n * m, v * c, t))
-        return x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
+        if self.reference_mode:
+            return x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
+        # channels-last (memory N*M, T, V, C): oneDNN convs and the graph matmul need no reorders
+        return x.view(n * m, v, c, t).permute(0, 3, 1, 2).contiguous().permute(0, 3, 1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5:
@@ -174,4 +179,4 @@ class STGCN(nn.Module):
         x = self.normalize_input(x)  # N*M, C, T, V
         for block in self.gcn:
             x = block(x)
-        return x.reshape((n, m) + x.shape[1:])
+        return x.contiguous().reshape((n, m) + x.shape[1:])

@@ -1,0 +1,145 @@
+"""Training-step and eval throughput (clips/s) of GCN models at PYSKL's benchmark shapes.
+
+Usage: ``python benchmarks/bench_models.py [--models stgcnpp ctrgcn msg3d] [--batch 16] [--iters 5]``
+
+For each model it measures, in the same run and interleaved iteration by iteration (so background
+load hits both equally):
+  * ``reference``: PYSKL's formulation (NCHW activations, ``einsum`` graph conv) where the model has
+    one (``set_reference_mode``); otherwise the model as built;
+  * ``fast``: our default path (channels-last activations, graph conv as one matmul);
+  * eval also ``fast+fused``: BatchNorm folded into the preceding convs (``fuse_conv_bn``).
+It checks that the variants give the same eval logits and prints ratios against the reference and
+against PYSKL's own figures measured on these machines (../shared/oracle/models/README.md, 2 threads).
+Train step = forward + PYSKL's loss + backward + SGD(momentum 0.9, nesterov, wd 5e-4) step.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyskl.models import MODELS, build_model  # noqa: E402
+from pyskl.models.gcns.blocks import fuse_conv_bn, set_reference_mode  # noqa: E402
+
+NTU = dict(layout="nturgb+d", mode="spatial")
+MODEL_CFGS = {
+    "stgcnpp": dict(type="STGCN", gcn_adaptive="init", gcn_with_res=True, tcn_type="mstcn", graph_cfg=NTU),
+    "ctrgcn": dict(type="CTRGCN", graph_cfg=NTU),
+    "msg3d": dict(type="MSG3D", graph_cfg=dict(layout="nturgb+d", mode="binary_adj")),
+}
+HEAD_CHANNELS = {"stgcnpp": 256, "ctrgcn": 256, "msg3d": 384}
+# PYSKL's clips/s on these machines (oracle models README; batch 16, or 8 where 16 was not run)
+PYSKL_CLIPS_PER_S = {
+    "stgcnpp": {"train": 3.89, "eval": 14.21},
+    "ctrgcn": {"train": 4.12, "eval": 14.21},
+    "msg3d": {"train": 1.10, "eval": 4.03},  # batch 8; MS-G3D train with the in-place fix
+}
+
+
+def build(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(dict(type="RecognizerGCN", backbone=MODEL_CFGS[name],
+                            cls_head=dict(type="GCNHead", num_classes=60, in_channels=HEAD_CHANNELS[name])))
+
+
+def has_reference_mode(model: torch.nn.Module) -> bool:
+    return any(hasattr(m, "reference_mode") for m in model.modules())
+
+
+def make_train_step(model, x, label):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = model.loss(model(x), label)["loss_cls"]
+        loss.backward()
+        opt.step()
+    return step
+
+
+def make_eval_step(model, x):
+    def step():
+        with torch.no_grad():
+            model.predict(x)
+    return step
+
+
+def interleaved(steps: dict, iters: int, warmup: int) -> dict[str, float]:
+    """Median seconds per call of each step, measured round-robin."""
+    for _ in range(warmup):
+        for step in steps.values():
+            step()
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(iters):
+        for key, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[key].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def bench(name: str, batch: int, frames: int, iters: int, warmup: int) -> None:
+    x = torch.randn(batch, 1, 2, frames, 25, 3)
+    label = torch.randint(0, 60, (batch, 1))
+    fast = build(name)
+    ref = set_reference_mode(copy.deepcopy(fast), True) if has_reference_mode(fast) else None
+    variants = {"fast": fast} if ref is None else {"reference": ref, "fast": fast}
+
+    for m in variants.values():
+        m.eval()
+    fused = fuse_conv_bn(copy.deepcopy(fast).eval())
+    with torch.no_grad():
+        outs = {k: m(x[:2]) for k, m in {**variants, "fast+fused": fused}.items()}
+    base = outs.get("reference", outs["fast"])
+    diffs = {k: (v - base).abs().max().item() for k, v in outs.items()}
+    print(f"\n{name}: batch {batch}, input {list(x.shape)}; eval logits max|diff| vs reference: "
+          + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
+
+    eval_steps = {k: make_eval_step(m, x) for k, m in {**variants, "fast+fused": fused}.items()}
+    eval_t = interleaved(eval_steps, iters, warmup)
+    train_models = {k: copy.deepcopy(m).train() for k, m in variants.items()}
+    train_steps = {k: make_train_step(m, x, label) for k, m in train_models.items()}
+    train_t = interleaved(train_steps, iters, warmup)
+
+    pyskl = PYSKL_CLIPS_PER_S.get(name, {})
+    for mode, table in (("train", train_t), ("eval", eval_t)):
+        ref_t = table.get("reference")
+        for key, sec in table.items():
+            clips = batch / sec
+            parts = [f"{name:8s} {mode:5s} {key:11s} {sec:7.3f} s/iter {clips:7.2f} clips/s"]
+            if ref_t is not None:
+                parts.append(f"x{ref_t / sec:4.2f} vs reference")
+            if mode in pyskl:
+                parts.append(f"x{clips / pyskl[mode]:4.2f} vs PYSKL ({pyskl[mode]} clips/s)")
+            print("  ".join(parts))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODEL_CFGS), choices=list(MODEL_CFGS))
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.iters} after {args.warmup} warm-up")
+    for name in args.models:
+        backbone = MODEL_CFGS[name]["type"]
+        if backbone not in MODELS:
+            print(f"\n{name}: {backbone} is not registered; skipped")
+            continue
+        bench(name, args.batch, args.frames, args.iters, args.warmup)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
