@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, str] = {
     "train": "train", "test": "test",
     "fuse": "fuse",
     "export": "export",
+    "info": "info",
     "extract": "extract", "demo": "demo", "gesture": "gesture", "vis": "vis",
 }
 
@@ -24,6 +25,7 @@ HELP: dict[str, str] = {
     "train": "train a model from a PYSKL config (CPU/GPU, or torchrun for DDP)", "test": "test a checkpoint: metrics and per-sample scores",
     "fuse": "fuse per-stream test results (2:2:1:1 / 1:1 weights, or --search on validation results)",
     "export": "export a recognizer to ONNX or TorchScript and check it against PyTorch",
+    "info": "model facts: parameters, FLOPs per clip (10^9), latency and throughput",
     "extract": "videos -> 2D skeleton annotation pickle", "demo": "video -> actions: skeleton video + timeline", "gesture": "hand-gesture recognition from camera or video", "vis": "render skeletons, heatmaps, training curves, confusion matrices",
 }
 
