@@ -32,6 +32,18 @@ def multiscale_adjacency(A: np.ndarray, num_scales: int) -> torch.Tensor:
     return torch.tensor(np.stack(scales), dtype=torch.float32)
 
 
+def multiscale_aggregate(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """``einsum('kvu,nctv->nkctu')`` reshaped to [N, K*C, T, U]: x [N, C, T, V], A [K, V, U].
+
+    One GEMM against all K graphs side by side ([N*C*T, V] @ [V, K*U]), then a single reorder of the
+    output; no K-fold copy of ``x`` as a broadcast batched matmul would make.
+    """
+    n, c, t, v = x.shape
+    k, _, u = A.shape
+    y = torch.matmul(x.reshape(n * c * t, v), A.permute(1, 0, 2).reshape(v, k * u))
+    return y.view(n, c, t, k, u).permute(0, 3, 1, 2, 4).reshape(n, k * c, t, u)
+
+
 class MLP(nn.Module):
     """1x1 Conv -> BN [-> ReLU] per layer (``mlp.layers.<i>``), optional dropout before each conv."""
 
@@ -141,12 +153,7 @@ class MSGCN(nn.Module):
         self.mlp = MLP(in_channels * num_scales, [out_channels], dropout=dropout, activation=activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, t, v = x.shape
-        A = self.A + self.PA  # K, V, U
-        # N, C*T, V @ K, 1, V, U -> K, N, C*T, U -> N, K*C, T, U
-        agg = torch.matmul(x.reshape(1, n, c * t, v), A.unsqueeze(1))
-        agg = agg.view(self.num_scales, n, c, t, -1).transpose(0, 1).reshape(n, self.num_scales * c, t, -1)
-        return self.mlp(agg)
+        return self.mlp(multiscale_aggregate(x, self.A + self.PA))
 
 
 class UnfoldTemporalWindows(nn.Module):
@@ -199,11 +206,8 @@ class STMSGCN(nn.Module):
         self.act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, t, v = x.shape
-        A = self.A + self.PA
         res = self.residual(x)
-        agg = torch.matmul(x.reshape(1, n, c * t, v), A.unsqueeze(1))  # K, N, C*T, V
-        agg = agg.view(self.num_scales, n, c, t, v).transpose(0, 1).reshape(n, self.num_scales * c, t, v)
+        agg = multiscale_aggregate(x, self.A + self.PA)  # N, K*C, T', window*V
         # out of place: PYSKL's `out += res` on the MLP's ReLU output breaks backward (issue #242)
         out = self.mlp(agg) + res
         return self.act(out)
