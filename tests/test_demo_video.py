@@ -119,8 +119,15 @@ def test_demo_refuses_a_3d_ntu_config(tmp_path):
 
     video, ann = _synthetic_clip(tmp_path, frames=8)
     with pytest.raises(ValueError, match="'nturgb\\+d' skeleton layout"):
-        run_demo(video, None, ROOT / "configs" / "quickstart" / "stgcnpp_synthetic.py", None,
-                 backend=ReplayBackend(ann), progress=False, timeline=tmp_path / "t.json")
+        run_demo(
+            video,
+            None,
+            ROOT / "configs" / "quickstart" / "stgcnpp_synthetic.py",
+            None,
+            backend=ReplayBackend(ann),
+            progress=False,
+            timeline=tmp_path / "t.json",
+        )
 
 
 def test_class_names_for():
@@ -233,6 +240,14 @@ def test_demo_cli_on_ntu_sample(tmp_path, trained_coco_model, capsys):
     assert all(s["label_name"] in SYNTHETIC_CLASSES[:4] for s in doc["segments"])
     pose = load_annotations(tmp_path / "pose.pkl", validate=False)["annotations"][0]
     assert pose["keypoint"].shape[:3] == (2, 72, 17)
+    import os
+
+    import cv2
+
+    from pyskl.viz import write_png
+
+    png_dir = tmp_path if "PYSKL_VIZ_DIR" not in os.environ else os.environ["PYSKL_VIZ_DIR"]
+    write_png(os.path.join(png_dir, "demo_ntu_frame36.png"), cv2.resize(frames[36], (960, 540)))
     src = read_video_frames(video)
     for t in (0, 36, 71):
         for m in range(2):

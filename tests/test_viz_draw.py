@@ -86,11 +86,18 @@ def test_skeleton_skips_zero_joints_and_checks_shapes():
         draw_skeleton(img, np.zeros(5), None, "coco")
 
 
-def test_text_block_stays_inside_frame():
+def test_text_block_stays_inside_frame_and_avoids_others():
     img = blank_canvas(60, 80)
-    draw_text_block(img, ["a long label that does not fit"], (70, 55), (0, 255, 0), anchor="bottom")
+    box = draw_text_block(img, ["a long label that does not fit"], (70, 55), (0, 255, 0), anchor="bottom")
     assert img[..., 1].max() == 255
-    draw_text_block(img, [], (0, 0))  # nothing to draw is fine
+    assert box[0] == 0 and box[3] <= 60
+    assert draw_text_block(img, [], (0, 0)) is None  # nothing to draw is fine
+    big = blank_canvas(400, 400)
+    first = draw_text_block(big, ["#0", "wave 0.9"], (100, 300), anchor="bottom")
+    second = draw_text_block(big, ["#1", "clap 0.8"], (120, 300), anchor="bottom", avoid=[first])
+    assert second[3] <= first[1]  # moved above the first box instead of covering it
+    third = draw_text_block(big, ["#2"], (100, 5), avoid=[(0, 0, 400, 40)])
+    assert third[1] >= 40  # no room above: moved below
 
 
 def test_projection_front_and_side_views():

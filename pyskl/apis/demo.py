@@ -180,18 +180,21 @@ def run_demo(
                         track_ids=tids,
                         with_ids=False,
                     )
+                placed = []  # label boxes drawn so far: later ones move up instead of covering them
                 for tid in tids:
                     kp, score = poses[tid]
                     ok = score > 0.3
                     pts = kp[ok] if ok.any() else kp
                     text = [f"#{tid}"] + [f"{classes[c][:28]} {s:.2f}" for c, s in latest.get(tid, [])]
-                    draw_text_block(
+                    box = draw_text_block(
                         frame,
                         text,
                         (int(pts[:, 0].min()), int(pts[:, 1].min()) - 12),
                         track_color(tid),
                         anchor="bottom",
+                        avoid=placed,
                     )
+                    placed.append(box)
                 draw_text_block(frame, [f"frame {t}"], (8, 8))
                 writer.write(frame)
             t4 = _now()

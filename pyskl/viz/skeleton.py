@@ -114,25 +114,52 @@ def draw_text_block(
     color: tuple[int, int, int] = (255, 255, 255),
     scale: float | None = None,
     anchor: str = "top",
-) -> np.ndarray:
-    """Write ``lines`` on a dark box at ``origin`` (in place): its top-left corner (``anchor='top'``) or its
-    bottom-left corner (``'bottom'``, for labels above a person). The box is kept inside the frame."""
+    avoid: Sequence[tuple[int, int, int, int]] = (),
+) -> tuple[int, int, int, int] | None:
+    """Write ``lines`` in white on a dark box framed in ``color`` (in place).
+
+    Args:
+        origin: the box's top-left corner (``anchor='top'``) or bottom-left corner (``'bottom'``, for
+            labels above a person).
+        avoid: boxes (x1, y1, x2, y2) already drawn: the new box moves above, beside or below any it
+            would overlap. The box is kept inside the frame.
+
+    Returns:
+        The box drawn (x1, y1, x2, y2), or None when there are no lines.
+    """
     import cv2
 
     if not lines:
-        return frame
+        return None
     scale = scale or max(0.4, max(frame.shape[:2]) / 1600)
     thick = max(1, round(scale * 2))
     sizes = [cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0] for line in lines]
     line_h = max(s[1] for s in sizes) + int(8 * scale) + 2
-    width = max(s[0] for s in sizes) + 8
+    width, height = max(s[0] for s in sizes) + 8, line_h * len(lines) + 4
+    fh, fw = frame.shape[:2]
     x, y = int(origin[0]), int(origin[1])
     if anchor == "bottom":
-        y -= line_h * len(lines) + 4
-    x = min(max(0, x), max(0, frame.shape[1] - width))
-    y = min(max(0, y), max(0, frame.shape[0] - line_h * len(lines) - 4))
-    sub = frame[y : y + line_h * len(lines) + 4, x : x + width]
-    sub[:] = (sub.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darkened box keeps text readable
+        y -= height
+    x = min(max(0, x), max(0, fw - width))
+    y = min(max(0, y), max(0, fh - height))
+
+    def hits(x: int, y: int) -> list:
+        return [b for b in avoid if x < b[2] and b[0] < x + width and y < b[3] and b[1] < y + height]
+
+    for _ in range(len(avoid) + 1):
+        hit = hits(x, y)
+        if not hit:
+            break
+        # try above, then beside (left, right), then below the boxes it would cover
+        top, bottom = min(b[1] for b in hit), max(b[3] for b in hit)
+        left, right = min(b[0] for b in hit), max(b[2] for b in hit)
+        options = [(x, top - height - 2), (left - width - 2, y), (right + 2, y), (x, bottom + 2)]
+        inside = [(cx, cy) for cx, cy in options if 0 <= cx <= fw - width and 0 <= cy <= fh - height]
+        free = [(cx, cy) for cx, cy in inside if not hits(cx, cy)]
+        x, y = (free or inside or [(x, y)])[0]
+    sub = frame[y : y + height, x : x + width]
+    sub[:] = (sub.astype(np.uint16) // 4).astype(np.uint8)  # a dark box keeps the text readable
+    cv2.rectangle(frame, (x, y), (x + width - 1, y + height - 1), color, max(1, thick - 1))
     for i, line in enumerate(lines):
         cv2.putText(
             frame,
@@ -140,8 +167,8 @@ def draw_text_block(
             (x + 4, y + (i + 1) * line_h - 2),
             cv2.FONT_HERSHEY_SIMPLEX,
             scale,
-            color,
+            (255, 255, 255),
             thick,
             cv2.LINE_AA,
         )
-    return frame
+    return (x, y, x + width, y + height)
