@@ -3,8 +3,8 @@
 Stages (wall-clock seconds inside ``pyskl.apis.demo.run_demo``): pose (mediapipe Pose, the video decode is
 not included), tracking (IoU tracker), recognition (sliding-window ST-GCN++ per track), drawing (skeletons,
 labels and H.264 encoding); each as wall-clock frames/s and from CPU time (frames per CPU-second, all
-threads of the process), which does not depend on what else runs on the machine. Also runs the recognition stage alone on replayed poses, so the model's share
-can be read without the pose cost.
+threads of the process), which does not depend on what else runs on the machine. Also runs the
+recognition stage alone on replayed poses, so the model's share can be read without the pose cost.
 
 Model: a full-size ST-GCN++ on COCO-17 (PYSKL's stgcn++ defaults: 10 stages, 64 base channels, 60 classes)
 with random weights: timings do not depend on the weights. Pass --config/--checkpoint for another model.

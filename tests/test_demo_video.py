@@ -142,7 +142,8 @@ TINY_TRAIN_2D = """
 model = dict(
     type='RecognizerGCN',
     backbone=dict(type='STGCN', gcn_adaptive='init', gcn_with_res=True, tcn_type='mstcn', base_channels=8,
-                  num_stages=2, inflate_stages=[], down_stages=[], graph_cfg=dict(layout='coco', mode='spatial')),
+                  num_stages=2, inflate_stages=[], down_stages=[],
+                  graph_cfg=dict(layout='coco', mode='spatial')),
     cls_head=dict(type='GCNHead', num_classes=4, in_channels=8))
 ann_file = '{ann_file}'
 pipe = [

@@ -86,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print("fps: " + ", ".join(f"{k} {v:.1f}" for k, v in fps.items()))
     for seg in result.segments:
-        print(
-            f"  track {seg['track']}: frames {seg['start']}-{seg['end']} {seg['label_name']} ({seg['score']:.2f})"
-        )
+        span = f"frames {seg['start']}-{seg['end']}"
+        print(f"  track {seg['track']}: {span} {seg['label_name']} ({seg['score']:.2f})")
     return 0

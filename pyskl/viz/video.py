@@ -147,9 +147,7 @@ def write_gif(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float 
     images = [Image.fromarray(np.ascontiguousarray(f[..., ::-1])) for f in frames]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(
-        path, save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0
-    )
+    images[0].save(path, save_all=True, append_images=images[1:], duration=max(1, round(1000 / fps)), loop=0)
     return path
 
 
