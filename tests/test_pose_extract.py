@@ -205,3 +205,21 @@ def test_mediapipe_pose_shrunk_input_gives_frame_pixels():
     for a in full:  # the same people, in full-frame pixels, whichever resolution mediapipe saw
         err = min(np.median(np.linalg.norm(a.keypoint - b.keypoint, axis=-1)) for b in small)
         assert err < 15
+
+
+def test_mediapipe_pose_matches_reference_extraction():
+    """../shared's ntu_sample_mediapipe.pkl: mediapipe 0.10.14 Pose (complexity 1, video mode) -> COCO-17."""
+    _mediapipe_or_skip()
+    video = require_shared("samples", "ntu_sample.avi")
+    reference = require_shared("samples", "ntu_sample_mediapipe.pkl")
+    from pyskl.datasets.io import load_annotations
+    from pyskl.pose.mediapipe_backend import MediaPipePose
+    from pyskl.pose.video_reader import iter_frames
+
+    ref = load_annotations(reference, validate=False)["annotations"][0]
+    with MediaPipePose(max_persons=1, max_side=None) as pose:
+        found = [pose(frame)[0] for frame in iter_frames(video, 6)]
+    kp = np.stack([d.keypoint for d in found])
+    score = np.stack([d.score for d in found])
+    np.testing.assert_allclose(kp, ref["keypoint"][0, :6], atol=0.05)
+    np.testing.assert_allclose(score, ref["keypoint_score"][0, :6], atol=1e-5)

@@ -31,7 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="clips per window (overrides the test pipeline; 0 keeps the config's)",
     )
-    parser.add_argument("--max-persons", type=int, default=2, help="persons detected and tracked (default 2)")
+    parser.add_argument(
+        "--max-persons",
+        type=int,
+        default=2,
+        help="persons detected and tracked (default 2); mediapipe finds persons after the first by blanking those found, so people who overlap are found unreliably",
+    )
     parser.add_argument("--topk", type=int, default=3, help="labels drawn per person (default 3)")
     parser.add_argument(
         "--timeline", default=None, help="timeline JSON (default OUT with .json; CSV beside it)"

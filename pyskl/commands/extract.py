@@ -21,7 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend-model", default=None, help="model file for the onnx backend (e.g. RTMO .onnx)"
     )
-    parser.add_argument("--max-persons", type=int, default=2, help="persons tracked per video (default 2)")
+    parser.add_argument(
+        "--max-persons",
+        type=int,
+        default=2,
+        help="persons tracked per video (default 2); mediapipe finds persons after the first by blanking those found, so people who overlap are found unreliably",
+    )
     parser.add_argument(
         "--layout",
         default="coco",

@@ -142,7 +142,8 @@ class MediaPipePose:
         xy, vis = _landmarks(landmarks, with_visibility=True)
         inside = (xy[:, 0] >= 0) & (xy[:, 0] <= 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= 1)
         vis = np.where(inside, vis, 0.0).astype(np.float32)
-        pix = np.clip(xy, 0.0, 1.0) * np.array([w - 1, h - 1], dtype=np.float32)
+        # x * W, y * H as mediapipe's own drawing utils (and ../shared's reference extraction) do
+        pix = np.clip(xy * np.array([w, h], np.float32), 0.0, np.array([w - 1, h - 1], np.float32))
         if self.layout == "coco":
             pix, vis = convert_keypoints(pix, vis, "mediapipe", "coco")
         return Detection(pix.astype(np.float32), vis.astype(np.float32), keypoint_box(pix, vis))
