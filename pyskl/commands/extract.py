@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-persons",
         type=int,
         default=2,
-        help="persons tracked per video (default 2); mediapipe finds persons after the first by blanking those found, so people who overlap are found unreliably",
+        help="persons tracked per video (default 2); mediapipe finds persons after the first "
+        "by blanking those found, so people who overlap are found unreliably",
     )
     parser.add_argument(
         "--layout",
