@@ -49,7 +49,9 @@ class CTRGC(nn.Module):
                 conv_init(m)
 
     def forward(self, x: torch.Tensor, A: torch.Tensor | None = None, alpha: Any = 1) -> torch.Tensor:
-        phi, psi = self.conv1(x).mean(-2), self.conv2(x).mean(-2)  # N, R, V
+        # a 1x1 conv commutes with the temporal mean: pool first, convolve V columns instead of T*V
+        pooled = x.mean(-2, keepdim=True)  # N, C, 1, V
+        phi, psi = self.conv1(pooled).squeeze(-2), self.conv2(pooled).squeeze(-2)  # N, R, V
         feat = self.conv3(x)  # N, C, T, V
         rel = self.tanh(phi.unsqueeze(-1) - psi.unsqueeze(-2))  # N, R, V, V
         graph = self.conv4(rel) * alpha  # N, C, V, V
