@@ -152,12 +152,12 @@ def test_missing_file_and_directory(tmp_path):
 
 
 def test_validation_can_be_skipped(tmp_path):
-    bad = [dict(_sample(), label=-1)]
+    bad = [dict(_sample(), label=-2)]
     path = tmp_path / "bad.pkl"
     path.write_bytes(pickle.dumps(bad))
     with pytest.raises(AnnotationError, match="label"):
         load_annotations(path)
-    assert load_annotations(path, validate=False)[0]["label"] == -1
+    assert load_annotations(path, validate=False)[0]["label"] == -2
 
 
 def test_save_is_atomic_and_round_trips(tmp_path):

@@ -73,7 +73,7 @@ def test_wrong_ndim_message_is_exact():
     (dict(keypoint=np.zeros((1, 6, 25, 3), bool)), "keypoint", "dtype bool"),
     (dict(keypoint=[[0.0]]), "keypoint", "is a list"),
     (dict(keypoint_score=np.ones((2, 6, 24), np.float32)), "keypoint_score", "expected (2, 6, 25)"),
-    (dict(label=-1), "label", "expected >= 0"),
+    (dict(label=-2), "label", "expected >= 0"),
     (dict(label=2.0), "label", "expected an int"),
     (dict(label=True), "label", "expected an int"),
     (dict(label="3"), "label", "expected an int"),

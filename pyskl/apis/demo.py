@@ -254,5 +254,4 @@ def _save_pose(store, path, name: str, layout: str, max_persons: int, shape: tup
         "keypoint": kp,
         "keypoint_score": score,
     }
-    # label -1 (unlabelled, PYSKL's convention) fails pyskl's validator, so skip validation here
-    save_annotations({"split": {"demo": [name]}, "annotations": [ann]}, path, validate=False)
+    save_annotations({"split": {"demo": [name]}, "annotations": [ann]}, path)

@@ -131,9 +131,11 @@ def validate_sample(sample: Any, index: int, source: str, num_classes: int | Non
     for value in labels:
         if not _is_int(value):
             check.fail("label", f"is {_describe(value)} ({_short(value)}); expected an int class index")
-        if value < 0 or (num_classes is not None and value >= num_classes):
+        # -1 is PYSKL's marker for an unlabelled sample (demo and extracted files); the training
+        # engine still refuses labels outside [0, num_classes) before it starts.
+        if value < -1 or (num_classes is not None and value >= num_classes):
             upper = f", < num_classes={num_classes}" if num_classes is not None else ""
-            check.fail("label", f"is {int(value)}; expected >= 0{upper}")
+            check.fail("label", f"is {int(value)}; expected >= 0 (or -1 for unlabelled){upper}")
     total_frames = check.integer("total_frames", 1)
 
     for key in ("img_shape", "original_shape"):

@@ -141,10 +141,7 @@ def _write_combined(out: Path, items: list[VideoItem], done: dict[str, dict]) ->
     listed = [i.frame_dir for i in items if i.frame_dir in done]
     order = listed + [k for k in done if k not in set(listed)]
     annotations = [done[k] for k in order]
-    # PYSKL marks unlabelled samples with label -1, which pyskl's validator rejects:
-    # validate labelled sets only
-    labelled = all(a["label"] >= 0 for a in annotations)
-    save_annotations({"split": {"extract": order}, "annotations": annotations}, out, validate=labelled)
+    save_annotations({"split": {"extract": order}, "annotations": annotations}, out)
 
 
 def extract_videos(
