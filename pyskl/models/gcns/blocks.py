@@ -297,7 +297,9 @@ class MSTCN(nn.Module):
         self.reference_mode = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.reference_mode or not self._can_merge():
+        # Merging the branch convs pays off in inference only: in training the channel slices it
+        # hands to the branch tails cost extra copies forward and backward (measured slower).
+        if self.reference_mode or self.training or not self._can_merge():
             feat = torch.cat([branch(x) for branch in self.branches], dim=1)
         else:
             feat = self._merged_branches(x)
