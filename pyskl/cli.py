@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "fuse": "fuse",
     "export": "export",
     "info": "info",
+    "train-streams": "train_streams",
     "extract": "extract", "demo": "demo", "gesture": "gesture", "vis": "vis",
 }
 
@@ -26,6 +27,7 @@ HELP: dict[str, str] = {
     "fuse": "fuse per-stream test results (2:2:1:1 / 1:1 weights, or --search on validation results)",
     "export": "export a recognizer to ONNX or TorchScript and check it against PyTorch",
     "info": "model facts: parameters, FLOPs per clip (10^9), latency and throughput",
+    "train-streams": "train each stream (j, b, jm, bm), test, fuse (2:2:1:1) and write a report",
     "extract": "videos -> 2D skeleton annotation pickle", "demo": "video -> actions: skeleton video + timeline", "gesture": "hand-gesture recognition from camera or video", "vis": "render skeletons, heatmaps, training curves, confusion matrices",
 }
 
