@@ -64,7 +64,7 @@ def inference(model: nn.Module, loader: Any, env: DistEnv, amp: str | None = Non
     rows = []
     try:
         for batch in progress(loader, len(loader), desc, enabled=show_progress and env.is_main):
-            x = batch["keypoint"] if isinstance(batch, dict) else batch[0]
+            x = (batch["keypoint"] if "keypoint" in batch else batch["imgs"]) if isinstance(batch, dict) else batch[0]
             if x.dim() == 5:  # one clip without the clips axis
                 x = x[:, None]
             with autocast(env.device, amp):
