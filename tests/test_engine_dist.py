@@ -71,8 +71,9 @@ def test_two_process_gloo_equals_one_process_same_global_batch(tmp_path):
     from pyskl.cli import main
 
     odd = ["--cfg-options", "data.test.split='xview_val'"]  # 9 samples
-    assert main(["test", str(one), str(tmp_path / "wd1" / "latest.pth"), "--device", "cpu", "--out", str(out1)] + odd) == 0
-    proc = _torchrun(["test", str(one), str(tmp_path / "wd1" / "latest.pth"), "--device", "cpu", "--out", str(out2)] + odd)
+    ckpt = str(tmp_path / "wd1" / "latest.pth")
+    assert main(["test", str(one), ckpt, "--device", "cpu", "--out", str(out1)] + odd) == 0
+    proc = _torchrun(["test", str(one), ckpt, "--device", "cpu", "--out", str(out2)] + odd)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     r1, r2 = load_results(out1), load_results(out2)
     assert len(r1["labels"]) % 2 == 1

@@ -118,7 +118,8 @@ def test_truncated_latest_checkpoint_is_refused_and_previous_still_resumes(tiny,
     (wd / "epoch_2.pth").unlink()
     latest.write_bytes(data[: len(data) * 2 // 3])  # a crash of a non-atomic writer, or a bad disk
     more = load_config(cfg_path)
-    with pytest.raises(CheckpointError, match=r"latest\.pth cannot be read; it is truncated or corrupt.*epoch_1\.pth is intact"):
+    message = r"latest\.pth cannot be read; it is truncated or corrupt.*epoch_1\.pth is intact"
+    with pytest.raises(CheckpointError, match=message):
         train(more, TrainOptions(work_dir=str(wd), device="cpu", resume="auto"))
     results = train(load_config(cfg_path), TrainOptions(work_dir=str(wd), device="cpu", resume=str(wd / "epoch_1.pth"),
                                                         test_last=True))

@@ -71,7 +71,8 @@ def _typed(cfg: dict, key: str, types: type | tuple, where: str, default: Any = 
     if value is None and allow_none:
         return None
     names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,))):
+    allowed = types if isinstance(types, tuple) else (types,)
+    if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
         raise ConfigError(f"config key '{where}{key}' must be {names}, got {type(value).__name__} {value!r}")
     return value
 
@@ -176,7 +177,8 @@ def read_runtime(cfg: dict, need_train: bool = True) -> RuntimeConfig:
 
     for m in metrics:
         if m not in SUPPORTED_METRICS:
-            raise ConfigError(f"evaluation.metrics: {m!r} is not supported (choose from {', '.join(SUPPORTED_METRICS)})")
+            raise ConfigError(f"evaluation.metrics: {m!r} is not supported "
+                              f"(choose from {', '.join(SUPPORTED_METRICS)})")
     topk = ev.get("topk", (1, 5))
     topk = (topk,) if isinstance(topk, int) else tuple(topk)
     if not all(isinstance(k, int) and k >= 1 for k in topk):

@@ -172,7 +172,8 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} cannot be read; it is truncated or corrupt "
                               f"({type(err).__name__}: {str(err).splitlines()[0][:200]}).{_previous_hint(path)}"
                               ) from err
-    missing = [k for k in ("state_dict", "optimizer", "epoch", "iter", "meta") if not isinstance(ckpt, dict) or k not in ckpt]
+    required = ("state_dict", "optimizer", "epoch", "iter", "meta")
+    missing = [k for k in required if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
         raise CheckpointError(f"checkpoint {path} is not a pyskl training checkpoint (missing {missing}); "
                               "use it with load_from=... to start from its weights instead of resuming")
