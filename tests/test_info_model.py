@@ -88,3 +88,23 @@ def test_info_cli_prints_facts_and_json(tmp_path, capsys):
     assert info["gflops_pyskl_2pow30"] == pytest.approx(info["gflops"] * 1e9 / 2**30)
     assert main(["info", "model", QUICK, "--no-speed", "--markdown"]) == 0
     assert f"| {QUICK} | STGCN | 2x32x25x3 | {p.total / 1e6:.3f} |" in capsys.readouterr().out
+
+
+def test_flops_of_a_module_taking_a_parameter_argument():
+    """CTR-GCN passes Parameters (A, alpha) to submodules: counting must not trip autograd hooks."""
+    class Inner(nn.Module):
+        def forward(self, x, a):
+            return x @ a
+
+    class Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Parameter(torch.randn(4, 4))
+            self.inner = Inner()
+
+        def forward(self, x):
+            return self.inner(x, self.a)
+
+    model = Outer()
+    assert count_flops(model, torch.randn(3, 4)).macs == 3 * 4 * 4
+    assert model.a.requires_grad  # restored

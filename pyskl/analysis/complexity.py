@@ -62,18 +62,24 @@ def count_parameters(model: nn.Module) -> ParamCount:
                       backbone=total(getattr(model, "backbone", None)), head=total(getattr(model, "cls_head", None)))
 
 
-@torch.no_grad()
 def count_flops(model: nn.Module, *inputs: torch.Tensor, forward: str = "forward") -> FlopCount:
     """Count multiply-accumulates of ``model.<forward>(*inputs)`` in eval mode (mode restored after)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training
     model.eval()
+    # No autograd graph, but not torch.no_grad(): the counter's module tracker hooks parameters that
+    # require grad, which fails under no_grad when a module gets a Parameter as an argument.
+    grads = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in grads:
+        p.requires_grad_(False)
     try:
         with FlopCounterMode(display=False) as counter:
             (model if forward == "forward" else getattr(model, forward))(*inputs)  # __call__: module names
     finally:
         model.train(was_training)
+        for p, flag in grads:
+            p.requires_grad_(flag)
     counts = counter.get_flop_counts()
     glob = counts.get("Global", {})
     by_op = {str(op).split(".")[-1]: int(v) // 2 for op, v in glob.items()}
