@@ -53,6 +53,12 @@ def has_reference_mode(model: torch.nn.Module) -> bool:
     return any(hasattr(m, "reference_mode") for m in model.modules())
 
 
+def compiled_backbone(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with its backbone wrapped by ``torch.compile`` (recognizer methods stay plain Python)."""
+    model.backbone = torch.compile(model.backbone)
+    return model
+
+
 def make_train_step(model, x, label):
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
 
@@ -71,21 +77,27 @@ def make_eval_step(model, x):
     return step
 
 
-def interleaved(steps: dict, iters: int, warmup: int) -> dict[str, float]:
-    """Median seconds per call of each step, measured round-robin."""
+def interleaved(steps: dict, iters: int, warmup: int) -> dict[str, tuple[float, float]]:
+    """(median wall seconds, median process-CPU seconds) per call of each step, measured round-robin.
+
+    CPU time is reported too because on a shared machine wall time also counts time spent waiting
+    for a core; the CPU-time ratio between variants is the steadier comparison.
+    """
     for _ in range(warmup):
         for step in steps.values():
             step()
-    times: dict[str, list[float]] = {k: [] for k in steps}
+    wall: dict[str, list[float]] = {k: [] for k in steps}
+    cpu: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(iters):
         for key, step in steps.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             step()
-            times[key].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
+            wall[key].append(time.perf_counter() - start)
+            cpu[key].append(time.process_time() - start_cpu)
+    return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in steps}
 
 
-def bench(name: str, batch: int, frames: int, iters: int, warmup: int) -> None:
+def bench(name: str, batch: int, frames: int, iters: int, warmup: int, compile_: bool = False) -> None:
     x = torch.randn(batch, 1, 2, frames, 25, 3)
     label = torch.randint(0, 60, (batch, 1))
     fast = build(name)
@@ -102,23 +114,28 @@ def bench(name: str, batch: int, frames: int, iters: int, warmup: int) -> None:
     print(f"\n{name}: batch {batch}, input {list(x.shape)}; eval logits max|diff| vs reference: "
           + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
 
-    eval_steps = {k: make_eval_step(m, x) for k, m in {**variants, "fast+fused": fused}.items()}
+    eval_models = {**variants, "fast+fused": fused}
+    if compile_:
+        eval_models["fast+fused+compile"] = compiled_backbone(fuse_conv_bn(copy.deepcopy(fast).eval()))
+    eval_steps = {k: make_eval_step(m, x) for k, m in eval_models.items()}
     eval_t = interleaved(eval_steps, iters, warmup)
     train_models = {k: copy.deepcopy(m).train() for k, m in variants.items()}
+    if compile_:
+        train_models["fast+compile"] = compiled_backbone(copy.deepcopy(fast).train())
     train_steps = {k: make_train_step(m, x, label) for k, m in train_models.items()}
     train_t = interleaved(train_steps, iters, warmup)
 
     pyskl = PYSKL_CLIPS_PER_S.get(name, {})
     for mode, table in (("train", train_t), ("eval", eval_t)):
-        ref_t = table.get("reference")
-        for key, sec in table.items():
+        ref = table.get("reference")
+        for key, (sec, cpu) in table.items():
             clips = batch / sec
-            parts = [f"{name:8s} {mode:5s} {key:11s} {sec:7.3f} s/iter {clips:7.2f} clips/s"]
-            if ref_t is not None:
-                parts.append(f"x{ref_t / sec:4.2f} vs reference")
+            parts = [f"{name:8s} {mode:5s} {key:18s} {sec:7.3f} s/iter (cpu {cpu:7.3f} s) {clips:7.2f} clips/s"]
+            if ref is not None:
+                parts.append(f"x{ref[0] / sec:4.2f} vs reference (cpu time x{ref[1] / cpu:4.2f})")
             if mode in pyskl:
                 parts.append(f"x{clips / pyskl[mode]:4.2f} vs PYSKL ({pyskl[mode]} clips/s)")
-            print("  ".join(parts))
+            print("  ".join(parts), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd variants")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, median of {args.iters} after {args.warmup} warm-up")
@@ -137,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         if backbone not in MODELS:
             print(f"\n{name}: {backbone} is not registered; skipped")
             continue
-        bench(name, args.batch, args.frames, args.iters, args.warmup)
+        bench(name, args.batch, args.frames, args.iters, args.warmup, args.compile)
     return 0
 
 
