@@ -1,4 +1,5 @@
 """``pyskl export``: a config + checkpoint -> ONNX / TorchScript file, parity printed by the command."""
+
 import numpy as np
 import pytest
 import torch
@@ -37,9 +38,11 @@ def test_export_prints_parity_and_matches_the_checkpoint(fmt, checkpoint, tmp_pa
     x = np.random.default_rng(5).standard_normal((4, 3, 2, 20, 25, 3)).astype(np.float32)
     if fmt == "onnx":
         from pyskl.export import onnx_runner
+
         got = onnx_runner(out)(x)[0]
     else:
         from pyskl.export import torchscript_runner
+
         got = torchscript_runner(out)(x)[0]
     with torch.no_grad():
         ref = model.eval().predict(torch.as_tensor(x)).numpy()

@@ -1,4 +1,5 @@
 """``pyskl fuse``: results files in, report and fused results out; bad inputs give clear errors."""
+
 import json
 import pickle
 
@@ -9,8 +10,8 @@ from pyskl.engine.test import load_results, save_results
 
 LABELS = np.array([0, 1, 2, 0])
 NAMES = ["s0", "s1", "s2", "s3"]
-J = np.array([[.8, .1, .1], [.1, .8, .1], [.4, .5, .1], [.35, .45, .2]], np.float32)
-B = np.array([[.3, .4, .3], [.45, .35, .2], [.1, .1, .8], [.8, .1, .1]], np.float32)
+J = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.4, 0.5, 0.1], [0.35, 0.45, 0.2]], np.float32)
+B = np.array([[0.3, 0.4, 0.3], [0.45, 0.35, 0.2], [0.1, 0.1, 0.8], [0.8, 0.1, 0.1]], np.float32)
 
 
 def _write(tmp_path, name, scores, labels=LABELS, names=NAMES):
@@ -60,7 +61,10 @@ def test_search_on_val_then_apply_to_test(tmp_path, capsys):
 
     vn, vg = streams(2)
     tn, tg = streams(3)
-    val = [_write(tmp_path, "val_noise.pkl", vn, labels, names), _write(tmp_path, "val_good.pkl", vg, labels, names)]
+    val = [
+        _write(tmp_path, "val_noise.pkl", vn, labels, names),
+        _write(tmp_path, "val_good.pkl", vg, labels, names),
+    ]
     test = [_write(tmp_path, "noise.pkl", tn, labels, names), _write(tmp_path, "good.pkl", tg, labels, names)]
     rep = tmp_path / "r.json"
     assert main(["fuse", *test, "--search", "--val", *val, "--report", str(rep)]) == 0
@@ -72,10 +76,26 @@ def test_search_on_val_then_apply_to_test(tmp_path, capsys):
 
 
 def test_pyskl_list_results_take_labels_from_the_annotation_file(tmp_path, capsys):
-    anns = {"split": {"val": NAMES}, "annotations": [
-        {"frame_dir": n, "label": int(lab), "total_frames": 1, "keypoint": np.zeros((1, 1, 17, 2), np.float32)}
-        for n, lab in zip(NAMES, LABELS)] + [
-        {"frame_dir": "other", "label": 1, "total_frames": 1, "keypoint": np.zeros((1, 1, 17, 2), np.float32)}]}
+    anns = {
+        "split": {"val": NAMES},
+        "annotations": [
+            {
+                "frame_dir": n,
+                "label": int(lab),
+                "total_frames": 1,
+                "keypoint": np.zeros((1, 1, 17, 2), np.float32),
+            }
+            for n, lab in zip(NAMES, LABELS)
+        ]
+        + [
+            {
+                "frame_dir": "other",
+                "label": 1,
+                "total_frames": 1,
+                "keypoint": np.zeros((1, 1, 17, 2), np.float32),
+            }
+        ],
+    }
     ann = tmp_path / "ann.pkl"
     ann.write_bytes(pickle.dumps(anns))
     paths = []

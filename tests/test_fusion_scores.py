@@ -1,16 +1,26 @@
 """Late fusion on synthetic results with known answers; misaligned result sets are refused."""
+
 import numpy as np
 import pytest
 
-from pyskl.core.fusion import (FusionError, StreamScores, check_aligned, default_weights, format_report,
-                               fuse_scores, fusion_report, search_weights, stream_metrics)
+from pyskl.core.fusion import (
+    FusionError,
+    StreamScores,
+    check_aligned,
+    default_weights,
+    format_report,
+    fuse_scores,
+    fusion_report,
+    search_weights,
+    stream_metrics,
+)
 
 LABELS = np.array([0, 1, 2, 0])
 NAMES = ["s0", "s1", "s2", "s3"]
 # joint stream right on samples 0, 1 (confidently), wrong on 2, 3 (narrowly)
-J = np.array([[.8, .1, .1], [.1, .8, .1], [.4, .5, .1], [.35, .45, .2]], np.float32)
+J = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.4, 0.5, 0.1], [0.35, 0.45, 0.2]], np.float32)
 # bone stream right on samples 2, 3 (confidently), wrong on 0, 1 (narrowly)
-B = np.array([[.3, .4, .3], [.45, .35, .2], [.1, .1, .8], [.8, .1, .1]], np.float32)
+B = np.array([[0.3, 0.4, 0.3], [0.45, 0.35, 0.2], [0.1, 0.1, 0.8], [0.8, 0.1, 0.1]], np.float32)
 
 
 def test_default_weights_follow_pyskl():
@@ -54,8 +64,12 @@ def test_weights_change_the_answer():
 def test_misordered_samples_are_refused_naming_the_first():
     order = [1, 0, 2, 3]
     with pytest.raises(FusionError, match=r"sample 0 is 's0' in j but 's1' in b.*other order"):
-        check_aligned([StreamScores("j", J, LABELS, NAMES),
-                       StreamScores("b", B[order], LABELS[order], [NAMES[i] for i in order])])
+        check_aligned(
+            [
+                StreamScores("j", J, LABELS, NAMES),
+                StreamScores("b", B[order], LABELS[order], [NAMES[i] for i in order]),
+            ]
+        )
 
 
 def test_mismatched_labels_counts_and_classes_are_refused():

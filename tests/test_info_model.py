@@ -1,4 +1,5 @@
 """Parameter/FLOP counting (hand-checked MACs), per-clip input from configs, ``pyskl info model``."""
+
 import json
 
 import pytest
@@ -10,10 +11,17 @@ from pyskl.cli import main
 from pyskl.models import build_model
 
 QUICK = "configs/quickstart/stgcnpp_synthetic.py"
-STGCNPP_NTU60 = dict(type="RecognizerGCN",
-                     backbone=dict(type="STGCN", gcn_adaptive="init", gcn_with_res=True, tcn_type="mstcn",
-                                   graph_cfg=dict(layout="nturgb+d", mode="spatial")),
-                     cls_head=dict(type="GCNHead", num_classes=60, in_channels=256))
+STGCNPP_NTU60 = dict(
+    type="RecognizerGCN",
+    backbone=dict(
+        type="STGCN",
+        gcn_adaptive="init",
+        gcn_with_res=True,
+        tcn_type="mstcn",
+        graph_cfg=dict(layout="nturgb+d", mode="spatial"),
+    ),
+    cls_head=dict(type="GCNHead", num_classes=60, in_channels=256),
+)
 
 
 class _Toy(nn.Module):
@@ -67,9 +75,20 @@ def test_input_spec_reads_the_test_pipeline():
 
 
 def test_measure_speed_reports_positive_numbers():
-    model = build_model(dict(type="RecognizerGCN", backbone=dict(
-        type="STGCN", graph_cfg=dict(layout="coco", mode="spatial"), base_channels=4, num_stages=1,
-        inflate_stages=[], down_stages=[]), cls_head=dict(type="GCNHead", num_classes=3, in_channels=4)))
+    model = build_model(
+        dict(
+            type="RecognizerGCN",
+            backbone=dict(
+                type="STGCN",
+                graph_cfg=dict(layout="coco", mode="spatial"),
+                base_channels=4,
+                num_stages=1,
+                inflate_stages=[],
+                down_stages=[],
+            ),
+            cls_head=dict(type="GCNHead", num_classes=3, in_channels=4),
+        )
+    )
     s = measure_speed(model, (1, 8, 17, 3), batch=2, warmup=0, iters=1, device="cpu")
     assert s.latency_ms > 0 and s.throughput > 0 and s.device == "cpu" and s.threads >= 1
 
@@ -92,6 +111,7 @@ def test_info_cli_prints_facts_and_json(tmp_path, capsys):
 
 def test_flops_of_a_module_taking_a_parameter_argument():
     """CTR-GCN passes Parameters (A, alpha) to submodules: counting must not trip autograd hooks."""
+
     class Inner(nn.Module):
         def forward(self, x, a):
             return x @ a

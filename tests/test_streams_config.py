@@ -1,4 +1,5 @@
 """Per-stream configs (GenSkeFeat feats) and the printed per-stream commands of ``pyskl train-streams``."""
+
 import json
 
 import pytest
@@ -40,20 +41,38 @@ def test_unusable_configs_are_refused():
         stream_config(multi, "b")
     none = load_config(QUICK)
     for split in ("val", "test"):
-        none["data"][split]["pipeline"] = [op for op in none["data"][split]["pipeline"] if op["type"] != "GenSkeFeat"]
+        none["data"][split]["pipeline"] = [
+            op for op in none["data"][split]["pipeline"] if op["type"] != "GenSkeFeat"
+        ]
     none["data"]["train"]["dataset"]["pipeline"] = none["data"]["val"]["pipeline"]
     with pytest.raises(ConfigError, match="no GenSkeFeat"):
         stream_config(none, "j")
 
 
 def test_print_commands_writes_configs_and_torchrun_lines(tmp_path, capsys):
-    assert main(["train-streams", QUICK, "--streams", "j", "b", "--work-dir", str(tmp_path), "--print-commands",
-                 "--nproc", "4"]) == 0
+    assert (
+        main(
+            [
+                "train-streams",
+                QUICK,
+                "--streams",
+                "j",
+                "b",
+                "--work-dir",
+                str(tmp_path),
+                "--print-commands",
+                "--nproc",
+                "4",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 5  # train + test per stream, then fuse
     assert lines[0].startswith("torchrun --nproc_per_node=4 -m pyskl train ") and "--seed 0" in lines[0]
     assert lines[1].startswith("torchrun --nproc_per_node=4 -m pyskl test ") and lines[1].endswith(
-        f"--out {tmp_path}/j/test_results.pkl")
+        f"--out {tmp_path}/j/test_results.pkl"
+    )
     assert lines[-1].startswith("python -m pyskl fuse ") and "--names j b" in lines[-1]
     written = json.loads((tmp_path / "b" / "stream_config.json").read_text())
     assert _feats(written) == [["b"]] * 3
@@ -66,6 +85,8 @@ def test_cli_refuses_bad_weights(capsys):
 
 
 def test_stream_commands_default_weights_flag(tmp_path):
-    cmds = stream_commands(load_config(QUICK), StreamsOptions(streams=("j", "b", "jm", "bm"), work_dir=str(tmp_path),
-                                                              weights=[2, 2, 1, 1]))
+    cmds = stream_commands(
+        load_config(QUICK),
+        StreamsOptions(streams=("j", "b", "jm", "bm"), work_dir=str(tmp_path), weights=[2, 2, 1, 1]),
+    )
     assert cmds[-1].split("--weights ")[1].startswith("2 2 1 1")

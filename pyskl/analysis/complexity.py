@@ -6,6 +6,7 @@ pooling and other element-wise work are left out. They are counted with
 ``torch.utils.flop_counter.FlopCounterMode`` (which counts 2 per MAC) and halved; ``flops_2x`` keeps
 the raw 2-per-MAC figure. Units are 10^9 (PYSKL's tools printed 2^30-based "G": ours x 0.9313).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-__all__ = ["ParamCount", "FlopCount", "count_parameters", "count_flops", "GIGA"]
+__all__ = ["GIGA", "FlopCount", "ParamCount", "count_flops", "count_parameters"]
 
 GIGA = 1e9
 
@@ -55,11 +56,16 @@ class FlopCount:
 
 def count_parameters(model: nn.Module) -> ParamCount:
     """Total / trainable parameters, split into ``backbone`` and ``cls_head`` when the model has them."""
+
     def total(m: nn.Module | None) -> int | None:
         return None if m is None else sum(p.numel() for p in m.parameters())
 
-    return ParamCount(total=total(model), trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
-                      backbone=total(getattr(model, "backbone", None)), head=total(getattr(model, "cls_head", None)))
+    return ParamCount(
+        total=total(model),
+        trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        backbone=total(getattr(model, "backbone", None)),
+        head=total(getattr(model, "cls_head", None)),
+    )
 
 
 def count_flops(model: nn.Module, *inputs: torch.Tensor, forward: str = "forward") -> FlopCount:

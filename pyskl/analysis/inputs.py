@@ -5,11 +5,12 @@ GCN recognizers take ``[N, clips, M, T, V, C]``; 3D-CNN recognizers ``[N, clips,
 layout's joint count, ``C`` the backbone's ``in_channels``; ``H, W`` the test crop (``CenterCrop``
 / fixed ``Resize``). Missing facts fall back to PYSKL's defaults (T=100, M=2, 56x56).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["InputSpec", "input_spec", "GCN_RECOGNIZERS", "CNN_RECOGNIZERS"]
+__all__ = ["CNN_RECOGNIZERS", "GCN_RECOGNIZERS", "InputSpec", "input_spec"]
 
 GCN_RECOGNIZERS = ("RecognizerGCN",)
 CNN_RECOGNIZERS = ("Recognizer3D",)
@@ -98,4 +99,6 @@ def input_spec(cfg: dict, clip_len: int | None = None, num_person: int | None = 
         h, w = (crop, crop) if isinstance(crop, int) else (int(crop[1]), int(crop[0]))
         shape = (1, 1, int(backbone.get("in_channels", 17)), t, h, w)
         return InputSpec("3d", shape, {0: "batch", 1: "clips", 3: "frames", 4: "height", 5: "width"})
-    raise ValueError(f"don't know the input of a {rec!r} model (supported: {GCN_RECOGNIZERS + CNN_RECOGNIZERS})")
+    raise ValueError(
+        f"don't know the input of a {rec!r} model (supported: {GCN_RECOGNIZERS + CNN_RECOGNIZERS})"
+    )

@@ -1,4 +1,5 @@
 """Latency and throughput of a model's test forward on the current device."""
+
 from __future__ import annotations
 
 import time
@@ -30,7 +31,7 @@ class SpeedResult:
     threads: int
 
 
-def _timed(fn, x: torch.Tensor, warmup: int, iters: int, device: torch.device) -> np.ndarray:  # noqa: ANN001
+def _timed(fn, x: torch.Tensor, warmup: int, iters: int, device: torch.device) -> np.ndarray:
     def sync() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -48,8 +49,15 @@ def _timed(fn, x: torch.Tensor, warmup: int, iters: int, device: torch.device) -
 
 
 @torch.inference_mode()
-def measure_speed(model: nn.Module, clip_shape: tuple, batch: int = 16, warmup: int = 2, iters: int = 5,
-                  device: str | torch.device | None = None, seed: int = 0) -> SpeedResult:
+def measure_speed(
+    model: nn.Module,
+    clip_shape: tuple,
+    batch: int = 16,
+    warmup: int = 2,
+    iters: int = 5,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+) -> SpeedResult:
     """Median latency of one clip and throughput at ``batch`` clips, on random input.
 
     Args:
@@ -63,6 +71,12 @@ def measure_speed(model: nn.Module, clip_shape: tuple, batch: int = 16, warmup: 
     many = torch.randn((batch, 1) + tuple(clip_shape), generator=g).to(device)
     lat = _timed(fn, one, warmup, iters, device)
     thr = _timed(fn, many, warmup, iters, device)
-    return SpeedResult(latency_ms=float(np.median(lat) * 1e3), latency_min_ms=float(lat.min() * 1e3),
-                       throughput=float(batch / np.median(thr)), batch=batch, iters=iters, device=str(device),
-                       threads=torch.get_num_threads())
+    return SpeedResult(
+        latency_ms=float(np.median(lat) * 1e3),
+        latency_min_ms=float(lat.min() * 1e3),
+        throughput=float(batch / np.median(thr)),
+        batch=batch,
+        iters=iters,
+        device=str(device),
+        threads=torch.get_num_threads(),
+    )

@@ -1,4 +1,5 @@
 """``pyskl export CONFIG CHECKPOINT --format onnx|torchscript``: deployable model + parity check."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,20 +11,39 @@ HELP = "export a recognizer to ONNX or TorchScript (dynamic batch/frames) and ch
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="PYSKL-style config file (.py or .json)")
-    parser.add_argument("checkpoint", help="checkpoint to export ('none': the config's random initialisation)")
+    parser.add_argument(
+        "checkpoint", help="checkpoint to export ('none': the config's random initialisation)"
+    )
     parser.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="file format")
-    parser.add_argument("--out", default=None, help="output file (default: CHECKPOINT/CONFIG stem + .onnx|.pt)")
-    parser.add_argument("--average", choices=["prob", "score", "none"], default=None,
-                        help="output: clip-averaged softmax ('prob'), mean logits ('score') or per-clip logits "
-                             "('none') (default: model.test_cfg.average_clips)")
-    parser.add_argument("--static", action="store_true", help="fix every input axis (default: dynamic batch, "
-                        "clips and frames, where the model allows)")
-    parser.add_argument("--clip-len", type=int, default=None, help="frames of the example input (default: config)")
-    parser.add_argument("--num-person", type=int, default=None, help="persons M of a GCN input (default: config)")
+    parser.add_argument(
+        "--out", default=None, help="output file (default: CHECKPOINT/CONFIG stem + .onnx|.pt)"
+    )
+    parser.add_argument(
+        "--average",
+        choices=["prob", "score", "none"],
+        default=None,
+        help="output: clip-averaged softmax ('prob'), mean logits ('score') or per-clip logits "
+        "('none') (default: model.test_cfg.average_clips)",
+    )
+    parser.add_argument(
+        "--static",
+        action="store_true",
+        help="fix every input axis (default: dynamic batch, clips and frames, where the model allows)",
+    )
+    parser.add_argument(
+        "--clip-len", type=int, default=None, help="frames of the example input (default: config)"
+    )
+    parser.add_argument(
+        "--num-person", type=int, default=None, help="persons M of a GCN input (default: config)"
+    )
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset")
     parser.add_argument("--no-check", action="store_true", help="skip the parity check")
-    parser.add_argument("--tol", type=float, default=1e-4, help="largest allowed |exported - PyTorch| (exit 1 above)")
-    parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
+    parser.add_argument(
+        "--tol", type=float, default=1e-4, help="largest allowed |exported - PyTorch| (exit 1 above)"
+    )
+    parser.add_argument(
+        "--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,22 +72,36 @@ def run(args: argparse.Namespace) -> int:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
-            print("pyskl export: error: the ONNX parity check needs onnxruntime (pip install 'pyskl[export]'), "
-                  "or pass --no-check", file=sys.stderr)
+            print(
+                "pyskl export: error: the ONNX parity check needs onnxruntime (pip install 'pyskl[export]'), "
+                "or pass --no-check",
+                file=sys.stderr,
+            )
             return 2
-    result = export_model(model, spec, args.format, out, average=average, dynamic=not args.static,
-                          check=not args.no_check, opset=args.opset)
+    result = export_model(
+        model,
+        spec,
+        args.format,
+        out,
+        average=average,
+        dynamic=not args.static,
+        check=not args.no_check,
+        opset=args.opset,
+    )
     dyn = ", ".join(f"{name} (axis {axis})" for axis, name in sorted(result.dynamic_axes.items())) or "none"
-    print(f"exported {args.format} to {result.path}: input {list(result.input_shape)} "
-          f"({'keypoint [N, clips, M, T, V, C]' if spec.kind == 'gcn' else 'imgs [N, clips, C, T, H, W]'}), "
-          f"output {result.output}; dynamic axes: {dyn}")
+    print(
+        f"exported {args.format} to {result.path}: input {list(result.input_shape)} "
+        f"({'keypoint [N, clips, M, T, V, C]' if spec.kind == 'gcn' else 'imgs [N, clips, C, T, H, W]'}), "
+        f"output {result.output}; dynamic axes: {dyn}"
+    )
     if result.note:
         print(f"note: {result.note}")
     for shape, diff in result.diffs:
         print(f"parity vs PyTorch on input {list(shape)}: max |diff| = {diff:.3e}")
     if result.diffs:
         ok = result.max_diff <= args.tol
-        print(f"max abs difference {result.max_diff:.3e} ({'within' if ok else 'ABOVE'} tolerance {args.tol:g})")
+        print(
+            f"max abs difference {result.max_diff:.3e} ({'within' if ok else 'ABOVE'} tolerance {args.tol:g})"
+        )
         return 0 if ok else 1
     return 0
-

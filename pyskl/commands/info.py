@@ -1,4 +1,5 @@
 """``pyskl info model CONFIG...``: parameters, FLOPs per clip, latency and throughput of a config's model."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,16 +9,22 @@ from pathlib import Path
 
 HELP = "model facts for a config: parameters, FLOPs per clip (10^9), latency/throughput on this device"
 
-FLOPS_NOTE = ("FLOPs per clip in 10^9 multiply-accumulates (conv/linear/matmul/einsum; one MAC = one FLOP, the "
-              "fvcore/mmcv convention PYSKL reported); PYSKL's tools printed 2^30-based G (= ours x 0.9313)")
+FLOPS_NOTE = (
+    "FLOPs per clip in 10^9 multiply-accumulates (conv/linear/matmul/einsum; one MAC = one FLOP, the "
+    "fvcore/mmcv convention PYSKL reported); PYSKL's tools printed 2^30-based G (= ours x 0.9313)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
     p = targets.add_parser("model", help=HELP, description=HELP + ". " + FLOPS_NOTE)
     p.add_argument("configs", nargs="+", metavar="CONFIG", help="PYSKL-style config file(s)")
-    p.add_argument("--clip-len", type=int, default=None, help="frames per clip (default: the test pipeline's)")
-    p.add_argument("--num-person", type=int, default=None, help="persons M of a GCN clip (default: the config's)")
+    p.add_argument(
+        "--clip-len", type=int, default=None, help="frames per clip (default: the test pipeline's)"
+    )
+    p.add_argument(
+        "--num-person", type=int, default=None, help="persons M of a GCN clip (default: the config's)"
+    )
     p.add_argument("--no-speed", action="store_true", help="skip the latency/throughput measurement")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
     p.add_argument("--batch", type=int, default=16, help="clips per call for the throughput")
@@ -29,9 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
 
 
-def model_info(config: str, clip_len: int | None = None, num_person: int | None = None, speed: bool = True,
-               device: str | None = None, batch: int = 16, iters: int = 5, warmup: int = 2,
-               cfg_options: list | None = None) -> dict:
+def model_info(
+    config: str,
+    clip_len: int | None = None,
+    num_person: int | None = None,
+    speed: bool = True,
+    device: str | None = None,
+    batch: int = 16,
+    iters: int = 5,
+    warmup: int = 2,
+    cfg_options: list | None = None,
+) -> dict:
     """Facts about ``config``'s model as a JSON-able dict (see ``pyskl info model --help``)."""
     import torch
 
@@ -45,18 +60,33 @@ def model_info(config: str, clip_len: int | None = None, num_person: int | None 
     model = build_model(cfg["model"]).eval()
     params = count_parameters(model)
     flops = count_flops(model, torch.zeros(spec.shape))
-    info = {"config": str(config), "recognizer": type(model).__name__,
-            "backbone": type(getattr(model, "backbone", model)).__name__,
-            "num_classes": int(getattr(getattr(model, "cls_head", None), "num_classes", 0) or 0),
-            "input_shape": list(spec.shape),
-            "input_layout": "[N, clips, M, T, V, C]" if spec.kind == "gcn" else "[N, clips, C, T, H, W]",
-            "params": params.total, "params_backbone": params.backbone, "params_head": params.head,
-            "gflops": flops.gflops, "gflops_2x": flops.flops_2x / 1e9, "gflops_pyskl_2pow30": flops.macs / 2**30,
-            "macs_by_op": flops.by_op, "flops_unit": FLOPS_NOTE}
+    info = {
+        "config": str(config),
+        "recognizer": type(model).__name__,
+        "backbone": type(getattr(model, "backbone", model)).__name__,
+        "num_classes": int(getattr(getattr(model, "cls_head", None), "num_classes", 0) or 0),
+        "input_shape": list(spec.shape),
+        "input_layout": "[N, clips, M, T, V, C]" if spec.kind == "gcn" else "[N, clips, C, T, H, W]",
+        "params": params.total,
+        "params_backbone": params.backbone,
+        "params_head": params.head,
+        "gflops": flops.gflops,
+        "gflops_2x": flops.flops_2x / 1e9,
+        "gflops_pyskl_2pow30": flops.macs / 2**30,
+        "macs_by_op": flops.by_op,
+        "flops_unit": FLOPS_NOTE,
+    }
     if speed:
         s = measure_speed(model, spec.shape[2:], batch=batch, warmup=warmup, iters=iters, device=device)
-        info.update(latency_ms=s.latency_ms, latency_min_ms=s.latency_min_ms, throughput_clips_s=s.throughput,
-                    speed_batch=s.batch, device=s.device, threads=s.threads, device_name=_device_name(s.device))
+        info.update(
+            latency_ms=s.latency_ms,
+            latency_min_ms=s.latency_min_ms,
+            throughput_clips_s=s.throughput,
+            speed_batch=s.batch,
+            device=s.device,
+            threads=s.threads,
+            device_name=_device_name(s.device),
+        )
     return info
 
 
@@ -71,30 +101,41 @@ def _device_name(device: str) -> str:
 
 
 def format_info(info: dict) -> str:
-    lines = [f"model: {info['config']} ({info['recognizer']} / {info['backbone']}, {info['num_classes']} classes)",
-             f"input per clip: {info['input_shape']} {info['input_layout']}",
-             f"parameters: {info['params']:,} (backbone {info['params_backbone']:,}, head {info['params_head']:,})"
-             if info["params_head"] is not None else f"parameters: {info['params']:,}",
-             f"FLOPs per clip: {info['gflops']:.3f} G (10^9 multiply-accumulates, one MAC = one FLOP as PYSKL/fvcore; "
-             f"{info['gflops_2x']:.3f} G counting multiply and add apart; {info['gflops_pyskl_2pow30']:.3f} in PYSKL's "
-             f"2^30 units)"]
+    lines = [
+        f"model: {info['config']} ({info['recognizer']} / {info['backbone']}, {info['num_classes']} classes)",
+        f"input per clip: {info['input_shape']} {info['input_layout']}",
+        f"parameters: {info['params']:,} (backbone {info['params_backbone']:,}, head {info['params_head']:,})"
+        if info["params_head"] is not None
+        else f"parameters: {info['params']:,}",
+        (
+            f"FLOPs per clip: {info['gflops']:.3f} G (10^9 multiply-accumulates, one MAC = one FLOP as "
+            f"PYSKL/fvcore; {info['gflops_2x']:.3f} G counting multiply and add apart; "
+            f"{info['gflops_pyskl_2pow30']:.3f} in PYSKL's 2^30 units)"
+        ),
+    ]
     if "latency_ms" in info:
-        lines.append(f"latency (1 clip): {info['latency_ms']:.2f} ms median (min {info['latency_min_ms']:.2f}) on "
-                     f"{info['device']} ({info['threads']} CPU threads); throughput: "
-                     f"{info['throughput_clips_s']:.1f} clips/s at batch {info['speed_batch']}")
+        lines.append(
+            f"latency (1 clip): {info['latency_ms']:.2f} ms median (min {info['latency_min_ms']:.2f}) on "
+            f"{info['device']} ({info['threads']} CPU threads); throughput: "
+            f"{info['throughput_clips_s']:.1f} clips/s at batch {info['speed_batch']}"
+        )
     return "\n".join(lines)
 
 
-MARKDOWN_HEADER = ("| config | backbone | input per clip | params (M) | GFLOPs/clip | latency (ms) | clips/s |\n"
-                   "|---|---|---|---|---|---|---|")
+MARKDOWN_HEADER = (
+    "| config | backbone | input per clip | params (M) | GFLOPs/clip | latency (ms) | clips/s |\n"
+    "|---|---|---|---|---|---|---|"
+)
 
 
 def markdown_row(info: dict) -> str:
     lat = f"{info['latency_ms']:.1f}" if "latency_ms" in info else "-"
     thr = f"{info['throughput_clips_s']:.1f}" if "throughput_clips_s" in info else "-"
     shape = "x".join(str(d) for d in info["input_shape"][2:])
-    return (f"| {info['config']} | {info['backbone']} | {shape} | {info['params'] / 1e6:.3f} | {info['gflops']:.2f} "
-            f"| {lat} | {thr} |")
+    return (
+        f"| {info['config']} | {info['backbone']} | {shape} | {info['params'] / 1e6:.3f} | {info['gflops']:.2f} "
+        f"| {lat} | {thr} |"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,8 +148,17 @@ def run(args: argparse.Namespace) -> int:
         print(MARKDOWN_HEADER)
     for config in args.configs:
         try:
-            info = model_info(config, args.clip_len, args.num_person, not args.no_speed, args.device, args.batch,
-                              args.iters, args.warmup, args.cfg_options)
+            info = model_info(
+                config,
+                args.clip_len,
+                args.num_person,
+                not args.no_speed,
+                args.device,
+                args.batch,
+                args.iters,
+                args.warmup,
+                args.cfg_options,
+            )
         except (ValueError, KeyError, FileNotFoundError) as err:
             print(f"pyskl info: error: {config}: {err}", file=sys.stderr)
             return 2

@@ -1,4 +1,5 @@
 """``pyskl train-streams CONFIG --streams j b jm bm``: train, test and fuse the modality streams."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,22 +10,39 @@ HELP = "train each stream (j, b, jm, bm) of a config, test, fuse (2:2:1:1) and w
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="a single-stream PYSKL GCN config (GenSkeFeat feats=['j'])")
-    parser.add_argument("--streams", nargs="+", default=["j", "b", "jm", "bm"], choices=["j", "b", "jm", "bm"],
-                        help="streams to train (default: j b jm bm)")
+    parser.add_argument(
+        "--streams",
+        nargs="+",
+        default=["j", "b", "jm", "bm"],
+        choices=["j", "b", "jm", "bm"],
+        help="streams to train (default: j b jm bm)",
+    )
     parser.add_argument("--work-dir", default=None, help="base work_dir; stream s goes to WORK_DIR/s")
-    parser.add_argument("--weights", nargs="+", type=float, default=None,
-                        help="fusion weights, one per stream (default: 2 2 1 1 for four, 1 1 for two)")
+    parser.add_argument(
+        "--weights",
+        nargs="+",
+        type=float,
+        default=None,
+        help="fusion weights, one per stream (default: 2 2 1 1 for four, 1 1 for two)",
+    )
     parser.add_argument("--search", action="store_true", help="choose fusion weights on data.val results")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every stream's run")
     parser.add_argument("--deterministic", action="store_true", help="deterministic torch algorithms")
     parser.add_argument("--validate", action="store_true", help="evaluate on data.val during training")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
-    parser.add_argument("--print-commands", action="store_true",
-                        help="don't train: write per-stream configs and print the train/test/fuse commands "
-                             "(run them as separate jobs)")
-    parser.add_argument("--nproc", type=int, default=1, help="GPUs per stream job in --print-commands (torchrun)")
-    parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
+    parser.add_argument(
+        "--print-commands",
+        action="store_true",
+        help="don't train: write per-stream configs and print the train/test/fuse commands "
+        "(run them as separate jobs)",
+    )
+    parser.add_argument(
+        "--nproc", type=int, default=1, help="GPUs per stream job in --print-commands (torchrun)"
+    )
+    parser.add_argument(
+        "--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,12 +55,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"pyskl train-streams: error: repeated stream in {args.streams}", file=sys.stderr)
         return 2
     if args.weights is not None and len(args.weights) != len(args.streams):
-        print(f"pyskl train-streams: error: {len(args.weights)} weights for {len(args.streams)} streams",
-              file=sys.stderr)
+        print(
+            f"pyskl train-streams: error: {len(args.weights)} weights for {len(args.streams)} streams",
+            file=sys.stderr,
+        )
         return 2
-    opts = StreamsOptions(streams=tuple(args.streams), work_dir=args.work_dir, weights=args.weights,
-                          search=args.search, seed=args.seed, deterministic=args.deterministic, device=args.device,
-                          amp=args.amp, validate=args.validate, config_path=args.config)
+    opts = StreamsOptions(
+        streams=tuple(args.streams),
+        work_dir=args.work_dir,
+        weights=args.weights,
+        search=args.search,
+        seed=args.seed,
+        deterministic=args.deterministic,
+        device=args.device,
+        amp=args.amp,
+        validate=args.validate,
+        config_path=args.config,
+    )
     try:
         for s in opts.streams:  # refuse an unusable config before any training starts
             stream_config(cfg, s)

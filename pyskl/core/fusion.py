@@ -7,18 +7,30 @@ top-k and mean-class accuracy, is that of PYSKL's weighted sum, and prob inputs 
 
 Everything works on numpy arrays; ``StreamScores`` holds one stream (scores, labels, sample names).
 """
+
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from .evaluation import mean_class_accuracy, top_k_accuracy
 
-__all__ = ["FusionError", "StreamScores", "default_weights", "check_aligned", "fuse_scores", "stream_metrics",
-           "search_weights", "load_stream", "fusion_report", "format_report", "DEFAULT_GRID"]
+__all__ = [
+    "DEFAULT_GRID",
+    "FusionError",
+    "StreamScores",
+    "check_aligned",
+    "default_weights",
+    "format_report",
+    "fuse_scores",
+    "fusion_report",
+    "load_stream",
+    "search_weights",
+    "stream_metrics",
+]
 
 # PYSKL's published ensembles: 2 streams (j + b) 1:1, 4 streams (j, b, jm, bm) 2:2:1:1.
 _PYSKL_WEIGHTS = {1: (1.0,), 2: (1.0, 1.0), 4: (2.0, 2.0, 1.0, 1.0)}
@@ -59,7 +71,9 @@ class StreamScores:
         if self.frame_dir is not None:
             self.frame_dir = [str(f) for f in self.frame_dir]
             if len(self.frame_dir) != len(self.scores):
-                raise FusionError(f"{self.name}: {len(self.scores)} score rows but {len(self.frame_dir)} frame_dir")
+                raise FusionError(
+                    f"{self.name}: {len(self.scores)} score rows but {len(self.frame_dir)} frame_dir"
+                )
 
 
 def default_weights(num_streams: int) -> list[float]:
@@ -80,21 +94,32 @@ def check_aligned(streams: Sequence[StreamScores]) -> None:
     ref = streams[0]
     for s in streams[1:]:
         if s.scores.shape[0] != ref.scores.shape[0]:
-            raise FusionError(f"{s.name} has {s.scores.shape[0]} samples but {ref.name} has {ref.scores.shape[0]}")
+            raise FusionError(
+                f"{s.name} has {s.scores.shape[0]} samples but {ref.name} has {ref.scores.shape[0]}"
+            )
         if s.scores.shape[1] != ref.scores.shape[1]:
-            raise FusionError(f"{s.name} has {s.scores.shape[1]} classes but {ref.name} has {ref.scores.shape[1]}")
+            raise FusionError(
+                f"{s.name} has {s.scores.shape[1]} classes but {ref.name} has {ref.scores.shape[1]}"
+            )
         if ref.frame_dir is not None and s.frame_dir is not None and s.frame_dir != ref.frame_dir:
             i = next(i for i, (a, b) in enumerate(zip(ref.frame_dir, s.frame_dir)) if a != b)
             where = ref.frame_dir.index(s.frame_dir[i]) if s.frame_dir[i] in ref.frame_dir else None
-            hint = (f" ({s.frame_dir[i]!r} is sample {where} in {ref.name}: same samples, other order?)"
-                    if where is not None else "")
-            raise FusionError(f"sample order differs: sample {i} is {ref.frame_dir[i]!r} in {ref.name} but "
-                              f"{s.frame_dir[i]!r} in {s.name}{hint}")
+            hint = (
+                f" ({s.frame_dir[i]!r} is sample {where} in {ref.name}: same samples, other order?)"
+                if where is not None
+                else ""
+            )
+            raise FusionError(
+                f"sample order differs: sample {i} is {ref.frame_dir[i]!r} in {ref.name} but "
+                f"{s.frame_dir[i]!r} in {s.name}{hint}"
+            )
         if ref.labels is not None and s.labels is not None and not np.array_equal(ref.labels, s.labels):
             i = int(np.flatnonzero(ref.labels != s.labels)[0])
             name = f" ({ref.frame_dir[i]!r})" if ref.frame_dir is not None else ""
-            raise FusionError(f"labels differ: sample {i}{name} has label {int(ref.labels[i])} in {ref.name} but "
-                              f"{int(s.labels[i])} in {s.name}")
+            raise FusionError(
+                f"labels differ: sample {i}{name} has label {int(ref.labels[i])} in {ref.name} but "
+                f"{int(s.labels[i])} in {s.name}"
+            )
 
 
 def _check_weights(weights: Sequence[float], n: int) -> np.ndarray:
@@ -126,8 +151,12 @@ def stream_metrics(scores: np.ndarray, labels: np.ndarray, topk: Sequence[int] =
     return out
 
 
-def search_weights(scores: Sequence[np.ndarray], labels: np.ndarray, grid: Sequence[float] = DEFAULT_GRID,
-                   prefer: Sequence[float] | None = None) -> tuple[list[float], dict[str, float]]:
+def search_weights(
+    scores: Sequence[np.ndarray],
+    labels: np.ndarray,
+    grid: Sequence[float] = DEFAULT_GRID,
+    prefer: Sequence[float] | None = None,
+) -> tuple[list[float], dict[str, float]]:
     """Grid search of per-stream weights maximising top-1 on (validation) results.
 
     Every combination of ``grid`` values (all-zero skipped; proportional duplicates kept once) is scored
@@ -145,7 +174,7 @@ def search_weights(scores: Sequence[np.ndarray], labels: np.ndarray, grid: Seque
     ref = _check_weights(default_weights(n_streams) if prefer is None else prefer, n_streams)
     ref = ref / ref.sum()
     combos, seen = [], set()
-    for c in itertools.product(sorted(set(float(g) for g in grid)), repeat=n_streams):
+    for c in itertools.product(sorted({float(g) for g in grid}), repeat=n_streams):
         c = np.asarray(c)
         if c.sum() <= 0 or np.any(c < 0):
             continue
@@ -160,8 +189,8 @@ def search_weights(scores: Sequence[np.ndarray], labels: np.ndarray, grid: Seque
     chunk = max(1, int(2e7 // max(1, n * k)))
     top1 = np.empty(len(weights))
     for lo in range(0, len(weights), chunk):
-        fused = (weights[lo:lo + chunk] @ flat).reshape(-1, n, k)  # chunk, N, K
-        top1[lo:lo + chunk] = (fused.argmax(-1) == labels).mean(-1)
+        fused = (weights[lo : lo + chunk] @ flat).reshape(-1, n, k)  # chunk, N, K
+        top1[lo : lo + chunk] = (fused.argmax(-1) == labels).mean(-1)
     best = np.flatnonzero(top1 >= top1.max() - 1e-12)
     ranked = []
     for i in best:
@@ -172,8 +201,9 @@ def search_weights(scores: Sequence[np.ndarray], labels: np.ndarray, grid: Seque
     return [float(v) for v in weights[i]], {"top1_acc": float(top1[i]), "mean_class_accuracy": -neg_mca}
 
 
-def load_stream(path: str, name: str | None = None, ann_file: str | None = None,
-                split: str | None = None) -> StreamScores:
+def load_stream(
+    path: str, name: str | None = None, ann_file: str | None = None, split: str | None = None
+) -> StreamScores:
     """Read one stream's results: a ``pyskl test --out`` file (``.pkl``/``.json``) or PYSKL's ``--out``
     pickle (a plain list of per-sample score arrays, whose labels and frame_dirs then come from
     ``ann_file`` / ``split``, in the annotation file's order as PYSKL's test does).
@@ -195,8 +225,10 @@ def load_stream(path: str, name: str | None = None, ann_file: str | None = None,
     elif isinstance(rec, (list, tuple)) and rec and all(np.ndim(r) == 1 for r in rec):
         scores, labels, frame_dir, meta = np.stack([np.asarray(r) for r in rec]), None, None, {}
     else:
-        raise FusionError(f"{path}: not a results file (expected pyskl's {{'scores', 'labels', 'frame_dir'}} "
-                          f"dict or PYSKL's list of per-sample score arrays)")
+        raise FusionError(
+            f"{path}: not a results file (expected pyskl's {{'scores', 'labels', 'frame_dir'}} "
+            f"dict or PYSKL's list of per-sample score arrays)"
+        )
     if ann_file is not None:
         anns = load_annotations(ann_file, validate=False)
         if isinstance(anns, dict):
@@ -209,18 +241,22 @@ def load_stream(path: str, name: str | None = None, ann_file: str | None = None,
         else:
             items = anns
         if len(items) != len(scores):
-            raise FusionError(f"{path}: {len(scores)} results but {ann_file} split {split!r} has {len(items)} samples")
+            raise FusionError(
+                f"{path}: {len(scores)} results but {ann_file} split {split!r} has {len(items)} samples"
+            )
         ann_labels = np.asarray([int(np.asarray(a["label"]).reshape(-1)[0]) for a in items])
         ann_dirs = [str(a["frame_dir"]) for a in items]
         if labels is not None and not np.array_equal(np.asarray(labels).reshape(-1), ann_labels):
             raise FusionError(f"{path}: labels disagree with {ann_file} split {split!r}")
         labels, frame_dir = ann_labels, frame_dir if frame_dir is not None else ann_dirs
-    return StreamScores(name=name, scores=np.asarray(scores, dtype=np.float32), labels=labels,
-                        frame_dir=frame_dir, meta=meta)
+    return StreamScores(
+        name=name, scores=np.asarray(scores, dtype=np.float32), labels=labels, frame_dir=frame_dir, meta=meta
+    )
 
 
-def fusion_report(streams: Sequence[StreamScores], weights: Sequence[float] | None = None,
-                  topk: Sequence[int] = (1, 5)) -> dict:
+def fusion_report(
+    streams: Sequence[StreamScores], weights: Sequence[float] | None = None, topk: Sequence[int] = (1, 5)
+) -> dict:
     """Check alignment, fuse, and score every stream and the fusion.
 
     Returns:
@@ -233,10 +269,13 @@ def fusion_report(streams: Sequence[StreamScores], weights: Sequence[float] | No
         raise FusionError(f"{streams[0].name} has no labels: pass the annotation file (--ann-file, --split)")
     w = default_weights(len(streams)) if weights is None else [float(v) for v in weights]
     fused = fuse_scores([s.scores for s in streams], w)
-    return {"weights": {s.name: wi for s, wi in zip(streams, w)},
-            "streams": {s.name: stream_metrics(s.scores, labels, topk) for s in streams},
-            "fused": stream_metrics(fused, labels, topk), "num_samples": int(len(labels)),
-            "fused_scores": fused}
+    return {
+        "weights": {s.name: wi for s, wi in zip(streams, w)},
+        "streams": {s.name: stream_metrics(s.scores, labels, topk) for s in streams},
+        "fused": stream_metrics(fused, labels, topk),
+        "num_samples": len(labels),
+        "fused_scores": fused,
+    }
 
 
 def format_report(report: dict) -> str:
@@ -245,7 +284,10 @@ def format_report(report: dict) -> str:
     keys = list(report["fused"])
     lines = ["| stream | weight | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     for name, metrics in rows:
-        weight = ":".join(f"{w:g}" for w in report["weights"].values()) if name == "fused" else \
-            f"{report['weights'][name]:g}"
+        weight = (
+            ":".join(f"{w:g}" for w in report["weights"].values())
+            if name == "fused"
+            else f"{report['weights'][name]:g}"
+        )
         lines.append(f"| {name} | {weight} | " + " | ".join(f"{100 * metrics[k]:.2f}" for k in keys) + " |")
     return "\n".join(lines)

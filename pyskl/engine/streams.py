@@ -3,6 +3,7 @@
 PYSKL trains each modality as its own run with ``GenSkeFeat(feats=[stream])`` in every pipeline and
 fuses the test scores joint:bone:joint-motion:bone-motion = 2:2:1:1 (two streams 1:1).
 """
+
 from __future__ import annotations
 
 import copy
@@ -15,12 +16,12 @@ from typing import Any
 
 from ..config import ConfigError, dump_config
 
-__all__ = ["STREAMS", "stream_config", "StreamsOptions", "train_streams", "stream_commands"]
+__all__ = ["STREAMS", "StreamsOptions", "stream_commands", "stream_config", "train_streams"]
 
 STREAMS = ("j", "b", "jm", "bm")
 
 
-def _pipelines(node: Any):  # noqa: ANN202 - yields the pipeline lists of a data.* entry
+def _pipelines(node: Any):
     while isinstance(node, dict):
         if isinstance(node.get("pipeline"), list):
             yield node["pipeline"]
@@ -47,13 +48,17 @@ def stream_config(cfg: dict, stream: str, work_dir: str | Path | None = None) ->
                 if isinstance(op, dict) and op.get("type") == "GenSkeFeat":
                     feats = list(op.get("feats", ["j"]))
                     if len(feats) != 1:
-                        raise ConfigError(f"data.{split} pipeline: GenSkeFeat combines feats={feats}; "
-                                          f"train-streams needs a single-feature config (feats=['j'])")
+                        raise ConfigError(
+                            f"data.{split} pipeline: GenSkeFeat combines feats={feats}; "
+                            f"train-streams needs a single-feature config (feats=['j'])"
+                        )
                     op["feats"] = [stream]
                     found += 1
     if not found:
-        raise ConfigError("no GenSkeFeat op in data.train/val/test pipelines: train-streams needs one to choose "
-                          "the stream (PYSKL's GCN configs have dict(type='GenSkeFeat', feats=['j']))")
+        raise ConfigError(
+            "no GenSkeFeat op in data.train/val/test pipelines: train-streams needs one to choose "
+            "the stream (PYSKL's GCN configs have dict(type='GenSkeFeat', feats=['j']))"
+        )
     for key in ("train_pipeline", "val_pipeline", "test_pipeline"):  # keep the top-level copies consistent
         for op in out.get(key) or []:
             if isinstance(op, dict) and op.get("type") == "GenSkeFeat":
@@ -102,7 +107,7 @@ def train_streams(cfg: dict, opts: StreamsOptions) -> dict:
     Returns:
         the report dict (per-stream metrics, fused metrics, weights, result files).
     """
-    from ..core.fusion import fusion_report, format_report, load_stream, search_weights
+    from ..core.fusion import format_report, fusion_report, load_stream, search_weights
     from .test import TestOptions, test
     from .train import TrainOptions, train
 
@@ -113,19 +118,37 @@ def train_streams(cfg: dict, opts: StreamsOptions) -> dict:
         work_dir = base / stream
         scfg = stream_config(cfg, stream, work_dir)
         t0 = time.time()
-        train(copy.deepcopy(scfg), TrainOptions(work_dir=str(work_dir), seed=opts.seed, validate=opts.validate,
-                                                deterministic=opts.deterministic, device=opts.device, amp=opts.amp,
-                                                config_path=opts.config_path))
+        train(
+            copy.deepcopy(scfg),
+            TrainOptions(
+                work_dir=str(work_dir),
+                seed=opts.seed,
+                validate=opts.validate,
+                deterministic=opts.deterministic,
+                device=opts.device,
+                amp=opts.amp,
+                config_path=opts.config_path,
+            ),
+        )
         ckpt = str(work_dir / "latest.pth")
         out = work_dir / "test_results.pkl"
-        test(copy.deepcopy(scfg), TestOptions(checkpoint=ckpt, out=str(out), device=opts.device, amp=opts.amp))
+        test(
+            copy.deepcopy(scfg), TestOptions(checkpoint=ckpt, out=str(out), device=opts.device, amp=opts.amp)
+        )
         tests.append(load_stream(str(out), stream))
         if opts.search:
             vout = work_dir / "val_results.pkl"
-            test(_val_as_test(scfg), TestOptions(checkpoint=ckpt, out=str(vout), device=opts.device, amp=opts.amp))
+            test(
+                _val_as_test(scfg),
+                TestOptions(checkpoint=ckpt, out=str(vout), device=opts.device, amp=opts.amp),
+            )
             vals.append(load_stream(str(vout), stream))
-        runs[stream] = {"work_dir": str(work_dir), "checkpoint": ckpt, "test_results": str(out),
-                        "seconds": round(time.time() - t0, 1)}
+        runs[stream] = {
+            "work_dir": str(work_dir),
+            "checkpoint": ckpt,
+            "test_results": str(out),
+            "seconds": round(time.time() - t0, 1),
+        }
     searched = None
     weights = opts.weights
     if opts.search:
@@ -134,19 +157,34 @@ def train_streams(cfg: dict, opts: StreamsOptions) -> dict:
     fused = report.pop("fused_scores")
     from .test import save_results
 
-    save_results(base / "fused_results.pkl", fused, tests[0].labels, tests[0].frame_dir or [], report["fused"], "fused")
-    report.update(config=opts.config_path, runs=runs, fused_results=str(base / "fused_results.pkl"),
-                  weight_source="searched on data.val" if searched else
-                  ("given" if opts.weights else "PYSKL default (2:2:1:1 / 1:1)"))
+    save_results(
+        base / "fused_results.pkl", fused, tests[0].labels, tests[0].frame_dir or [], report["fused"], "fused"
+    )
+    report.update(
+        config=opts.config_path,
+        runs=runs,
+        fused_results=str(base / "fused_results.pkl"),
+        weight_source="searched on data.val"
+        if searched
+        else ("given" if opts.weights else "PYSKL default (2:2:1:1 / 1:1)"),
+    )
     if searched:
         report["search"] = {"val_metrics": searched}
     best = max(report["streams"].values(), key=lambda m: m["top1_acc"])["top1_acc"]
     report["fused_minus_best_stream_top1"] = report["fused"]["top1_acc"] - best
     (base / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    md = [f"# Multi-stream results: {opts.config_path or 'config'}", "",
-          f"Streams trained one after another in `{base}`; test scores fused with weights "
-          f"{':'.join(f'{w:g}' for w in report['weights'].values())} ({report['weight_source']}). "
-          f"{report['num_samples']} test samples; metrics in percent.", "", format_report(dict(report)), ""]
+    md = [
+        f"# Multi-stream results: {opts.config_path or 'config'}",
+        "",
+        (
+            f"Streams trained one after another in `{base}`; test scores fused with weights "
+            f"{':'.join(f'{w:g}' for w in report['weights'].values())} ({report['weight_source']}). "
+            f"{report['num_samples']} test samples; metrics in percent."
+        ),
+        "",
+        format_report(dict(report)),
+        "",
+    ]
     (base / "report.md").write_text("\n".join(md))
     return report
 
@@ -169,6 +207,8 @@ def stream_commands(cfg: dict, opts: StreamsOptions, nproc: int = 1) -> list[str
         cmds.append(f"{launch} test {q(str(path))} {q(str(work_dir / 'latest.pth'))} --out {q(str(out))}")
         results.append(q(str(out)))
     weights = f" --weights {' '.join(f'{w:g}' for w in opts.weights)}" if opts.weights else ""
-    cmds.append(f"python -m pyskl fuse {' '.join(results)} --names {' '.join(opts.streams)}{weights} "
-                f"--report {q(str(base / 'report.md'))}")
+    cmds.append(
+        f"python -m pyskl fuse {' '.join(results)} --names {' '.join(opts.streams)}{weights} "
+        f"--report {q(str(base / 'report.md'))}"
+    )
     return cmds

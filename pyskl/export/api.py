@@ -1,4 +1,5 @@
 """``export_model``: a recognizer -> ONNX or TorchScript file, checked against PyTorch."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from .rewrite import fix_adaptive_pools
 from .torchscript_export import export_torchscript, torchscript_runner
 from .wrapper import ExportWrapper
 
-__all__ = ["ExportResult", "export_model", "FORMATS"]
+__all__ = ["FORMATS", "ExportResult", "export_model"]
 
 FORMATS = ("onnx", "torchscript")
 
@@ -40,8 +41,16 @@ class ExportResult:
         return max((d for _, d in self.diffs), default=float("nan"))
 
 
-def export_model(model: nn.Module, spec: InputSpec, fmt: str, path: str | Path, average: str | None = "prob",
-                 dynamic: bool = True, check: bool = True, opset: int = 17) -> ExportResult:
+def export_model(
+    model: nn.Module,
+    spec: InputSpec,
+    fmt: str,
+    path: str | Path,
+    average: str | None = "prob",
+    dynamic: bool = True,
+    check: bool = True,
+    opset: int = 17,
+) -> ExportResult:
     """Export ``model``'s test forward (see :class:`ExportWrapper`) and run the parity check.
 
     The model is moved to CPU float32 for export; ``spec`` gives the input (``input_spec(cfg)``).
@@ -62,8 +71,15 @@ def export_model(model: nn.Module, spec: InputSpec, fmt: str, path: str | Path, 
         name = "keypoint" if spec.kind == "gcn" else "imgs"
         onnx_module = fix_adaptive_pools(wrapper, (example,))
         try:
-            export_onnx(onnx_module, [example], path, [name], ["scores"],
-                        {name: axes, "scores": out_axes} if dynamic else None, opset=opset)
+            export_onnx(
+                onnx_module,
+                [example],
+                path,
+                [name],
+                ["scores"],
+                {name: axes, "scores": out_axes} if dynamic else None,
+                opset=opset,
+            )
         except torch.onnx.errors.SymbolicValueError as err:
             if not dynamic:
                 raise
@@ -75,8 +91,12 @@ def export_model(model: nn.Module, spec: InputSpec, fmt: str, path: str | Path, 
     else:
         export_torchscript(wrapper, [example], path)
         runner = torchscript_runner(path) if check else None
-    result = ExportResult(Path(path), fmt, tuple(shapes[0]), axes, "scores" if average else "logits", note=note)
+    result = ExportResult(
+        Path(path), fmt, tuple(shapes[0]), axes, "scores" if average else "logits", note=note
+    )
     if check:
         for i, shape in enumerate(shapes):
-            result.diffs.append((tuple(shape), max_abs_diff(wrapper, runner, [random_input(spec, shape, seed=i + 1)])))
+            result.diffs.append(
+                (tuple(shape), max_abs_diff(wrapper, runner, [random_input(spec, shape, seed=i + 1)]))
+            )
     return result

@@ -1,7 +1,8 @@
 """Parity of an exported file against the PyTorch module, on random inputs of several shapes."""
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -9,7 +10,7 @@ from torch import nn
 
 from ..analysis.inputs import InputSpec
 
-__all__ = ["parity_shapes", "random_input", "max_abs_diff"]
+__all__ = ["max_abs_diff", "parity_shapes", "random_input"]
 
 
 def parity_shapes(spec: InputSpec, dynamic: bool = True) -> list[tuple[int, ...]]:
@@ -33,8 +34,9 @@ def random_input(spec: InputSpec, shape: Sequence[int], seed: int = 0) -> np.nda
 
 
 @torch.no_grad()
-def max_abs_diff(module: nn.Module, runner: Callable[..., list[np.ndarray]],
-                 inputs: Sequence[np.ndarray]) -> float:
+def max_abs_diff(
+    module: nn.Module, runner: Callable[..., list[np.ndarray]], inputs: Sequence[np.ndarray]
+) -> float:
     """Largest absolute difference over all outputs of ``module`` (eval, CPU) and ``runner``."""
     was_training = module.training
     module.eval()

@@ -1,4 +1,5 @@
 """Export-only module rewrites: same values, but ops ONNX can express without knowing input sizes."""
+
 from __future__ import annotations
 
 import copy
@@ -15,7 +16,9 @@ def _windows(n: int, m: int) -> torch.Tensor:
     starts = [(i * n) // m for i in range(m)]
     ends = [math.ceil((i + 1) * n / m) for i in range(m)]
     k = max(e - s for s, e in zip(starts, ends))
-    return torch.tensor([[min(s + j, e - 1) for j in range(k)] for s, e in zip(starts, ends)], dtype=torch.long)
+    return torch.tensor(
+        [[min(s + j, e - 1) for j in range(k)] for s, e in zip(starts, ends)], dtype=torch.long
+    )
 
 
 class WindowMaxPool2d(nn.Module):
@@ -38,17 +41,22 @@ def fix_adaptive_pools(module: nn.Module, example: tuple) -> nn.Module:
     for the input sizes seen on ``example`` (those axes are then fixed; batch stays free). Returns
     ``module`` itself when there is nothing to rewrite.
     """
-    targets = [name for name, m in module.named_modules()
-               if isinstance(m, nn.AdaptiveMaxPool2d) and not m.return_indices
-               and any(s not in (1, None) for s in nn.modules.utils._pair(m.output_size))]
+    targets = [
+        name
+        for name, m in module.named_modules()
+        if isinstance(m, nn.AdaptiveMaxPool2d)
+        and not m.return_indices
+        and any(s not in (1, None) for s in nn.modules.utils._pair(m.output_size))
+    ]
     if not targets:
         return module
     module = copy.deepcopy(module)
     sizes: dict[str, tuple] = {}
 
-    def record(name: str):  # noqa: ANN202
+    def record(name: str):
         def hook(_module: nn.Module, args: tuple) -> None:  # returns None: the inputs stay as they are
             sizes.setdefault(name, tuple(args[0].shape[-2:]))
+
         return hook
 
     hooks = [module.get_submodule(n).register_forward_pre_hook(record(n)) for n in targets]
@@ -60,7 +68,13 @@ def fix_adaptive_pools(module: nn.Module, example: tuple) -> nn.Module:
             h.remove()
     for name in targets:
         pool = module.get_submodule(name)
-        out = tuple(s if s is not None else i for s, i in zip(nn.modules.utils._pair(pool.output_size), sizes[name]))
+        out = tuple(
+            s if s is not None else i for s, i in zip(nn.modules.utils._pair(pool.output_size), sizes[name])
+        )
         parent_name, _, child = name.rpartition(".")
-        setattr(module.get_submodule(parent_name) if parent_name else module, child, WindowMaxPool2d(sizes[name], out))
+        setattr(
+            module.get_submodule(parent_name) if parent_name else module,
+            child,
+            WindowMaxPool2d(sizes[name], out),
+        )
     return module

@@ -1,9 +1,10 @@
 """TorchScript export by tracing, and a runner for the saved file."""
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

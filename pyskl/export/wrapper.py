@@ -5,12 +5,13 @@
 ``model.predict``), mean logits (``'score'``) or per-clip logits ``[N, clips, K]`` (None). It calls the
 backbone on all clips at once (no ``max_testing_views`` chunking, which would freeze the clip count).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-__all__ = ["ExportWrapper", "AVERAGES"]
+__all__ = ["AVERAGES", "ExportWrapper"]
 
 AVERAGES = ("prob", "score", None)
 
