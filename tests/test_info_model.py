@@ -128,3 +128,11 @@ def test_flops_of_a_module_taking_a_parameter_argument():
     model = Outer()
     assert count_flops(model, torch.randn(3, 4)).macs == 3 * 4 * 4
     assert model.a.requires_grad  # restored
+
+
+def test_input_spec_uses_the_last_fixed_resize_without_a_center_crop():
+    from pyskl.config import load_config
+
+    cfg = load_config("configs/quickstart/posec3d_synthetic.py")
+    spec = input_spec(cfg)  # Resize(-1, 36) ... Resize((32, 32), keep_ratio=False)
+    assert spec.shape[3:] == (16, 32, 32)

@@ -90,3 +90,14 @@ def test_stream_commands_default_weights_flag(tmp_path):
         StreamsOptions(streams=("j", "b", "jm", "bm"), work_dir=str(tmp_path), weights=[2, 2, 1, 1]),
     )
     assert cmds[-1].split("--weights ")[1].startswith("2 2 1 1")
+
+
+def test_search_uses_data_val_as_the_test_set():
+    from pyskl.engine.streams import _val_as_test
+
+    cfg = load_config(QUICK)
+    out = _val_as_test(cfg)
+    assert out["data"]["test"] == cfg["data"]["val"] and cfg["data"]["test"] != cfg["data"]["val"]
+    del cfg["data"]["val"]
+    with pytest.raises(ConfigError, match="--search needs data.val"):
+        _val_as_test(cfg)

@@ -93,9 +93,16 @@ def input_spec(cfg: dict, clip_len: int | None = None, num_person: int | None = 
     if rec in CNN_RECOGNIZERS:
         t = clip_len or int(sample.get("clip_len", 48))
         crop = _op(pipeline, "CenterCrop").get("crop_size")
-        if crop is None:
-            scale = _op(pipeline, "Resize").get("scale")
-            crop = scale if isinstance(scale, (list, tuple)) and min(scale) > 0 else 56
+        if crop is None:  # the last fixed-size Resize (PoseC3D: Resize(-1, 64) first, then to a square)
+            fixed = [
+                op["scale"]
+                for op in pipeline
+                if isinstance(op, dict)
+                and op.get("type") == "Resize"
+                and isinstance(op.get("scale"), (list, tuple))
+                and min(op["scale"]) > 0
+            ]
+            crop = fixed[-1] if fixed else 56
         h, w = (crop, crop) if isinstance(crop, int) else (int(crop[1]), int(crop[0]))
         shape = (1, 1, int(backbone.get("in_channels", 17)), t, h, w)
         return InputSpec("3d", shape, {0: "batch", 1: "clips", 3: "frames", 4: "height", 5: "width"})
