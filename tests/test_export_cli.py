@@ -54,3 +54,25 @@ def test_export_refuses_an_unknown_recognizer(tmp_path, capsys):
     cfg.write_text("model = dict(type='MMRecognizer3D', backbone=dict(type='RGBPoseConv3D'))\n")
     assert main(["export", str(cfg), "none", "--out", str(tmp_path / "x.onnx")]) == 2
     assert "don't know the input of a 'MMRecognizer3D' model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_exported_pyskl_gesture_checkpoint_reproduces_pyskl(fmt, tmp_path, capsys):
+    """PYSKL's trained HaGRID ST-GCN++ -> file -> PYSKL's recorded scores (2 clips averaged)."""
+    from conftest import require_shared
+
+    ckpt = require_shared("checkpoints", "hagrid.pth")
+    io = np.load(require_shared("oracle", "models", "public", "stgcnpp_gesture_hagrid.io.npz"))
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    out = tmp_path / ("hagrid.onnx" if fmt == "onnx" else "hagrid.pt")
+    assert (
+        main(["export", "configs/gesture/stgcnpp_hagrid.py", str(ckpt), "--format", fmt, "--out", str(out)])
+        == 0
+    )
+    assert "within tolerance" in capsys.readouterr().out
+    from pyskl.export import onnx_runner, torchscript_runner
+
+    run = onnx_runner(out) if fmt == "onnx" else torchscript_runner(out)
+    np.testing.assert_allclose(run(io["input"])[0], io["nc2_scores"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(run(io["input"][:, :1])[0], io["nc1_scores"], rtol=0, atol=1e-5)
