@@ -32,7 +32,8 @@ def test_train_validate_test_last_then_pyskl_test_reproduces(tiny, tmp_path, cap
     cfg_path = write_tiny_config(tmp_path, ann)
     wd = tmp_path / "wd"
     results = train(load_config(cfg_path), TrainOptions(work_dir=str(wd), validate=True, test_last=True, seed=0,
-                                                        device="cpu", config_path=str(cfg_path)))
+                                                        test_best=True, device="cpu", config_path=str(cfg_path)))
+    assert set(results["test_best"]) == {"top1_acc", "top2_acc", "mean_class_accuracy"}
     names = sorted(p.name for p in wd.iterdir())
     assert {"config.json", "log.jsonl", "train.log", "latest.pth", "epoch_1.pth", "epoch_2.pth"} <= set(names)
     assert any(n.startswith("best_top1_acc_epoch_") for n in names)
