@@ -204,6 +204,8 @@ class UnitGCN(nn.Module):
         x = self.bn(x)
         if res is not None:
             x = x + res
+        if type(self.act) is nn.ReLU:  # x is a fresh tensor nobody else needs: skip an allocation
+            return torch.relu_(x)
         return self.act(x)
 
 
@@ -262,7 +264,8 @@ class MSTCN(nn.Module):
         self.num_branches = num_branches
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.act = nn.ReLU()
+        # in place: it always follows a BatchNorm, whose backward does not need its output
+        self.act = nn.ReLU(inplace=True)
         if mid_channels is None:
             mid = out_channels // num_branches
             rem = out_channels - mid * (num_branches - 1)
@@ -326,7 +329,7 @@ class MSTCN(nn.Module):
         norms = [b[1] for b in seq]
         if not isinstance(norms[0], nn.Identity):
             y = self._merged_batch_norm(y, norms)
-        y = torch.relu(y)
+        y = torch.relu_(y)
         outs, start = [], 0
         for branch in self.branches:
             if isinstance(branch, nn.Sequential):

@@ -65,8 +65,8 @@ class STGCNBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, A: torch.Tensor | None = None) -> torch.Tensor:
         res = self.residual(x)
-        x = self.tcn(self.gcn(x, A))
-        return self.relu(x + res)
+        x = self.tcn(self.gcn(x, A)) + res
+        return torch.relu_(x)  # x is fresh: no allocation needed
 
 
 @MODELS.register()
