@@ -130,7 +130,8 @@ def bench(name: str, batch: int, frames: int, iters: int, warmup: int, compile_:
         ref = table.get("reference")
         for key, (sec, cpu) in table.items():
             clips = batch / sec
-            parts = [f"{name:8s} {mode:5s} {key:18s} {sec:7.3f} s/iter (cpu {cpu:7.3f} s) {clips:7.2f} clips/s"]
+            parts = [f"{name:8s} {mode:5s} {key:18s} {sec:7.3f} s/iter (cpu {cpu:7.3f} s) "
+                     f"{clips:7.2f} clips/s"]
             if ref is not None:
                 parts.append(f"x{ref[0] / sec:4.2f} vs reference (cpu time x{ref[1] / cpu:4.2f})")
             if mode in pyskl:
@@ -149,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd variants")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.iters} after {args.warmup} warm-up")
+    print(f"torch {torch.__version__}, {args.threads} threads, "
+          f"median of {args.iters} after {args.warmup} warm-up")
     for name in args.models:
         backbone = MODEL_CFGS[name]["type"]
         if backbone not in MODELS:

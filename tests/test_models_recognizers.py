@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import ORACLE, SHARED, require_shared
+from conftest import ORACLE, require_shared
 from pyskl.checkpoint import load_checkpoint
 from pyskl.models import MODELS, average_clip, build_model
 

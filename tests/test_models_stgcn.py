@@ -61,7 +61,8 @@ def test_unit_tcn_padding_and_stride():
 
 def test_mstcn_channel_split_and_keys():
     tcn = MSTCN(64, 64)
-    widths = [b[0].out_channels if isinstance(b, torch.nn.Sequential) else b.out_channels for b in tcn.branches]
+    widths = [b[0].out_channels if isinstance(b, torch.nn.Sequential) else b.out_channels
+              for b in tcn.branches]
     assert widths == [14, 10, 10, 10, 10, 10]  # branch 0 takes the remainder
     keys = list(tcn.state_dict())
     assert "branches.0.3.conv.weight" in keys and "branches.4.1.running_var" in keys

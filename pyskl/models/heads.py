@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..registry import MODELS
-from . import losses as _losses  # noqa: F401  (registers the loss types)
+from . import losses  # noqa: F401  (registers the loss types)
 
 __all__ = ["BaseHead", "SimpleHead", "GCNHead", "I3DHead", "top_k_hits"]
 

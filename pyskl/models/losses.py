@@ -53,5 +53,6 @@ class BCELossWithLogits(nn.Module):
 
     def forward(self, cls_score: torch.Tensor, label: torch.Tensor, **kwargs) -> torch.Tensor:
         weight = None if self.class_weight is None else self.class_weight.to(cls_score.device)
-        loss = F.binary_cross_entropy_with_logits(cls_score, label.to(cls_score.dtype), weight=weight, **kwargs)
+        loss = F.binary_cross_entropy_with_logits(cls_score, label.to(cls_score.dtype), weight=weight,
+                                                  **kwargs)
         return loss * self.loss_weight

@@ -144,7 +144,8 @@ class UnitGCN(nn.Module):
                  norm: str | dict | None = "BN", act: str | dict | None = "ReLU") -> None:
         super().__init__()
         if adaptive not in (None, "init", "offset", "importance"):
-            raise ValueError(f"unit_gcn adaptive must be None, 'init', 'offset' or 'importance', got {adaptive!r}")
+            raise ValueError(f"unit_gcn adaptive must be None, 'init', 'offset' or 'importance', "
+                             f"got {adaptive!r}")
         if conv_pos not in ("pre", "post"):
             raise ValueError(f"unit_gcn conv_pos must be 'pre' or 'post', got {conv_pos!r}")
         A = torch.as_tensor(A, dtype=torch.float32)
@@ -283,7 +284,8 @@ class MSTCN(nn.Module):
                 branches.append(nn.Conv2d(in_channels, c, kernel_size=1, stride=(stride, 1)))
                 continue
             if not isinstance(cfg, tuple) or len(cfg) != 2:
-                raise ValueError(f"bad mstcn branch cfg {cfg!r}: expected (kernel, dilation), ('max', k) or '1x1'")
+                raise ValueError(f"bad mstcn branch cfg {cfg!r}: expected (kernel, dilation), "
+                                 f"('max', k) or '1x1'")
             head = [nn.Conv2d(in_channels, c, kernel_size=1), nn.BatchNorm2d(c), self.act]
             if cfg[0] == "max":
                 # PYSKL pads by 1 whatever the pooling kernel
