@@ -39,8 +39,7 @@ def _losses(work_dir: Path) -> list[float]:
     return [r["loss"] for r in map(json.loads, lines) if r["mode"] == "train"]
 
 
-@pytest.mark.dist
-@pytest.mark.slow  # two torchrun launches: ~25 s idle, about a minute when the 2 cores are busy
+@pytest.mark.dist  # two torchrun launches: ~25 s on 2 idle cores (deselect with -m "not dist")
 def test_two_process_gloo_equals_one_process_same_global_batch(tmp_path):
     torch_threads = torch.get_num_threads()
     ann = write_tiny_data(tmp_path / "tiny.pkl", samples_per_class=6)  # 12 training samples
