@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # subcommand -> module under pyskl.commands; "data" has its own nested subcommands.
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    # OpenMP threads that busy-wait make a shared or oversubscribed CPU crawl (10x slower measured on
+    # 2 busy cores); waiting passively costs little when idle. Must be set before torch is imported.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     # Parse the command name first, then let its module define the rest of the parser.
     known, _ = parser.parse_known_args(argv[:1] if argv and not argv[0].startswith("-") else argv)

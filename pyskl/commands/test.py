@@ -2,11 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-# OpenMP threads that busy-wait make a shared or oversubscribed CPU crawl (10x slower measured on 2 busy
-# cores); waiting passively costs little when the machine is idle. Set before torch is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 HELP = "test a checkpoint on data.test: metrics and per-sample scores (--out results.pkl|json)"
 
