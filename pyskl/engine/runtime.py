@@ -19,7 +19,8 @@ HELPER_KEYS = {"dataset_type", "ann_file", "train_pipeline", "val_pipeline", "te
                "clip_len", "num_classes", "skeletons", "test_cfg", "train_cfg"}
 USED_KEYS = {"model", "data", "optimizer", "optimizer_config", "lr_config", "total_epochs", "checkpoint_config",
              "evaluation", "log_config", "log_level", "work_dir", "load_from", "resume_from", "dist_params",
-             "find_unused_parameters", "cudnn_benchmark", "workflow", "seed", "sync_bn", "memcached"}
+             "find_unused_parameters", "cudnn_benchmark", "workflow", "seed", "sync_bn", "memcached",
+             "device_heatmap"}
 _UNUSED_REASON = {
     "gpu_ids": "devices come from --device / torchrun",
     "omnisource": "OmniSource training is not supported",
@@ -59,6 +60,7 @@ class RuntimeConfig:
     dist_backend: str | None = None
     cudnn_benchmark: bool = False
     sync_bn: bool = False
+    device_heatmap: dict | None = None  # GeneratePoseTarget args: render heatmaps in the step
     warnings: list = field(default_factory=list)
 
 
@@ -221,4 +223,5 @@ def read_runtime(cfg: dict, need_train: bool = True) -> RuntimeConfig:
         dist_backend=dist_params.get("backend"),
         cudnn_benchmark=bool(cfg.get("cudnn_benchmark", False)),
         sync_bn=bool(cfg.get("sync_bn", False)),
+        device_heatmap=_typed(cfg, "device_heatmap", dict, "", default=None, allow_none=True),
         warnings=warnings)

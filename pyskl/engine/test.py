@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .batch_input import batch_input, build_heatmap_renderer
 from .dist import DistEnv, all_gather_object
 from .logging import progress
 
@@ -48,11 +49,12 @@ def _unwrap(model: nn.Module) -> nn.Module:
 @torch.no_grad()
 def inference(model: nn.Module, loader: Any, env: DistEnv, amp: str | None = None,
               average_clips: str | None | type(...) = ..., desc: str = "test",
-              show_progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+              show_progress: bool = True, renderer: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Scores of this rank's shard: ``(indices [n], scores [n, K] float32)``.
 
     Args:
         average_clips: override ``test_cfg.average_clips`` ('prob', 'score', None); ``...`` keeps it.
+        renderer: heatmap renderer for batches of ``PoseToHeatmapInput`` keypoints (see batch_input).
     """
     net = _unwrap(model)
     was_training = net.training
@@ -64,11 +66,9 @@ def inference(model: nn.Module, loader: Any, env: DistEnv, amp: str | None = Non
     rows = []
     try:
         for batch in progress(loader, len(loader), desc, enabled=show_progress and env.is_main):
-            x = (batch["keypoint"] if "keypoint" in batch else batch["imgs"]) if isinstance(batch, dict) else batch[0]
-            if x.dim() == 5:  # one clip without the clips axis
-                x = x[:, None]
+            x = batch_input(batch, env.device, renderer)
             with autocast(env.device, amp):
-                scores = net.predict(x.to(env.device, non_blocking=True))
+                scores = net.predict(x)
             rows.append(scores.float().reshape(scores.shape[0], -1).cpu().numpy())
     finally:
         if hasattr(net, "test_cfg"):
@@ -137,7 +137,8 @@ def run_test(model: nn.Module, dataset: Any, rt: Any, env: DistEnv, amp: str | N
     from .data import build_eval_loader, dataset_frame_dirs, dataset_labels
 
     loader = build_eval_loader(dataset, rt.test_loader, env, seed)
-    idx, scores = inference(model, loader, env, amp=amp, average_clips=average_clips, desc=desc)
+    idx, scores = inference(model, loader, env, amp=amp, average_clips=average_clips, desc=desc,
+                            renderer=build_heatmap_renderer(getattr(rt, "device_heatmap", None)))
     all_scores = gather_results(idx, scores, len(dataset), env)
     labels = dataset_labels(dataset)
     found = evaluate(all_scores, labels, metrics or rt.eval_metrics, rt.eval_topk) if len(labels) else {}

@@ -21,6 +21,7 @@ from torch import nn
 from ..config import ConfigError, dump_config
 from ..core.evaluation import evaluate
 from .data import build_eval_loader, build_split_dataset, build_train_loader, dataset_labels
+from .batch_input import batch_input, build_heatmap_renderer
 from .dist import DistEnv, all_gather_object, all_reduce_mean, barrier, broadcast_object, cleanup, init_dist
 from .logging import RunLog, get_logger, setup_logging
 from .optim import LRSchedule, build_optimizer
@@ -92,15 +93,13 @@ def _parse_losses(losses: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[s
     return total, logged
 
 
-def _input_and_label(batch: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(batch, dict) or "keypoint" not in batch and "imgs" not in batch:
+def _input_and_label(batch: Any, device: torch.device, renderer: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(batch, dict) or "label" not in batch:
         raise RuntimeError("a training batch must be a dict with 'keypoint' (or 'imgs') and 'label' "
                            "(end the pipeline with Collect(keys=['keypoint', 'label']) and ToTensor)")
-    x = batch["keypoint"] if "keypoint" in batch else batch["imgs"]
+    x = batch_input(batch, device, renderer)
     label = torch.as_tensor(batch["label"]).reshape(x.shape[0], -1).squeeze(-1).long()
-    if x.dim() == 5 and "keypoint" in batch:  # [N, M, T, V, C] without a clips axis
-        x = x[:, None]
-    return x.to(device, non_blocking=True), label.to(device, non_blocking=True)
+    return x, label.to(device, non_blocking=True)
 
 
 @dataclass
@@ -116,6 +115,7 @@ class _Loop:
     rt: RuntimeConfig
     opts: TrainOptions
     runlog: RunLog
+    renderer: Any = None  # renders PoseC3D heatmaps in the step (config key device_heatmap)
     epoch: int = 0
     it: int = 0
     best: dict = field(default_factory=dict)
@@ -140,7 +140,7 @@ def train_one_epoch(loop: _Loop, loader: Any) -> dict[str, float]:
     for i, batch in enumerate(loader):
         data_time = time.time() - t_end
         lr = loop.schedule.apply(loop.epoch, loop.it)
-        x, label = _input_and_label(batch, env.device)
+        x, label = _input_and_label(batch, env.device, loop.renderer)
         with autocast(env.device, loop.opts.amp):
             logits = loop.model(x)
         losses = _unwrap(loop.model).loss(logits.float(), label)  # the loss in fp32, outside autocast
@@ -198,7 +198,8 @@ def train_one_epoch(loop: _Loop, loader: Any) -> dict[str, float]:
 def _evaluate(model: nn.Module, dataset: Any, settings: dict, env: DistEnv, rt: RuntimeConfig,
               amp: str | None, desc: str, seed: int | None = None) -> tuple[dict[str, float], np.ndarray]:
     loader = build_eval_loader(dataset, settings, env, seed)
-    idx, scores = inference(model, loader, env, amp=amp, desc=desc)
+    idx, scores = inference(model, loader, env, amp=amp, desc=desc,
+                            renderer=build_heatmap_renderer(rt.device_heatmap))
     all_scores = gather_results(idx, scores, len(dataset), env)
     labels = dataset_labels(dataset)
     return evaluate(all_scores, labels, rt.eval_metrics, rt.eval_topk), all_scores
@@ -331,7 +332,7 @@ def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_c
 
     runlog = RunLog(work_dir, enabled=env.is_main)
     loop = _Loop(model=model, net=net, optimizer=optimizer, schedule=schedule, scaler=scaler, env=env, rt=rt,
-                 opts=opts, runlog=runlog)
+                 opts=opts, runlog=runlog, renderer=build_heatmap_renderer(rt.device_heatmap))
     if ckpt is not None:
         net.load_state_dict(ckpt["state_dict"])
         if ckpt["optimizer"]:
