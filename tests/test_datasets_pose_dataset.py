@@ -95,7 +95,7 @@ def test_errors_name_file_and_split(ann_file, tmp_path):
     with pytest.raises(TypeError, match="valid_ratio"):
         PoseDataset(ann_file, [], valid_ratio="0.5")
     bad = tmp_path / "bad.pkl"
-    bad.write_bytes(pickle.dumps([_sample("x", -1)]))
+    bad.write_bytes(pickle.dumps([_sample("x", -2)]))
     with pytest.raises(AnnotationError, match="bad.pkl: sample 'x' \\(index 0\\): label"):
         PoseDataset(bad, [])
     assert len(PoseDataset(bad, [], validate=False)) == 1
