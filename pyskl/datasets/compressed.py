@@ -96,7 +96,9 @@ class KeypointFileLoader:
                 )
                 self._mc_failed = True
                 return None
-            self._client = Client(self.mc_cfg, serde=NpzSerde(), connect_timeout=2, timeout=5)
+            # noreply=False: a set is acknowledged before we go on, so another worker that asks next finds it
+            self._client = Client(self.mc_cfg, serde=NpzSerde(), connect_timeout=2, timeout=5,
+                                  default_noreply=False)
         return self._client
 
     def _path(self, raw_file: str) -> str:
