@@ -282,4 +282,4 @@ def _memcached_client(mc_cfg: tuple | None) -> Any:
         from pymemcache.client.base import Client
     except ImportError as err:  # pragma: no cover - optional extra
         raise ImportError("PoseDataset(memcached=True) needs pymemcache: pip install 'pyskl[mc]'") from err
-    return Client(mc_cfg, serde=_SafePickleSerde())
+    return Client(mc_cfg, serde=_SafePickleSerde(), default_noreply=False)  # sets acknowledged before reuse
