@@ -12,13 +12,14 @@ import collections
 import os
 import pickle
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 from torch import nn
+
+from .utils.atomic import atomic_write
 
 __all__ = ["CheckpointError", "load_checkpoint", "load_state_dict", "read_checkpoint",
            "save_checkpoint", "safe_globals_allowlist"]
@@ -160,19 +161,4 @@ def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:
 
     A crash mid-write never leaves a truncated checkpoint at ``path``. Parent folders are created.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write(path, lambda stream: torch.save(obj, stream))

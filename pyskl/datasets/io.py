@@ -14,10 +14,10 @@ import importlib
 import io
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..utils.atomic import atomic_write
 from .validation import AnnotationError, validate_annotations
 
 __all__ = [
@@ -196,19 +196,5 @@ def save_annotations(obj: Any, path: str | os.PathLike, *, validate: bool = True
     dest = Path(path)
     if validate:
         validate_annotations(obj, os.fspath(dest))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            pickle.dump(obj, stream, protocol=protocol)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_name, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise
-    return dest
+    return atomic_write(dest, lambda stream: pickle.dump(obj, stream, protocol=protocol))
 
