@@ -1,10 +1,16 @@
 """End-to-end frames/s of ``pyskl demo`` on ../shared/samples/ntu_sample.avi, split by stage.
 
-Stages (wall-clock seconds inside ``pyskl.apis.demo.run_demo``): pose (mediapipe Pose, the video decode is
-not included), tracking (IoU tracker), recognition (sliding-window ST-GCN++ per track), drawing (skeletons,
-labels and H.264 encoding); each as wall-clock frames/s and from CPU time (frames per CPU-second, all
-threads of the process), which does not depend on what else runs on the machine. Also runs the
-recognition stage alone on replayed poses, so the model's share can be read without the pose cost.
+Stages (wall-clock seconds inside ``pyskl.apis.demo.run_demo``, one after the other: ``pose_ahead=False``):
+pose (mediapipe Pose, its per-person passes on threads; the video decode is not included), tracking (IoU
+tracker), recognition (sliding-window ST-GCN++ per track), drawing (skeletons, labels and H.264 encoding);
+each as wall-clock frames/s and from CPU time (frames per CPU-second, all threads of the process), which
+does not depend on what else runs on the machine. Then the demo as ``pyskl demo`` runs it (pose of the next
+frame on a worker thread, ``pose_ahead=True``), end to end: without drawing (decode + pose + tracking +
+recognition: the issue's "pose + recognition" figure) and with drawing. Also runs the recognition stage
+alone on replayed poses, so the model's share can be read without the pose cost.
+
+Wall figures need idle cores (the per-person mediapipe passes and the pose-ahead worker run in parallel):
+on a loaded machine compare CPU figures only.
 
 Model: a full-size ST-GCN++ on COCO-17 (PYSKL's stgcn++ defaults: 10 stages, 64 base channels, 60 classes)
 with random weights: timings do not depend on the weights. Pass --config/--checkpoint for another model.
@@ -78,12 +84,18 @@ def main() -> int:
         default=1,
         help="torch threads (default 1: mediapipe and the encoder use the other core)",
     )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="the pre-threading pipeline: mediapipe passes one after the other, no pose ahead",
+    )
     args = parser.parse_args()
 
     import torch
 
     from pyskl.apis.demo import run_demo
     from pyskl.datasets.io import load_annotations
+    from pyskl.pose.mediapipe_backend import MediaPipePose
     from pyskl.pose.replay import ReplayBackend
 
     torch.set_num_threads(args.threads)
@@ -92,15 +104,19 @@ def main() -> int:
         print(f"skipped: {args.video} not found")
         return 0
     config = args.config or STGCNPP_COCO
-    print(f"video {args.video}; window {args.window}, stride {args.stride}; torch threads {args.threads}")
+    print(
+        f"video {args.video}; window {args.window}, stride {args.stride}; torch threads {args.threads}; "
+        + ("sequential pose" if args.sequential else "parallel pose passes, pose ahead")
+    )
     print(
         f"{'run':<26} {'pose':>8} {'tracking':>9} {'recognition':>12} {'drawing':>9} {'pose+recog':>11} "
         f"{'total':>8}   (frames/s)"
     )
-    cpu_rows = []
+    cpu_rows, e2e_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for persons in args.max_persons:
             pose_file = Path(tmp) / f"pose{persons}.pkl"
+            backend = MediaPipePose(max_persons=persons, parallel=not args.sequential)
             t0 = time.perf_counter()
             res = run_demo(
                 args.video,
@@ -112,14 +128,36 @@ def main() -> int:
                 max_persons=persons,
                 progress=False,
                 save_pose=pose_file,
+                backend=backend,
+                pose_ahead=False,
             )
             wall = time.perf_counter() - t0
+            backend.close()
             print(
                 _row(f"mediapipe, {persons} person(s)", res.frames, res.seconds)
                 + f"   [{res.tracks} tracks, wall incl. model load {wall:.1f}s]"
             )
             print(_row("  same, from CPU time", res.frames, res.cpu_seconds) + "   [frames / CPU-seconds]")
             cpu_rows.append((f"mediapipe, {persons} person(s)", res.cpu_ms_per_frame))
+            for draw in (False, True):
+                backend = MediaPipePose(max_persons=persons, parallel=not args.sequential)
+                res = run_demo(
+                    args.video,
+                    Path(tmp) / f"ahead{persons}.mp4" if draw else None,
+                    config,
+                    args.checkpoint,
+                    window=args.window,
+                    stride=args.stride,
+                    max_persons=persons,
+                    progress=False,
+                    timeline=Path(tmp) / "ahead.json",
+                    draw=draw,
+                    backend=backend,
+                    pose_ahead=not args.sequential,
+                )
+                backend.close()
+                name = f"{persons} p., " + ("with drawing" if draw else "pose+recog only")
+                e2e_rows.append((name, res.fps["total"], res.cpu_ms_per_frame["total"]))
             ann = load_annotations(pose_file, validate=False)["annotations"][0]
             res = run_demo(
                 args.video,
@@ -133,12 +171,16 @@ def main() -> int:
                 backend=ReplayBackend(ann),
                 timeline=Path(tmp) / "t.json",
                 draw=False,
+                pose_ahead=False,
             )
             print(_row(f"replayed poses, {persons} p.", res.frames, res.seconds) + "   [no drawing]")
             cpu_rows.append((f"replayed poses, {persons} p.", res.cpu_ms_per_frame))
     print("\nCPU ms per frame (all threads; independent of machine load):")
     for name, ms in cpu_rows:
         print(f"{name:<26} " + "  ".join(f"{k} {v:.1f}" for k, v in ms.items()))
+    print("\nEnd to end as `pyskl demo` runs it (wall frames/s incl. decode; CPU ms/frame, all threads):")
+    for name, fps, ms in e2e_rows:
+        print(f"{name:<40} {fps:>6.1f} frames/s   CPU {ms:.1f} ms/frame")
     return 0
 
 

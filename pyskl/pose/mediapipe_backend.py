@@ -6,6 +6,14 @@ from another Pose instance run on the frame with the people found so far blanked
 slightly enlarged): it finds the second person when people stand apart, but persons that overlap
 (hugging, crowds) are found unreliably. For real multi-person work use an ONNX RTMO/RTMPose backend.
 
+Speed: each instance costs one landmark-model pass (~19 ms on one core, whatever the image size: in
+video mode the detector is skipped while a person is tracked and the model sees a 256 px warp of the
+person's region, so neither cropping nor shrinking the frame saves much). With ``parallel=True`` the
+passes run at once on threads (mediapipe releases the GIL): instance ``i`` then blanks the boxes its
+predecessors found in the *previous* frame instead of waiting for this frame's, which moves the blanked
+area by a frame's worth of motion (covered by ``mask_margin``). An instance whose predecessors found
+nobody last frame (a person to be searched for) still waits for this frame's boxes.
+
 ``MediaPipeHands``: 21 hand landmarks (layout 'handmp'); optionally run on square crops (e.g. around
 pose wrists) when hands are too small for the full-frame palm detector.
 """
@@ -77,6 +85,8 @@ class MediaPipePose:
         mask_margin: relative enlargement of a found person's box before blanking it out.
         max_side: frames are shrunk to this longer side before mediapipe sees them (its models work on
             256 px crops; shrinking 1080p to 960 saves about 15% CPU). None: full resolution.
+        parallel: run the per-person passes at once on threads (see the module note); False runs them one
+            after the other, each blanking this frame's boxes (the pre-threading behaviour).
 
     Joints that fall outside the image get score 0 and coordinates clipped to the image.
     """
@@ -91,9 +101,11 @@ class MediaPipePose:
         min_tracking_confidence: float = 0.5,
         mask_margin: float = 0.1,
         max_side: int | None = 960,
+        parallel: bool = True,
     ) -> None:
         mp = require_mediapipe()
         self.max_side = max_side
+        self.parallel = parallel
         if max_persons < 1:
             raise ValueError(f"max_persons must be >= 1, got {max_persons}")
         if layout not in ("coco", "mediapipe"):
@@ -111,22 +123,87 @@ class MediaPipePose:
             )
             for _ in range(max_persons)
         ]
+        # per instance: the box (frame pixels) it found in the previous frame, None if it found nobody
+        self._last: list[np.ndarray | None] = [None] * max_persons
+        self._pool: Any = None
 
     def __call__(self, frame: np.ndarray) -> list[Detection]:
         h, w = frame.shape[:2]
         rgb = _to_rgb(frame, self.max_side)
         scale = rgb.shape[1] / w  # detections are in frame pixels; the blanking happens on ``rgb``
-        out: list[Detection] = []
-        image = rgb
-        for i, model in enumerate(self._models):
-            if i > 0:
-                image = image.copy() if image is rgb else image
-                self._blank(image, out[-1].box * scale)
-            result = model.process(image)
-            if result.pose_landmarks is None:
+        found: list[Detection | None] = [None] * len(self._models)
+        # instances 0..n_parallel-1, which all had a person last frame, run at once, each blanking its
+        # predecessors' boxes of last frame; the others search for a person after them, as in sequential mode
+        n_parallel = 1
+        if self.parallel:
+            while n_parallel < len(self._models) and all(
+                b is not None for b in self._last[: n_parallel + 1]
+            ):
+                n_parallel += 1
+        if n_parallel > 1:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(len(self._models) - 1, thread_name_prefix="mediapipe-pose")
+            jobs = [
+                self._pool.submit(lambda i=i: self._run(i, self._blanked(rgb, self._last[:i], scale), w, h))
+                for i in range(1, n_parallel)
+            ]
+            found[0] = self._run(0, rgb, w, h)
+            found[1:n_parallel] = [job.result() for job in jobs]
+            dropped = self._duplicates(found[:n_parallel])
+            for j in dropped:
+                found[j] = None
+        else:
+            found[0], dropped = self._run(0, rgb, w, h), set()
+        image = None
+        for i in range(n_parallel, len(self._models)):
+            # a new person is searched for with this frame's boxes blanked, as in the sequential mode
+            if found[i - 1] is None and i - 1 not in dropped:
                 break
-            out.append(self._detection(result.pose_landmarks, w, h))
-        return out
+            if image is None:
+                image = self._blanked(rgb, [d.box for d in found[:i] if d is not None], scale)
+            else:
+                self._blank(image, found[i - 1].box * scale)
+            found[i] = self._run(i, image, w, h)
+        for i in range(len(found)):
+            self._last[i] = None if found[i] is None else found[i].box
+        return [d for d in found if d is not None]
+
+    @staticmethod
+    def _duplicates(found: list[Detection | None], threshold: float = 0.7) -> set[int]:
+        """Indices of detections of a person that an earlier instance also found.
+
+        Happens for a frame when an instance that lost its person re-detects on the whole frame and picks
+        up one that a later instance tracks (sequential mode would have blanked it for the later one).
+        The threshold is well above the similarity of two people hugging (0.45 on the NTU sample)."""
+        from .tracker import keypoint_similarity
+
+        dropped: set[int] = set()
+        for j in range(1, len(found)):
+            earlier = [d for i, d in enumerate(found[:j]) if d is not None and i not in dropped]
+            if found[j] is None or not earlier:
+                continue
+            sim = keypoint_similarity(
+                np.stack([found[j].keypoint]),
+                np.stack([found[j].score]),
+                np.stack([d.keypoint for d in earlier]),
+                np.stack([d.score for d in earlier]),
+            )
+            if sim.max() > threshold:
+                dropped.add(j)
+        return dropped
+
+    def _run(self, i: int, image: np.ndarray, w: int, h: int) -> Detection | None:
+        result = self._models[i].process(image)
+        return None if result.pose_landmarks is None else self._detection(result.pose_landmarks, w, h)
+
+    def _blanked(self, rgb: np.ndarray, boxes: Sequence[np.ndarray | None], scale: float) -> np.ndarray:
+        image = rgb.copy()
+        for box in boxes:
+            if box is not None:
+                self._blank(image, box * scale)
+        return image
 
     def _blank(self, image: np.ndarray, box: np.ndarray) -> None:
         h, w = image.shape[:2]
@@ -149,6 +226,9 @@ class MediaPipePose:
         return Detection(pix.astype(np.float32), vis.astype(np.float32), keypoint_box(pix, vis))
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         for model in self._models:
             model.close()
         self._models = []
@@ -186,9 +266,11 @@ class MediaPipeHands:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         max_side: int | None = 960,
+        parallel: bool = True,
     ) -> None:
         mp = require_mediapipe()
         self.max_side = max_side
+        self.parallel = parallel
         self._model = mp.solutions.hands.Hands(
             static_image_mode=static_image_mode,
             max_num_hands=max_num_hands,

@@ -1,0 +1,107 @@
+"""``run_demo(pose_ahead=True)``: the next frame is posed on a worker thread; results as without it."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from pyskl.apis.demo import run_demo
+from pyskl.pose.replay import ReplayBackend
+from tests.test_apis_inference import TINY_COCO
+from tests.test_demo_video import _synthetic_clip
+
+
+class _Recording(ReplayBackend):
+    """A replay backend that records the thread of each call and can fail at a given frame."""
+
+    def __init__(self, annotation: dict, fail_at: int | None = None) -> None:
+        super().__init__(annotation)
+        self.fail_at, self.threads, self.shapes = fail_at, [], []
+
+    def __call__(self, frame=None):
+        if self.frame == self.fail_at:
+            raise RuntimeError(f"pose failed on frame {self.frame}")
+        self.threads.append(threading.current_thread().name)
+        self.shapes.append(frame.shape)
+        return super().__call__(frame)
+
+
+def _run(tmp_path, ann, video, pose_ahead, backend=None, draw=True):
+    torch.manual_seed(0)
+    name = "ahead" if pose_ahead else "inline"
+    return run_demo(
+        video,
+        tmp_path / f"{name}.mp4" if draw else None,
+        TINY_COCO,
+        None,
+        window=12,
+        stride=4,
+        backend=backend or ReplayBackend(ann),
+        progress=False,
+        timeline=tmp_path / f"{name}.json",
+        save_pose=tmp_path / f"{name}.pkl",
+        draw=draw,
+        pose_ahead=pose_ahead,
+    )
+
+
+def test_pose_ahead_gives_the_same_poses_and_timeline(tmp_path):
+    from pyskl.datasets.io import load_annotations
+
+    video, ann = _synthetic_clip(tmp_path)
+    backend = _Recording(ann)
+    ahead = _run(tmp_path, ann, video, True, backend)
+    inline = _run(tmp_path, ann, video, False)
+    assert ahead.pose_ahead and not inline.pose_ahead
+    assert ahead.frames == inline.frames == 24 and ahead.tracks == inline.tracks == 1
+    # every frame posed once, in order, off the main thread
+    assert len(backend.threads) == 24 and all(t.startswith("demo-pose") for t in backend.threads)
+    assert all(s == (270, 480, 3) for s in backend.shapes)
+    docs = [json.loads((tmp_path / f"{n}.json").read_text()) for n in ("ahead", "inline")]
+    segs = [[{k: v for k, v in seg.items() if k != "score"} for seg in d["segments"]] for d in docs]
+    assert segs[0] == segs[1] and segs[0]
+    scores = [[seg["score"] for seg in d["segments"]] for d in docs]
+    np.testing.assert_allclose(scores[0], scores[1], atol=1e-5)  # float summation order may differ
+    poses = [
+        load_annotations(tmp_path / f"{n}.pkl", validate=False)["annotations"][0] for n in ("ahead", "inline")
+    ]
+    np.testing.assert_array_equal(poses[0]["keypoint"], poses[1]["keypoint"])
+    assert set(ahead.seconds) == {"pose", "tracking", "recognition", "drawing", "total"}
+
+
+def test_pose_ahead_passes_backend_errors_on_and_stops_its_worker(tmp_path):
+    video, ann = _synthetic_clip(tmp_path)
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(RuntimeError, match="pose failed on frame 5"):
+        _run(tmp_path, ann, video, True, _Recording(ann, fail_at=5), draw=False)
+    assert not {t.name for t in threading.enumerate() if t.name.startswith("demo-pose")} - before
+
+
+def test_pose_ahead_with_max_frames_and_a_person_who_leaves(tmp_path):
+    video, ann = _synthetic_clip(tmp_path)
+    ann["keypoint_score"][:, 10:] = 0  # the person is gone after frame 9
+    docs = []
+    for pose_ahead in (True, False):
+        torch.manual_seed(0)
+        result = run_demo(
+            video,
+            None,
+            TINY_COCO,
+            None,
+            window=8,
+            stride=4,
+            backend=ReplayBackend(ann),
+            progress=False,
+            timeline=tmp_path / "t.json",
+            max_frames=15,
+            pose_ahead=pose_ahead,
+        )
+        assert result.frames == 15 and result.tracks == 1
+        doc = json.loads((tmp_path / "t.json").read_text())
+        assert doc["frames"] == 15
+        docs.append([(seg["track"], seg["start"], seg["end"], seg["label"]) for seg in doc["segments"]])
+    assert docs[0] == docs[1] and docs[0]
