@@ -93,7 +93,7 @@ def main() -> int:
 
     import torch
 
-    from pyskl.apis.demo import run_demo
+    from pyskl.apis.demo import MEDIAPIPE_SEARCH_EVERY, run_demo
     from pyskl.datasets.io import load_annotations
     from pyskl.pose.mediapipe_backend import MediaPipePose
     from pyskl.pose.replay import ReplayBackend
@@ -104,6 +104,12 @@ def main() -> int:
         print(f"skipped: {args.video} not found")
         return 0
     config = args.config or STGCNPP_COCO
+    # as run_demo builds it; --sequential: the pre-threading backend (a search for new people every frame)
+    pose_kwargs = (
+        dict(parallel=False, search_every=1)
+        if args.sequential
+        else dict(parallel=True, search_every=MEDIAPIPE_SEARCH_EVERY)
+    )
     print(
         f"video {args.video}; window {args.window}, stride {args.stride}; torch threads {args.threads}; "
         + ("sequential pose" if args.sequential else "parallel pose passes, pose ahead")
@@ -116,7 +122,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for persons in args.max_persons:
             pose_file = Path(tmp) / f"pose{persons}.pkl"
-            backend = MediaPipePose(max_persons=persons, parallel=not args.sequential)
+            backend = MediaPipePose(max_persons=persons, **pose_kwargs)
             t0 = time.perf_counter()
             res = run_demo(
                 args.video,
@@ -140,7 +146,7 @@ def main() -> int:
             print(_row("  same, from CPU time", res.frames, res.cpu_seconds) + "   [frames / CPU-seconds]")
             cpu_rows.append((f"mediapipe, {persons} person(s)", res.cpu_ms_per_frame))
             for draw in (False, True):
-                backend = MediaPipePose(max_persons=persons, parallel=not args.sequential)
+                backend = MediaPipePose(max_persons=persons, **pose_kwargs)
                 res = run_demo(
                     args.video,
                     Path(tmp) / f"ahead{persons}.mp4" if draw else None,

@@ -48,14 +48,21 @@ class _BrightestBlob:
         pass
 
 
-def _fake_pose(persons: int, parallel: bool = True):
-    from pyskl.pose.mediapipe_backend import MediaPipePose
+def _fake_pose(persons: int, parallel: bool = True, search_every: int = 1):
+    import pyskl.pose.mediapipe_backend as backend
 
-    pose = object.__new__(MediaPipePose)  # skip mediapipe: the scheduling is what is tested
-    pose.max_side, pose.parallel, pose.layout, pose.mask_margin = None, parallel, "mediapipe", 0.0
-    pose._models = [_BrightestBlob() for _ in range(persons)]
-    pose._last, pose._pool = [None] * persons, None
-    return pose
+    fakes = iter([_BrightestBlob() for _ in range(persons)])
+    mp = SimpleNamespace(solutions=SimpleNamespace(pose=SimpleNamespace(Pose=lambda **_: next(fakes))))
+    with pytest.MonkeyPatch.context() as patch:  # no mediapipe: the scheduling is what is tested
+        patch.setattr(backend, "require_mediapipe", lambda: mp)
+        return backend.MediaPipePose(
+            persons,
+            layout="mediapipe",
+            mask_margin=0.0,
+            max_side=None,
+            parallel=parallel,
+            search_every=search_every,
+        )
 
 
 def _frame(*blocks: tuple[int, int]) -> np.ndarray:
@@ -178,3 +185,22 @@ def test_ntu_sample_parallel_matches_sequential(ntu_poses):
         sa = np.stack([f[tid].score for f in par])
         sb = np.stack([f[tid].score for f in seq])
         assert np.abs(sa - sb).mean() < 0.02
+
+
+def test_search_for_a_new_person_every_n_frames():
+    pose = _fake_pose(2, search_every=3)
+    searches = pose._models[1].images
+    for t in range(7):  # one person: the second instance searches on frames 0, 3 and 6 only
+        assert len(pose(_frame((10, 30)))) == 1
+    assert len(searches) == 3 and len(pose._models[0].images) == 7
+    out = pose(_frame((10, 30), (70, 90)))  # frame 7: a second person arrives, found at the next search
+    assert len(out) == 1
+    out = pose(_frame((10, 30), (70, 90)))
+    assert len(out) == 1 and len(searches) == 3
+    out = pose(_frame((10, 30), (70, 90)))  # frame 9
+    assert [round(d.box[0]) for d in out] == [10, 70] and len(searches) == 4
+    out = pose(_frame((10, 30), (70, 90)))  # tracked from now on: every frame, in parallel
+    assert len(out) == 2 and len(searches) == 5 and pose._models[1].threads[-1].startswith("mediapipe-pose")
+    pose.close()
+    with pytest.raises(ValueError, match="search_every"):
+        _fake_pose(2, search_every=0)

@@ -87,6 +87,8 @@ class MediaPipePose:
             256 px crops; shrinking 1080p to 960 saves about 15% CPU). None: full resolution.
         parallel: run the per-person passes at once on threads (see the module note); False runs them one
             after the other, each blanking this frame's boxes (the pre-threading behaviour).
+        search_every: an instance without a person looks for a new one (running the person detector on
+            the frame with the others blanked, ~10 ms) only every this many frames. 1: every frame.
 
     Joints that fall outside the image get score 0 and coordinates clipped to the image.
     """
@@ -102,6 +104,7 @@ class MediaPipePose:
         mask_margin: float = 0.1,
         max_side: int | None = 960,
         parallel: bool = True,
+        search_every: int = 1,
     ) -> None:
         mp = require_mediapipe()
         self.max_side = max_side
@@ -126,6 +129,11 @@ class MediaPipePose:
         # per instance: the box (frame pixels) it found in the previous frame, None if it found nobody
         self._last: list[np.ndarray | None] = [None] * max_persons
         self._pool: Any = None
+        self.search_every = int(search_every)
+        if self.search_every < 1:
+            raise ValueError(f"search_every must be >= 1, got {search_every}")
+        self._frame = -1
+        self._searched = [-self.search_every] * max_persons  # frame of each instance's last search
 
     def __call__(self, frame: np.ndarray) -> list[Detection]:
         h, w = frame.shape[:2]
@@ -156,15 +164,20 @@ class MediaPipePose:
                 found[j] = None
         else:
             found[0], dropped = self._run(0, rgb, w, h), set()
-        image = None
+        self._frame += 1
+        image, blanked = None, set()
         for i in range(n_parallel, len(self._models)):
-            # a new person is searched for with this frame's boxes blanked, as in the sequential mode
-            if found[i - 1] is None and i - 1 not in dropped:
-                break
-            if image is None:
-                image = self._blanked(rgb, [d.box for d in found[:i] if d is not None], scale)
-            else:
-                self._blank(image, found[i - 1].box * scale)
+            # one after the other, each with this frame's boxes found so far blanked
+            if self._last[i] is None:  # a search for a new person (the detector runs: the costly case)
+                previous_empty = found[i - 1] is None and i - 1 not in dropped
+                if previous_empty or self._frame - self._searched[i] < self.search_every:
+                    continue
+                self._searched[i] = self._frame
+            image = rgb.copy() if image is None else image
+            for j in range(i):
+                if found[j] is not None and j not in blanked:
+                    self._blank(image, found[j].box * scale)
+                    blanked.add(j)
             found[i] = self._run(i, image, w, h)
         for i in range(len(found)):
             self._last[i] = None if found[i] is None else found[i].box
@@ -266,11 +279,9 @@ class MediaPipeHands:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         max_side: int | None = 960,
-        parallel: bool = True,
     ) -> None:
         mp = require_mediapipe()
         self.max_side = max_side
-        self.parallel = parallel
         self._model = mp.solutions.hands.Hands(
             static_image_mode=static_image_mode,
             max_num_hands=max_num_hands,
