@@ -28,6 +28,22 @@ def test_graph_conv_matches_reference():
     torch.testing.assert_close(graph_conv(x, A), graph_conv_reference(x, A))
 
 
+def test_graph_conv_channels_last_values_and_gradients():
+    from pyskl.models.gcns.blocks import graph_conv_channels_last
+
+    torch.manual_seed(0)
+    k, c = 3, 4
+    y = torch.randn(2, k * c, 5, 6, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    A = torch.randn(k, 6, 6, dtype=torch.float64)
+    expected = graph_conv_reference(y.contiguous().view(2, k, c, 5, 6), A)
+    torch.testing.assert_close(graph_conv_channels_last(y, A), expected)
+    with torch.no_grad():  # the inference branch
+        torch.testing.assert_close(graph_conv_channels_last(y, A), expected)
+    y.requires_grad_()
+    A.requires_grad_()
+    assert torch.autograd.gradcheck(graph_conv_channels_last, (y, A))
+
+
 @pytest.mark.parametrize("adaptive", [None, "init", "offset", "importance"])
 @pytest.mark.parametrize("conv_pos", ["pre", "post"])
 def test_unit_gcn_modes(adaptive, conv_pos):
