@@ -204,3 +204,18 @@ def test_search_for_a_new_person_every_n_frames():
     pose.close()
     with pytest.raises(ValueError, match="search_every"):
         _fake_pose(2, search_every=0)
+
+
+def test_static_image_mode_runs_the_passes_one_after_the_other():
+    import pyskl.pose.mediapipe_backend as backend
+
+    fakes = iter([_BrightestBlob(), _BrightestBlob()])
+    mp = SimpleNamespace(solutions=SimpleNamespace(pose=SimpleNamespace(Pose=lambda **_: next(fakes))))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(backend, "require_mediapipe", lambda: mp)
+        pose = backend.MediaPipePose(2, layout="mediapipe", static_image_mode=True, max_side=None)
+    assert not pose.parallel
+    for _ in range(2):
+        assert len(pose(_frame((10, 30), (70, 90)))) == 2
+    assert pose._pool is None
+    pose.close()

@@ -11,8 +11,10 @@ video mode the detector is skipped while a person is tracked and the model sees 
 person's region, so neither cropping nor shrinking the frame saves much). With ``parallel=True`` the
 passes run at once on threads (mediapipe releases the GIL): instance ``i`` then blanks the boxes its
 predecessors found in the *previous* frame instead of waiting for this frame's, which moves the blanked
-area by a frame's worth of motion (covered by ``mask_margin``). An instance whose predecessors found
-nobody last frame (a person to be searched for) still waits for this frame's boxes.
+area by a frame's worth of motion (covered by ``mask_margin``). An instance that had nobody last frame
+(searching for a person), or one of whose predecessors had nobody, still runs after the others with this
+frame's boxes blanked; such searches (the detector, ~10 ms) run only every ``search_every`` frames. Only
+model_complexity 1 ships in the wheel: 0 (lite) and 2 (heavy) are downloaded by mediapipe on first use.
 
 ``MediaPipeHands``: 21 hand landmarks (layout 'handmp'); optionally run on square crops (e.g. around
 pose wrists) when hands are too small for the full-frame palm detector.
@@ -86,7 +88,8 @@ class MediaPipePose:
         max_side: frames are shrunk to this longer side before mediapipe sees them (its models work on
             256 px crops; shrinking 1080p to 960 saves about 15% CPU). None: full resolution.
         parallel: run the per-person passes at once on threads (see the module note); False runs them one
-            after the other, each blanking this frame's boxes (the pre-threading behaviour).
+            after the other, each blanking this frame's boxes (the pre-threading behaviour). Video mode
+            only: with ``static_image_mode`` the passes always run one after the other.
         search_every: an instance without a person looks for a new one (running the person detector on
             the frame with the others blanked, ~10 ms) only every this many frames. 1: every frame.
 
@@ -108,7 +111,8 @@ class MediaPipePose:
     ) -> None:
         mp = require_mediapipe()
         self.max_side = max_side
-        self.parallel = parallel
+        # in static image mode every pass runs the detector: it needs this frame's boxes blanked
+        self.parallel = parallel and not static_image_mode
         if max_persons < 1:
             raise ValueError(f"max_persons must be >= 1, got {max_persons}")
         if layout not in ("coco", "mediapipe"):
