@@ -16,6 +16,10 @@ Model: a full-size ST-GCN++ on COCO-17 (PYSKL's stgcn++ defaults: 10 stages, 64 
 with random weights: timings do not depend on the weights. Pass --config/--checkpoint for another model.
 
     python benchmarks/bench_demo.py [--video V] [--max-persons 2] [--window 48] [--stride 16] [--threads 1]
+        [--sequential] [--pose-every N]
+
+``--sequential``: the pipeline before the threading (for before/after figures on the same machine).
+``--pose-every N``: the interpolation fallback (its 'pose' stage then includes the decode).
 
 Goal (issue 7): pose + recognition at least the source frame rate (30 fps) on 2 CPU cores.
 """
@@ -89,6 +93,12 @@ def main() -> int:
         action="store_true",
         help="the pre-threading pipeline: mediapipe passes one after the other, no pose ahead",
     )
+    parser.add_argument(
+        "--pose-every",
+        type=int,
+        default=1,
+        help="pose every n-th frame, interpolate the others (the demo's speed fallback; default 1)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -113,6 +123,7 @@ def main() -> int:
     print(
         f"video {args.video}; window {args.window}, stride {args.stride}; torch threads {args.threads}; "
         + ("sequential pose" if args.sequential else "parallel pose passes, pose ahead")
+        + (f"; pose every {args.pose_every} frames, interpolated" if args.pose_every > 1 else "")
     )
     print(
         f"{'run':<26} {'pose':>8} {'tracking':>9} {'recognition':>12} {'drawing':>9} {'pose+recog':>11} "
@@ -136,6 +147,7 @@ def main() -> int:
                 save_pose=pose_file,
                 backend=backend,
                 pose_ahead=False,
+                pose_every=args.pose_every,
             )
             wall = time.perf_counter() - t0
             backend.close()
@@ -160,6 +172,7 @@ def main() -> int:
                     draw=draw,
                     backend=backend,
                     pose_ahead=not args.sequential,
+                    pose_every=args.pose_every,
                 )
                 backend.close()
                 name = f"{persons} p., " + ("with drawing" if draw else "pose+recog only")

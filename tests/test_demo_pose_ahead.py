@@ -105,3 +105,51 @@ def test_pose_ahead_with_max_frames_and_a_person_who_leaves(tmp_path):
         assert doc["frames"] == 15
         docs.append([(seg["track"], seg["start"], seg["end"], seg["label"]) for seg in doc["segments"]])
     assert docs[0] == docs[1] and docs[0]
+
+
+class _IndexedReplay(ReplayBackend):
+    """Replays the annotation frame whose index the video frame shows (grey level 10 * t)."""
+
+    def __init__(self, annotation: dict) -> None:
+        super().__init__(annotation)
+        self.calls = []
+
+    def __call__(self, frame=None):
+        self.frame = int(round(float(frame[100:170, 200:280].mean()) / 10))
+        self.calls.append(self.frame)
+        return super().__call__(frame)
+
+
+@pytest.mark.parametrize("pose_ahead", [True, False])
+def test_pose_every_second_frame_interpolates_the_others(tmp_path, pose_ahead):
+    from pyskl.datasets.io import load_annotations
+    from pyskl.viz import VideoWriter
+
+    _, ann = _synthetic_clip(tmp_path, frames=9)
+    video = tmp_path / "indexed.mp4"
+    with VideoWriter(video, fps=15) as w:
+        for t in range(9):
+            w.write(np.full((270, 480, 3), 10 * t, np.uint8))
+    backend = _IndexedReplay(ann)
+    torch.manual_seed(0)
+    result = run_demo(
+        video,
+        None,
+        TINY_COCO,
+        None,
+        window=8,
+        stride=4,
+        backend=backend,
+        progress=False,
+        timeline=tmp_path / "t.json",
+        save_pose=tmp_path / "p.pkl",
+        pose_ahead=pose_ahead,
+        pose_every=2,
+    )
+    assert result.frames == 9 and backend.calls == [0, 2, 4, 6, 8]
+    kp = load_annotations(tmp_path / "p.pkl", validate=False)["annotations"][0]["keypoint"][0]
+    ref = ann["keypoint"][0]
+    np.testing.assert_allclose(kp[::2], ref[::2], atol=1e-4)
+    np.testing.assert_allclose(kp[1::2], (ref[0:-1:2] + ref[2::2]) / 2, atol=1e-3)
+    with pytest.raises(ValueError, match="pose_every"):
+        run_demo(video, None, TINY_COCO, None, backend=backend, timeline=tmp_path / "t.json", pose_every=0)

@@ -111,6 +111,7 @@ def run_demo(
     draw: bool = True,
     save_pose: str | os.PathLike | None = None,
     pose_ahead: bool = True,
+    pose_every: int = 1,
 ) -> DemoResult:
     """Recognise actions per tracked person in ``video``; write the annotated mp4 and the timeline.
 
@@ -132,6 +133,8 @@ def run_demo(
         pose_ahead: decode and pose frame t+1 on a worker thread while frame t is tracked, recognised and
             drawn (one frame in flight; same results). The 'pose' stage time is then the wait for the
             worker. False: everything in this thread, one stage after the other.
+        pose_every: estimate poses on every n-th frame only and interpolate the others (a speed fallback,
+            :mod:`pyskl.pose.strided`; frames are then held back up to n - 1 frames). 1: every frame.
     """
     from ..pose import PoseTracker, TrackStore, build_pose_backend
     from ..pose.video_reader import iter_frames, probe_video
@@ -140,6 +143,8 @@ def run_demo(
     from .streaming import StreamingRecognizer
     from .timeline import Timeline
 
+    if pose_every < 1:
+        raise ValueError(f"pose_every must be >= 1, got {pose_every}")
     info = probe_video(video)
     if out is None and timeline is None:
         raise ValueError("give an output video, a timeline path, or both")
@@ -173,11 +178,15 @@ def run_demo(
     try:
         frames_in = iter_frames(video, max_frames)
         posed = None
+        if pose_every > 1:
+            from ..pose.strided import strided_poses
+
+            posed = strided_poses(frames_in, pose, pose_every)
         if pose_ahead:
             from concurrent.futures import ThreadPoolExecutor
 
             ahead = ThreadPoolExecutor(1, thread_name_prefix="demo-pose")
-            posed = _one_ahead(_posed_frames(frames_in, pose), ahead)
+            posed = _one_ahead(posed or _posed_frames(frames_in, pose), ahead)
         for t in itertools.count():
             if posed is None:
                 frame = next(frames_in, None)  # decoding is timed in no stage (only in 'total')
@@ -188,7 +197,7 @@ def run_demo(
                 t1 = _now()
             else:
                 t0 = _now()
-                item = next(posed, None)  # the wait for the worker (decode + pose)
+                item = next(posed, None)  # decode + pose, or the wait for the worker doing them
                 t1 = _now()
                 if item is None:
                     clock[0] += t1 - t0
