@@ -20,7 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", default=None, help="where to look for latest.pth")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the backbone (Inductor with frozen weights; compiling takes a while)")
+    parser.add_argument("--no-fuse-bn", dest="fuse_bn", action="store_false",
+                        help="keep BatchNorms separate (by default they are folded into the preceding convs: "
+                             "same scores up to float rounding, faster)")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="accepted for PYSKL compatibility; torchrun's environment is detected")
@@ -35,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     average = args.average_clips
     opts = TestOptions(checkpoint=args.checkpoint or args.checkpoint_opt, out=args.out, metrics=list(args.eval),
                        average_clips=... if average is None else (None if average == "none" else average),
-                       work_dir=args.work_dir, device=args.device, amp=args.amp, compile=args.compile)
+                       work_dir=args.work_dir, device=args.device, amp=args.amp, compile=args.compile,
+                       fuse_bn=args.fuse_bn)
     test(cfg, opts)
     return 0

@@ -119,6 +119,13 @@ class _SharedMatrixBmm(torch.autograd.Function):
         return grad_matrix, grad_rows
 
 
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 has no per-device query
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
+
+
 def graph_conv_channels_last(y: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """The graph contraction on a channels-last conv output ``y`` [N, K*C, T, V] (memory N, T, V, K*C).
 
@@ -130,9 +137,10 @@ def graph_conv_channels_last(y: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     k, w = A.shape[0], A.shape[-1]
     rows = y.permute(0, 2, 3, 1).reshape(n * t, v * k, kc // k)  # a view when y is channels-last
     matrix = A.permute(2, 1, 0).reshape(w, v * k)
-    if torch.is_grad_enabled() and not torch.jit.is_tracing():
+    if (torch.is_grad_enabled() and not torch.jit.is_tracing()
+            and not _autocast_enabled(y.device.type)):
         out = _SharedMatrixBmm.apply(matrix, rows)  # N*T, W, C
-    else:  # inference and TorchScript/ONNX export: the same bmm, no autograd Function
+    else:  # inference, mixed precision, TorchScript/ONNX export: the same bmm through autograd
         out = torch.bmm(matrix.expand(n * t, -1, -1), rows)
     return out.view(n, t, w, kc // k).permute(0, 3, 1, 2)
 
