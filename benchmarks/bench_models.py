@@ -7,7 +7,10 @@ load hits both equally):
   * ``reference``: PYSKL's formulation (NCHW activations, ``einsum`` graph conv) where the model has
     one (``set_reference_mode``); otherwise the model as built;
   * ``fast``: our default path (channels-last activations, graph conv as one matmul);
-  * eval also ``fast+fused``: BatchNorm folded into the preceding convs (``fuse_conv_bn``).
+  * eval also ``fast+fused``: BatchNorm folded into the preceding convs (``fuse_conv_bn``), what
+    ``pyskl test`` runs by default;
+  * with ``--compile``: eval ``fast+fused+compile`` (``pyskl test --compile``: Inductor, frozen weights)
+    and train ``fast+compile`` (``pyskl train --compile``).
 It checks that the variants give the same eval logits and prints ratios against the reference and
 against PYSKL's own figures measured on these machines (../shared/oracle/models/README.md, 2 threads).
 Train step = forward + PYSKL's loss + backward + SGD(momentum 0.9, nesterov, wd 5e-4) step.
@@ -25,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pyskl.engine.test import prepare_for_inference  # noqa: E402
 from pyskl.models import MODELS, build_model  # noqa: E402
 from pyskl.models.gcns.blocks import fuse_conv_bn, set_reference_mode  # noqa: E402
 
@@ -116,7 +120,7 @@ def bench(name: str, batch: int, frames: int, iters: int, warmup: int, compile_:
 
     eval_models = {**variants, "fast+fused": fused}
     if compile_:
-        eval_models["fast+fused+compile"] = compiled_backbone(fuse_conv_bn(copy.deepcopy(fast).eval()))
+        eval_models["fast+fused+compile"] = prepare_for_inference(copy.deepcopy(fast), compile_=True)
     eval_steps = {k: make_eval_step(m, x) for k, m in eval_models.items()}
     eval_t = interleaved(eval_steps, iters, warmup)
     train_models = {k: copy.deepcopy(m).train() for k, m in variants.items()}

@@ -145,9 +145,10 @@ def test_stgcnpp_backward_all_params():
     assert all(p.grad is not None for p in model.parameters())
 
 
-def _randomised_stgcnpp():
+def _randomised_stgcnpp(**gcn_kwargs):
     torch.manual_seed(0)
-    net = STGCN(graph_cfg=dict(layout="coco", mode="spatial"), gcn_adaptive="init", gcn_with_res=True,
+    gcn_kwargs = gcn_kwargs or dict(gcn_adaptive="init", gcn_with_res=True)
+    net = STGCN(graph_cfg=dict(layout="coco", mode="spatial"), **gcn_kwargs,
                 tcn_type="mstcn", base_channels=16, num_stages=4, inflate_stages=[3], down_stages=[3])
     for m in net.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
@@ -179,16 +180,23 @@ def test_fast_path_equals_reference_eval_and_train():
         torch.testing.assert_close(value, sd_ref[key], rtol=1e-5, atol=1e-6, msg=key)
 
 
-def test_fuse_conv_bn_same_outputs():
+@pytest.mark.parametrize("gcn_kwargs", [
+    dict(gcn_adaptive="init", gcn_with_res=True),  # ST-GCN++: residual conv (inflate) and identity
+    dict(gcn_adaptive="importance"),  # ST-GCN: no residual inside the unit
+    dict(gcn_adaptive="offset", gcn_with_res=True, gcn_conv_pos="post"),  # graph before conv: BN kept
+])
+def test_fuse_conv_bn_same_outputs(gcn_kwargs):
     import copy
 
-    from pyskl.models.gcns.blocks import fuse_conv_bn
+    from pyskl.models.gcns.blocks import fuse_conv_bn, set_reference_mode
 
-    net = _randomised_stgcnpp().eval()
+    net = _randomised_stgcnpp(**gcn_kwargs).eval()
     fused = fuse_conv_bn(copy.deepcopy(net))
     assert len(fused.state_dict()) < len(net.state_dict())
     x = torch.randn(2, 2, 12, 17, 3)
     with torch.no_grad():
-        torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-4)
+        want = net(x)
+        torch.testing.assert_close(fused(x), want, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(set_reference_mode(fused, True)(x), want, rtol=1e-4, atol=1e-4)
     with pytest.raises(RuntimeError, match="eval"):
         fuse_conv_bn(_randomised_stgcnpp().train())

@@ -126,23 +126,29 @@ def _autocast_enabled(device_type: str) -> bool:
         return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
 
 
-def graph_conv_channels_last(y: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+def graph_conv_channels_last(y: torch.Tensor, A: torch.Tensor, addend: torch.Tensor | None = None
+                             ) -> torch.Tensor:
     """The graph contraction on a channels-last conv output ``y`` [N, K*C, T, V] (memory N, T, V, K*C).
 
     In that memory order each (n, t) holds a [V*K, C] matrix, so the contraction is a batched matmul
     with ``A`` laid out as [W, V*K]; the result [N*T, W, C] is already the channels-last layout of
-    [N, C, T, W]. No activation is permuted or copied.
+    [N, C, T, W]. No activation is permuted or copied. ``addend`` (inference only: a channels-last
+    tensor broadcastable to [N, C, T, W]) is added by the matmul itself (``baddbmm``).
     """
     n, kc, t, v = y.shape
     k, w = A.shape[0], A.shape[-1]
-    rows = y.permute(0, 2, 3, 1).reshape(n * t, v * k, kc // k)  # a view when y is channels-last
+    c = kc // k
+    rows = y.permute(0, 2, 3, 1).reshape(n * t, v * k, c)  # a view when y is channels-last
     matrix = A.permute(2, 1, 0).reshape(w, v * k)
-    if (torch.is_grad_enabled() and not torch.jit.is_tracing()
+    if addend is not None:
+        base = addend.expand(n, c, t, w).permute(0, 2, 3, 1).reshape(n * t, w, c)  # a view if channels-last
+        out = torch.baddbmm(base, matrix.expand(n * t, -1, -1), rows)
+    elif (torch.is_grad_enabled() and not torch.jit.is_tracing()
             and not _autocast_enabled(y.device.type)):
         out = _SharedMatrixBmm.apply(matrix, rows)  # N*T, W, C
     else:  # inference, mixed precision, TorchScript/ONNX export: the same bmm through autograd
         out = torch.bmm(matrix.expand(n * t, -1, -1), rows)
-    return out.view(n, t, w, kc // k).permute(0, 3, 1, 2)
+    return out.view(n, t, w, c).permute(0, 3, 1, 2)
 
 
 def set_reference_mode(module: nn.Module, enabled: bool = True) -> nn.Module:
@@ -192,6 +198,7 @@ class UnitGCN(nn.Module):
         self.conv_pos = conv_pos
         self.with_res = with_res
         self.reference_mode = False
+        self.shift_in_res = False
         # registration order = PYSKL's, so state_dict key order matches
         self.bn = build_norm(norm, out_channels)
         self.act = build_act(act)
@@ -205,6 +212,7 @@ class UnitGCN(nn.Module):
                 nn.init.uniform_(self.PA, -1e-6, 1e-6)
             else:
                 nn.init.constant_(self.PA, 1)
+        self.register_buffer("bn_shift", None)  # set by fold_bn (inference only)
         if conv_pos == "pre":
             self.conv = nn.Conv2d(in_channels, out_channels * self.num_subsets, 1)
         else:
@@ -232,6 +240,8 @@ class UnitGCN(nn.Module):
             if self.reference_mode:
                 x = graph_conv_reference(y.contiguous().view(n, self.num_subsets, -1, t, v), A)
             elif y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous():
+                if self.bn_shift is not None:  # BN folded by fuse_conv_bn: shift + residual in the matmul
+                    return self._activate(graph_conv_channels_last(y, A, self._folded_addend(res)))
                 x = graph_conv_channels_last(y, A)
             else:
                 x = graph_conv(y.contiguous().view(n, self.num_subsets, -1, t, v), A)
@@ -239,11 +249,49 @@ class UnitGCN(nn.Module):
             x = torch.einsum("nctv,kvw->nkctw", x, A).reshape(n, -1, t, v)
             x = self.conv(x)
         x = self.bn(x)
-        if res is not None:
+        if self.bn_shift is not None:
+            x = x + self._folded_addend(res)
+        elif res is not None:
             x = x + res
+        return self._activate(x)
+
+    def _activate(self, x: torch.Tensor) -> torch.Tensor:
         if type(self.act) is nn.ReLU:  # x is a fresh tensor nobody else needs: skip an allocation
             return torch.relu_(x)
         return self.act(x)
+
+    def _folded_addend(self, res: torch.Tensor | None) -> torch.Tensor:
+        if res is None:
+            return self.bn_shift.view(1, -1, 1, 1)
+        if self.shift_in_res:
+            return res
+        return res + self.bn_shift.view(1, -1, 1, 1)
+
+    def fold_bn(self) -> bool:
+        """Fold ``bn`` into ``conv`` (``conv_pos='pre'``, eval only); ``False`` when it cannot be folded.
+
+        The graph contraction is linear, so BN's per-channel scale goes into the conv rows of every
+        subset; its shift is added after the contraction: by the residual conv's bias when there is
+        one, else by the batched matmul (``baddbmm``).
+        """
+        if self.conv_pos != "pre" or not _foldable_norm(self.bn, self.out_channels):
+            return False
+        bn = self.bn
+        scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias.detach() - bn.running_mean * scale
+        with torch.no_grad():
+            rows = scale.repeat(self.num_subsets)  # conv channel k*C + c -> scale[c]
+            self.conv.weight.mul_(rows.view(-1, 1, 1, 1))
+            self.conv.bias.mul_(rows)
+        self.bn = nn.Identity()
+        down = self.down if self.with_res else None
+        self.shift_in_res = (isinstance(down, nn.Sequential) and isinstance(down[0], nn.Conv2d)
+                             and down[0].bias is not None and all(isinstance(m, nn.Identity) for m in down[1:]))
+        if self.shift_in_res:
+            with torch.no_grad():
+                down[0].bias.add_(shift)
+        self.bn_shift = shift.clone()
+        return True
 
 
 class UnitTCN(nn.Module):
@@ -406,16 +454,21 @@ def _fuse(conv: nn.Conv2d, bn: nn.Module) -> nn.Module:
     return fuse_conv_bn_eval(conv, bn)
 
 
+def _foldable_norm(bn: nn.Module, channels: int) -> bool:
+    return (type(bn) is nn.BatchNorm2d and bn.track_running_stats and bn.running_mean is not None
+            and bn.num_features == channels)
+
+
 def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
-    return (isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d and bn.track_running_stats
-            and bn.running_mean is not None and conv.out_channels == bn.num_features)
+    return isinstance(conv, nn.Conv2d) and _foldable_norm(bn, conv.out_channels)
 
 
 def fuse_conv_bn(module: nn.Module) -> nn.Module:
     """Fold every BatchNorm2d that directly follows a Conv2d into that conv, in place (inference only).
 
     Covers ``Sequential(conv, bn, ...)`` (mstcn branches, ``gcn.down``), :class:`UnitTCN` (``conv`` ->
-    ``bn``) and :class:`MSTCN` (``transform[2]`` -> ``bn``). The model computes the same function in
+    ``bn``), :class:`MSTCN` (``transform[2]`` -> ``bn``) and :class:`UnitGCN` (``conv`` -> graph ->
+    ``bn``, see :meth:`UnitGCN.fold_bn`). The model computes the same function in
     eval mode but its state_dict changes (folded BNs disappear): use it on an eval copy, e.g.
     ``fuse_conv_bn(copy.deepcopy(model).eval())``.
     """
@@ -434,4 +487,6 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
         module.conv, module.bn = _fuse(module.conv, module.bn), nn.Identity()
     elif isinstance(module, MSTCN) and _foldable(module.transform[2], module.bn):
         module.transform[2], module.bn = _fuse(module.transform[2], module.bn), nn.Identity()
+    elif isinstance(module, UnitGCN):
+        module.fold_bn()  # after its children, so a residual conv + BN is already one conv
     return module
