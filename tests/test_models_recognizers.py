@@ -133,6 +133,20 @@ def test_golden_outputs(name):
 
 
 @pytest.mark.parametrize("name", _golden_names())
+def test_golden_scores_after_inference_prep(name):
+    """What ``pyskl test`` runs (BNs folded into the convs) still gives PYSKL's scores."""
+    import copy
+
+    from pyskl.engine.test import prepare_for_inference
+
+    model, _, _, io = _build_golden(name)
+    folded = prepare_for_inference(copy.deepcopy(model))
+    with torch.no_grad():
+        scores = folded.predict(torch.from_numpy(io["input"])[:, :1])
+    _close(scores, io["nc1_scores"], 1e-5, "nc1 scores, BN folded")
+
+
+@pytest.mark.parametrize("name", _golden_names())
 def test_golden_train_mode(name):
     model, meta, _, io = _build_golden(name)
     if "train_mode" not in meta:
