@@ -63,6 +63,25 @@ def compiled_backbone(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+def sgemm_peak_gmacs(size: int = 2048, iters: int = 5) -> float:
+    """This machine's fp32 matmul rate now (10^9 multiply-accumulates/s, median of ``iters``): the
+    ceiling for models whose work is GEMM-like convolutions."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return size ** 3 / statistics.median(times) / 1e9
+
+
+def macs_per_clip(model: torch.nn.Module, frames: int) -> float:
+    from pyskl.analysis.complexity import count_flops
+
+    return count_flops(copy.deepcopy(model), torch.randn(1, 1, 2, frames, 25, 3)).macs
+
+
 def make_train_step(model, x, label):
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
 
@@ -130,6 +149,11 @@ def bench(name: str, batch: int, frames: int, iters: int, warmup: int, compile_:
     train_t = interleaved(train_steps, iters, warmup)
 
     pyskl = PYSKL_CLIPS_PER_S.get(name, {})
+    macs = macs_per_clip(fast, frames)
+    peak = sgemm_peak_gmacs()
+    best_eval = batch / min(sec for sec, _ in eval_t.values())
+    print(f"{name}: {macs / 1e9:.3f} GMACs per clip; best eval {best_eval * macs / 1e9:.1f} GMAC/s vs this "
+          f"machine's fp32 sgemm {peak:.1f} GMAC/s now (an eval ceiling of {peak * 1e9 / macs:.1f} clips/s)")
     for mode, table in (("train", train_t), ("eval", eval_t)):
         ref = table.get("reference")
         for key, (sec, cpu) in table.items():
