@@ -32,7 +32,7 @@ TINY_COCO = dict(
             pipeline=[
                 dict(type="PreNormalize2D"),
                 dict(type="GenSkeFeat", dataset="coco", feats=["j"]),
-                dict(type="UniformSample", clip_len=12, num_clips=4),
+                dict(type="UniformSample", clip_len=12, num_clips=4, test_mode=True),
                 dict(type="PoseDecode"),
                 dict(type="FormatGCNInput", num_person=2),
                 dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
@@ -59,6 +59,12 @@ def test_hagrid_golden_through_pipeline():
     assert [c for c, _ in top] == [34, 30] and top[0][1] == pytest.approx(
         float(golden["nc1_scores"][0, 34]), abs=1e-5
     )
+    folded = init_recognizer(ROOT / "configs" / "gesture" / "stgcnpp_hagrid.py", ckpt, fuse_bn=True)
+    assert len(folded.state_dict()) < len(model.state_dict())
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            folded.predict(torch.from_numpy(x[:, :2])).numpy(), golden["nc2_scores"], atol=1e-5
+        )
 
 
 def test_gesture_config_file_matches_builtin():

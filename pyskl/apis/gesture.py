@@ -203,7 +203,8 @@ def run_gesture(
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     model = init_recognizer(
-        config if config is not None else GESTURE_CONFIG, find_gesture_checkpoint(checkpoint), device=device
+        config if config is not None else GESTURE_CONFIG, find_gesture_checkpoint(checkpoint), device=device,
+        fuse_bn=True,
     )
     if timeline is None and out_video is not None:
         timeline = Path(out_video).with_suffix(".json")

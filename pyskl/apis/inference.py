@@ -32,12 +32,15 @@ def init_recognizer(
     checkpoint: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
     num_clips: int | None = None,
+    fuse_bn: bool = False,
 ) -> nn.Module:
     """Build a recognizer from a PYSKL config (path or dict) and load ``checkpoint`` (strict).
 
     Without a checkpoint the weights stay randomly initialised (only useful to test plumbing).
     ``model.cfg`` holds the config and ``model.test_pipeline`` the composed test pipeline
     (``data.test.pipeline``, else ``test_pipeline``), with ``num_clips`` overridden when given.
+    ``fuse_bn=True`` folds the BatchNorms into their convs: same scores up to float rounding, faster,
+    but the state_dict no longer matches the config's model (for inference only).
     """
     from ..checkpoint import load_checkpoint
     from ..config import load_config
@@ -55,7 +58,12 @@ def init_recognizer(
         load_checkpoint(model, checkpoint, map_location="cpu")
     model.cfg = cfg
     model.test_pipeline = build_test_pipeline(cfg, num_clips)
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    if fuse_bn:
+        from ..engine.test import prepare_for_inference
+
+        prepare_for_inference(model)
+    return model
 
 
 def build_test_pipeline(cfg: dict, num_clips: int | None = None) -> Any:
