@@ -32,7 +32,7 @@ TINY_COCO = dict(
             pipeline=[
                 dict(type="PreNormalize2D"),
                 dict(type="GenSkeFeat", dataset="coco", feats=["j"]),
-                dict(type="UniformSample", clip_len=12, num_clips=4, test_mode=True),
+                dict(type="UniformSample", clip_len=12, num_clips=4),
                 dict(type="PoseDecode"),
                 dict(type="FormatGCNInput", num_person=2),
                 dict(type="Collect", keys=["keypoint", "label"], meta_keys=[]),
@@ -90,6 +90,8 @@ def test_gcn_inference_on_annotation_and_bare_keypoints():
     assert len(top) == 5 and sorted((s for _, s in top), reverse=True) == [s for _, s in top]
     scores = inference_recognizer(model, ann, return_scores=True)
     assert scores.shape == (5,) and scores.sum() == pytest.approx(1.0, abs=1e-5)
+    # test-mode sampling (fixed seed): the same input always gets the same scores
+    np.testing.assert_array_equal(inference_recognizer(model, ann, return_scores=True), scores)
     # the same keypoints as a bare array give the same scores
     bare = inference_recognizer(
         model,

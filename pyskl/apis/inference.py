@@ -119,7 +119,9 @@ def make_annotation(
 
 
 def _model_input(model: nn.Module, sample: dict) -> torch.Tensor:
-    results = model.test_pipeline(copy.copy(sample))
+    # What a test-mode PoseDataset sets: samplers then draw from a fixed seed, so the same input
+    # always gets the same scores (PYSKL's demo leaves it unset and samples at random).
+    results = model.test_pipeline(dict(sample, test_mode=sample.get("test_mode", True)))
     for key in ("keypoint", "imgs"):
         if key in results:
             return torch.as_tensor(results[key])
