@@ -15,7 +15,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph
-from ._common import apply_data_bn, bn_init, conv_init, make_residual
+from ._common import apply_data_bn, bn_init, conv_init, make_residual, shared_matrix_bmm
 from .msg3d import MSG3DTCN
 
 __all__ = ["CTRGC", "UnitCTRGCN", "CTRGCNBlock", "CTRGCN", "unit_ctrgcn"]
@@ -85,6 +85,7 @@ class UnitCTRGCN(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels)
         self.soft = nn.Softmax(-2)
         self.relu = nn.ReLU()
+        self.reference_mode = False  # True: PYSKL's per-subset formulation (see set_reference_mode)
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -97,10 +98,59 @@ class UnitCTRGCN(nn.Module):
         bn_init(self.bn, 1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.convs[0](x, self.A[0], self.alpha)
-        for i in range(1, self.num_subsets):
-            y = y + self.convs[i](x, self.A[i], self.alpha)
-        return self.relu(self.bn(y) + self.down(x))
+        if self.reference_mode:
+            y = self.convs[0](x, self.A[0], self.alpha)
+            for i in range(1, self.num_subsets):
+                y = y + self.convs[i](x, self.A[i], self.alpha)
+            return self.relu(self.bn(y) + self.down(x))
+        y = self.bn(self._aggregate(x))  # NCHW
+        # the TCN that follows runs channels-last (oneDNN convs without layout reorders)
+        y = y.contiguous(memory_format=torch.channels_last)
+        y = y + self.down(x) if self.training else y.add_(self.down(x))
+        return torch.relu_(y)
+
+    def relation_graphs(self, x: torch.Tensor) -> torch.Tensor:
+        """Every subset's refined graph ``alpha * conv4(tanh(phi_u - psi_v)) + A_k``: [N, C, K, U, V].
+
+        ``conv4``, its bias, ``alpha`` and ``A_k`` are one matmul: the relation maps get two extra rows
+        (ones and ``A_k``) that the weights [alpha * W4, alpha * b4, 1] pick up.
+        """
+        n, c_in, _, v = x.shape
+        k, r = self.num_subsets, self.convs[0].rel_channels
+        pooled = x.mean(2)  # N, C_in, V (a 1x1 conv commutes with the temporal mean)
+        w12 = torch.cat([w for m in self.convs for w in (m.conv1.weight, m.conv2.weight)])
+        b12 = torch.cat([b for m in self.convs for b in (m.conv1.bias, m.conv2.bias)])
+        phi_psi = (torch.matmul(w12.view(-1, c_in), pooled) + b12.unsqueeze(-1)).view(n, k, 2, r, v)
+        rel = torch.tanh(phi_psi[:, :, 0].unsqueeze(-1) - phi_psi[:, :, 1].unsqueeze(-2))  # N, K, R, U, V
+        rel = torch.cat([rel.reshape(n, k, r, v * v), rel.new_ones(n, k, 1, v * v),
+                         self.A.view(1, k, 1, v * v).expand(n, -1, -1, -1)], 2)
+        w4 = torch.stack([m.conv4.weight.view(-1, r) for m in self.convs])  # K, C, R
+        b4 = torch.stack([m.conv4.bias for m in self.convs]).unsqueeze(-1)  # K, C, 1
+        weight = torch.cat([torch.cat([w4, b4], -1) * self.alpha, torch.ones_like(b4)], -1)
+        graph = torch.matmul(weight, rel)  # N, K, C, U*V
+        return graph.transpose(1, 2).contiguous().view(n, -1, k, v, v)
+
+    def _aggregate(self, x: torch.Tensor) -> torch.Tensor:
+        """``sum_k CTRGC_k(x)`` as one GEMM for all K ``conv3`` and K accumulating batched matmuls.
+
+        ``conv3`` runs as a plain GEMM (reading a channels-last input as a transposed matrix) with
+        output channels ordered (c, k), so each subset's features are a strided [N*C, T, U] view: no
+        reorder of the K-fold wide output. Its bias is applied after the aggregation, as
+        ``b_k[c] * sum_u G_k[n, c, u, v]``.
+        """
+        n, c_in, t, v = x.shape
+        k, c = self.num_subsets, self.out_channels
+        graphs = self.relation_graphs(x)  # N, C, K, U, V
+        w3 = torch.stack([m.conv3.weight.view(c, c_in) for m in self.convs], 1).view(c * k, c_in)
+        b3 = torch.stack([m.conv3.bias for m in self.convs], 1)  # C, K
+        feat = shared_matrix_bmm(w3, x.flatten(2)).view(n * c, k, t, v).unbind(1)
+        bias = (graphs.sum(-2) * b3.unsqueeze(-1)).sum(2)  # N, C, V
+        # unbind, not indexing: its backward stacks the K gradients instead of zero-filling K copies
+        graphs_k = graphs.view(n * c, k, v, v).unbind(1)
+        out = torch.baddbmm(bias.view(n * c, 1, v), feat[0], graphs_k[0])
+        for i in range(1, k):
+            out = out.baddbmm_(feat[i], graphs_k[i])
+        return out.view(n, c, t, v)
 
 
 class CTRGCNBlock(nn.Module):
@@ -121,7 +171,9 @@ class CTRGCNBlock(nn.Module):
         self.residual = make_residual(in_channels, out_channels, stride, residual)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.tcn1(self.gcn1(x)) + self.residual(x))
+        y = self.tcn1(self.gcn1(x)) + self.residual(x)
+        # y is fresh (the TCN's ReLU output is kept for its backward, so the add is out of place)
+        return torch.relu_(y)
 
 
 @MODELS.register("CTRGCN")
@@ -172,6 +224,7 @@ class CTRGCN(nn.Module):
             blocks.append(CTRGCNBlock(channels, out_channels, A.clone(), stride=stride, **kwargs))
             channels = out_channels
         self.net = nn.ModuleList(blocks)
+        self.reference_mode = False  # True: PYSKL's NCHW formulation (see set_reference_mode)
 
     def init_weights(self) -> None:
         if self.pretrained:
@@ -181,9 +234,11 @@ class CTRGCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, m = x.shape[:2]
         x = apply_data_bn(x, self.data_bn, "MVC")
+        if not self.reference_mode:  # channels-last activations (memory N, T, V, C) between blocks
+            x = x.contiguous(memory_format=torch.channels_last)
         for block in self.net:
             x = block(x)
-        return x.reshape((n, m) + x.shape[1:])
+        return x.contiguous().reshape((n, m) + x.shape[1:])
 
 
 unit_ctrgcn = UnitCTRGCN

@@ -19,7 +19,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph, k_adjacency, normalize_digraph
-from ._common import _Zero, apply_data_bn
+from ._common import _Zero, apply_data_bn, shared_matrix_bmm
 from .blocks import UnitTCN
 
 __all__ = ["MSG3D", "MSG3DTCN", "MSGCN", "STMSGCN", "MSG3DBlock", "MWMSG3DBlock",
@@ -40,8 +40,24 @@ def multiscale_aggregate(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """
     n, c, t, v = x.shape
     k, _, u = A.shape
+    if _memory_format(x) == torch.channels_last:
+        return _multiscale_aggregate_channels_last(x, A)
     y = torch.matmul(x.reshape(n * c * t, v), A.permute(1, 0, 2).reshape(v, k * u))
     return y.view(n, c, t, k, u).permute(0, 3, 1, 2, 4).reshape(n, k * c, t, u)
+
+
+def _multiscale_aggregate_channels_last(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
+    """:func:`multiscale_aggregate` of a channels-last ``x``; the result is channels-last too.
+
+    Each (n, t) of ``x`` is a [V, C] matrix; one batched matmul with the graphs stacked as a
+    [U*K, V] matrix gives [N*T, U*K, C], which already is the channels-last memory of
+    [N, K*C, T, U] (channel k*C + c): no activation is permuted or copied.
+    """
+    n, c, t, v = x.shape
+    k, _, u = A.shape
+    rows = x.permute(0, 2, 3, 1).reshape(n * t, v, c)  # a view
+    y = shared_matrix_bmm(A.permute(2, 0, 1).reshape(u * k, v), rows)  # N*T, U*K, C
+    return y.view(n, t, u, k * c).permute(0, 3, 1, 2)
 
 
 class MLP(nn.Module):
@@ -68,6 +84,13 @@ class MLP(nn.Module):
         return x
 
 
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    """channels_last for a channels-last [N, C, H, W] tensor, else contiguous."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 class TemporalMaxPool(nn.MaxPool2d):
     """``MaxPool2d((3, 1), (stride, 1), (1, 0))`` as two elementwise maxima of shifted views.
 
@@ -81,7 +104,7 @@ class TemporalMaxPool(nn.MaxPool2d):
         padded = F.pad(x, (0, 0, 1, 1), value=float("-inf"))
         out = torch.maximum(torch.maximum(padded[:, :, :-2], padded[:, :, 1:-1]), padded[:, :, 2:])
         stride = self.stride[0]
-        return out if stride == 1 else out[:, :, ::stride].contiguous()
+        return out if stride == 1 else out[:, :, ::stride].contiguous(memory_format=_memory_format(x))
 
 
 class MSG3DTCN(nn.Module):
@@ -110,12 +133,13 @@ class MSG3DTCN(nn.Module):
             kernels = [kernel_size] * len(dilations)
         if len(kernels) != len(dilations):
             raise ValueError(f"MSTCN got {len(kernels)} kernel sizes for {len(dilations)} dilations")
+        # the ReLUs follow BatchNorms (whose backward does not need their output): in place
         branches = [nn.Sequential(
-            nn.Conv2d(in_channels, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU(),
+            nn.Conv2d(in_channels, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
             UnitTCN(mid, mid, kernel_size=k, stride=stride, dilation=d))
             for k, d in zip(kernels, dilations)]
         branches.append(nn.Sequential(
-            nn.Conv2d(in_channels, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU(),
+            nn.Conv2d(in_channels, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
             TemporalMaxPool(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0)), nn.BatchNorm2d(mid)))
         branches.append(nn.Sequential(
             nn.Conv2d(in_channels, rem, kernel_size=1, stride=(stride, 1)), nn.BatchNorm2d(rem)))
@@ -131,9 +155,11 @@ class MSG3DTCN(nn.Module):
         self.drop = nn.Dropout(tcn_dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        res = self.residual(x)
-        out = torch.cat([branch(x) for branch in self.branches], dim=1) + res
-        return self.drop(self.act(out))
+        out = torch.cat([branch(x) for branch in self.branches], dim=1)
+        if not isinstance(self.residual, _Zero):
+            out += self.residual(x)  # out is fresh and the concatenation's backward needs no values
+        out = torch.relu_(out) if type(self.act) is nn.ReLU else self.act(out)
+        return self.drop(out)
 
 
 class MSGCN(nn.Module):
@@ -169,10 +195,19 @@ class UnfoldTemporalWindows(nn.Module):
                                 stride=(window_stride, 1), padding=(self.padding, 0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, _, v = x.shape
+        n, c, t, v = x.shape
+        if _memory_format(x) == torch.channels_last and not torch.jit.is_tracing():
+            # windows as an overlapping view of the padded input, copied once: the result
+            # [N, C, T', window*V] is channels-last (memory N, T', window, V, C)
+            pad, win, dil = self.padding, self.window_size, self.window_dilation
+            padded = F.pad(x.permute(0, 2, 3, 1), (0, 0, 0, 0, pad, pad))  # N, T+2p, V, C
+            windows = padded.unfold(1, dil * (win - 1) + 1, self.window_stride)[..., ::dil]
+            windows = windows.permute(0, 1, 4, 2, 3).contiguous()  # N, T', window, V, C
+            return windows.view(n, -1, win * v, c).permute(0, 3, 1, 2)
+        layout = _memory_format(x)  # (traced for export: ONNX has no Tensor.unfold)
         x = self.unfold(x)  # N, C*window, T'*V
         x = x.view(n, c, self.window_size, -1, v).permute(0, 1, 3, 2, 4)
-        return x.reshape(n, c, -1, self.window_size * v)
+        return x.reshape(n, c, -1, self.window_size * v).contiguous(memory_format=layout)
 
 
 class STMSGCN(nn.Module):
@@ -206,11 +241,12 @@ class STMSGCN(nn.Module):
         self.act = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        res = self.residual(x)
         agg = multiscale_aggregate(x, self.A + self.PA)  # N, K*C, T', window*V
+        out = self.mlp(agg)
+        if isinstance(self.residual, _Zero):  # MS-G3D's case: out is the MLP's own ReLU output
+            return self.act(out)
         # out of place: PYSKL's `out += res` on the MLP's ReLU output breaks backward (issue #242)
-        out = self.mlp(agg) + res
-        return self.act(out)
+        return self.act(out + self.residual(x))
 
 
 class MSG3DBlock(nn.Module):
@@ -326,6 +362,7 @@ class MSG3D(nn.Module):
         self.gcn3d3 = MWMSG3DBlock(c2, c3, A_np, num_g3d_scales, window_stride=2)
         self.sgcn3 = _spatial_pathway(num_gcn_scales, c2, c2, c3, A_np, stride=2)
         self.tcn3 = MSG3DTCN(c3, c3, tcn_dropout=tcn_dropout)
+        self.reference_mode = False  # True: PYSKL's NCHW layout (see set_reference_mode)
 
     def init_weights(self) -> None:
         """PyTorch default init (as PYSKL); ``PA`` offsets are drawn at construction."""
@@ -333,10 +370,13 @@ class MSG3D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, m = x.shape[:2]
         x = apply_data_bn(x, self.data_bn, "MVC")
-        x = self.tcn1(torch.relu(self.sgcn1(x) + self.gcn3d1(x)))
-        x = self.tcn2(torch.relu(self.sgcn2(x) + self.gcn3d2(x)))
-        x = self.tcn3(torch.relu(self.sgcn3(x) + self.gcn3d3(x)))
-        return x.reshape((n, m) + x.shape[1:])
+        if not self.reference_mode:  # channels-last activations (memory N, T, V, C) throughout
+            x = x.contiguous(memory_format=torch.channels_last)
+        # the sums are fresh tensors: ReLU in place
+        x = self.tcn1(torch.relu_(self.sgcn1(x) + self.gcn3d1(x)))
+        x = self.tcn2(torch.relu_(self.sgcn2(x) + self.gcn3d2(x)))
+        x = self.tcn3(torch.relu_(self.sgcn3(x) + self.gcn3d3(x)))
+        return x.contiguous().reshape((n, m) + x.shape[1:])
 
 
 # PYSKL's class names
