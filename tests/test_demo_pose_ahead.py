@@ -78,7 +78,7 @@ def test_pose_ahead_passes_backend_errors_on_and_stops_its_worker(tmp_path):
     before = {t.name for t in threading.enumerate()}
     with pytest.raises(RuntimeError, match="pose failed on frame 5"):
         _run(tmp_path, ann, video, True, _Recording(ann, fail_at=5), draw=False)
-    assert not {t.name for t in threading.enumerate() if t.name.startswith("demo-pose")} - before
+    assert not {t.name for t in threading.enumerate() if t.name.startswith("demo-")} - before
 
 
 def test_pose_ahead_with_max_frames_and_a_person_who_leaves(tmp_path):

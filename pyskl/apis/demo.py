@@ -2,8 +2,8 @@
 
 Frames stream from the reader through every stage into the writer, so memory does not grow with the
 video's length. ``run_demo`` returns per-stage wall-clock times (used by ``benchmarks/bench_demo.py``).
-With ``pose_ahead`` (default) the next frame is decoded and posed on a worker thread while the current one
-is tracked, recognised and drawn, so pose estimation overlaps the rest on a second core.
+With ``pose_ahead`` (default) the next frame is posed (and the one after decoded) on worker threads while the
+current one is tracked, recognised and drawn, so decoding, pose estimation and the rest use both cores.
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ def run_demo(
         timeline: JSON path (default: ``out`` with ``.json``); a CSV is written beside it.
         save_pose: also write the tracked skeletons as a PYSKL annotation pickle (grows with the video:
             keypoints only).
-        pose_ahead: decode and pose frame t+1 on a worker thread while frame t is tracked, recognised and
-            drawn (one frame in flight; same results). The 'pose' stage time is then the wait for the
+        pose_ahead: pose frame t+1 on a worker thread (and decode frame t+2 on another) while frame t is
+            tracked, recognised and drawn (same results). The 'pose' stage time is then the wait for the
             worker. False: everything in this thread, one stage after the other.
         pose_every: estimate poses on every n-th frame only and interpolate the others (a speed fallback,
             :mod:`pyskl.pose.strided`; frames are then held back up to n - 1 frames). 1: every frame.
@@ -173,20 +173,23 @@ def run_demo(
         bar = tqdm(total=total or None, desc="demo", unit="frame", file=sys.stderr, dynamic_ncols=True)
     frames, seen_tracks = 0, set()
     store = TrackStore() if save_pose is not None else None
-    ahead = None
+    pools = []
     t_start = _now()
     try:
         frames_in = iter_frames(video, max_frames)
+        if pose_ahead:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # a three-stage pipeline: decode frame t+2 | pose frame t+1 | track, recognise, draw frame t
+            pools = [ThreadPoolExecutor(1, thread_name_prefix=f"demo-{n}") for n in ("pose", "decode")]
+            frames_in = _one_ahead(frames_in, pools[1])
         posed = None
         if pose_every > 1:
             from ..pose.strided import strided_poses
 
             posed = strided_poses(frames_in, pose, pose_every)
         if pose_ahead:
-            from concurrent.futures import ThreadPoolExecutor
-
-            ahead = ThreadPoolExecutor(1, thread_name_prefix="demo-pose")
-            posed = _one_ahead(posed or _posed_frames(frames_in, pose), ahead)
+            posed = _one_ahead(posed or _posed_frames(frames_in, pose), pools[0])
         for t in itertools.count():
             if posed is None:
                 frame = next(frames_in, None)  # decoding is timed in no stage (only in 'total')
@@ -251,8 +254,8 @@ def run_demo(
             lines.add(pred)
         clock[2] += _now() - t0
     finally:
-        if ahead is not None:
-            ahead.shutdown(wait=True, cancel_futures=True)
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
         if own:
             pose.close()
         if writer is not None:
