@@ -65,3 +65,87 @@ def test_data_bn_needs_num_person():
     net = build_model(dict(type="CTRGCN", graph_cfg=GRAPH, base_channels=16)).eval()
     with pytest.raises(ValueError, match="MVC"):
         net(torch.randn(1, 3, 8, 25, 3))
+
+
+def _randomised(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Nonzero gates and non-trivial BN statistics/affines, so every term of the formulation counts."""
+    gen = torch.Generator().manual_seed(seed)
+    randomize_gates(net, ("alpha",), seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+            elif isinstance(m, torch.nn.Conv2d) and m.bias is not None:
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+    return net
+
+
+def _fast_and_reference(net: torch.nn.Module, x: torch.Tensor, train: bool):
+    """(fast, reference) outputs and parameter gradients, in float64 (no float32 ReLU-mask flips)."""
+    import copy
+
+    from pyskl.models.gcns.blocks import set_reference_mode
+
+    results = []
+    for reference in (False, True):
+        model = set_reference_mode(copy.deepcopy(net).double().train(train), reference)
+        inp = x.double().requires_grad_(train)
+        out = model(inp)
+        grads = {}
+        if train:
+            (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+            grads = {k: p.grad for k, p in model.named_parameters()}
+            grads["input"] = inp.grad
+        results.append((out, grads))
+    return results
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_fast_path_equals_pyskl_formulation(train):
+    """Channels-last blocks, merged subsets and accumulated bmm == PYSKL's per-subset NCHW path."""
+    torch.manual_seed(0)
+    net = _randomised(build_model(dict(type="CTRGCN", graph_cfg=GRAPH, base_channels=8, num_stages=4,
+                                       inflate_stages=[3], down_stages=[3])))
+    x = torch.randn(2, 2, 10, 25, 3)
+    (fast, fast_grads), (ref, ref_grads) = _fast_and_reference(net, x, train)
+    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
+    assert fast_grads.keys() == ref_grads.keys()
+    for key in ref_grads:
+        torch.testing.assert_close(fast_grads[key], ref_grads[key], rtol=1e-9, atol=1e-9, msg=key)
+
+
+def test_fused_eval_model_keeps_outputs():
+    import copy
+
+    from pyskl.models.gcns.blocks import fuse_conv_bn
+
+    torch.manual_seed(0)
+    net = _randomised(build_model(dict(type="CTRGCN", graph_cfg=GRAPH, base_channels=8, num_stages=3,
+                                       inflate_stages=[3], down_stages=[3]))).eval()
+    fused = fuse_conv_bn(copy.deepcopy(net))
+    x = torch.randn(2, 2, 12, 25, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_shared_matrix_bmm_matches_matmul(channels_last):
+    from pyskl.models.gcns._common import shared_matrix_bmm
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 4, 6, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    w = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    out = shared_matrix_bmm(w, x.flatten(2))
+    ref = torch.matmul(w, x.detach().flatten(2).contiguous())
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(out)
+    gw, gx = torch.autograd.grad((out * g).sum(), (w, x))
+    torch.testing.assert_close(gw, torch.einsum("nol,nil->oi", g, x.detach().flatten(2)))
+    torch.testing.assert_close(gx.flatten(2), torch.matmul(w.detach().t(), g))
+    assert gx.stride() == x.stride()  # the gradient keeps the input's memory layout

@@ -102,3 +102,86 @@ def test_temporal_max_pool_equals_max_pool2d(stride, frames):
     (grad_fast,) = torch.autograd.grad((fast * weights).sum(), x)
     (grad_ref,) = torch.autograd.grad((ref * weights).sum(), x)
     torch.testing.assert_close(grad_fast, grad_ref)
+
+
+def _randomised_small_msg3d() -> torch.nn.Module:
+    torch.manual_seed(0)
+    net = build_model(dict(type="MSG3D", graph_cfg=GRAPH, base_channels=12, num_gcn_scales=3,
+                           num_g3d_scales=2))
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+        for key, p in net.named_parameters():
+            if key.endswith("PA"):
+                p.add_(torch.randn(p.shape, generator=gen) * 0.05)
+    return net
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_channels_last_path_equals_pyskl_layout(train):
+    """Channels-last blocks (strided-view windows, permute-free aggregation) == PYSKL's NCHW path,
+    outputs and every gradient, in float64 (no float32 ReLU-mask flips)."""
+    import copy
+
+    from pyskl.models.gcns.blocks import set_reference_mode
+
+    net = _randomised_small_msg3d()
+    x = torch.randn(2, 2, 9, 25, 3, dtype=torch.float64)
+    results = []
+    for reference in (False, True):
+        model = set_reference_mode(copy.deepcopy(net).double().train(train), reference)
+        inp = x.clone().requires_grad_(train)
+        out = model(inp)
+        grads = {}
+        if train:
+            (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+            grads = {k: p.grad for k, p in model.named_parameters()}
+            grads["input"] = inp.grad
+        results.append((out, grads))
+    (fast, fast_grads), (ref, ref_grads) = results
+    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
+    for key in ref_grads:
+        torch.testing.assert_close(fast_grads[key], ref_grads[key], rtol=1e-9, atol=1e-9, msg=key)
+
+
+def test_fused_eval_model_keeps_outputs():
+    import copy
+
+    from pyskl.models.gcns.blocks import fuse_conv_bn
+
+    net = _randomised_small_msg3d().eval()
+    fused = fuse_conv_bn(copy.deepcopy(net))
+    x = torch.randn(2, 2, 12, 25, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("size,stride,dilation", [(3, 1, 1), (5, 2, 1), (3, 1, 2), (3, 2, 3)])
+def test_unfold_channels_last_equals_nchw(size, stride, dilation):
+    unfold = UnfoldTemporalWindows(size, stride, dilation)
+    x = torch.randn(2, 4, 11, 5, dtype=torch.float64, requires_grad=True)
+    ref = unfold(x)
+    out = unfold(x.contiguous(memory_format=torch.channels_last))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    g = torch.randn_like(ref)
+    (grad_ref,) = torch.autograd.grad((ref * g).sum(), x)
+    (grad_out,) = torch.autograd.grad((out * g).sum(), x)
+    torch.testing.assert_close(grad_out, grad_ref)
+
+
+def test_multiscale_aggregate_channels_last_equals_einsum():
+    from pyskl.models.gcns.msg3d import multiscale_aggregate
+
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    A = torch.rand(2, 5, 5, dtype=torch.float64)
+    expected = torch.einsum("kvu,nctv->nkctu", A, x).reshape(2, 6, 4, 5)
+    torch.testing.assert_close(multiscale_aggregate(x, A), expected)
+    out = multiscale_aggregate(x.contiguous(memory_format=torch.channels_last), A)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, expected)

@@ -40,9 +40,13 @@ def multiscale_aggregate(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """
     n, c, t, v = x.shape
     k, _, u = A.shape
-    if _memory_format(x) == torch.channels_last:
+    layout = _memory_format(x)
+    if layout == torch.channels_last and c >= 16:
         return _multiscale_aggregate_channels_last(x, A)
+    # few channels (the raw coordinates): [N*C*T, V] rows make the better GEMM
     y = torch.matmul(x.reshape(n * c * t, v), A.permute(1, 0, 2).reshape(v, k * u))
+    if layout == torch.channels_last:  # reorder straight into the channels-last result
+        return y.view(n, c, t, k, u).permute(0, 2, 4, 3, 1).reshape(n, t, u, k * c).permute(0, 3, 1, 2)
     return y.view(n, c, t, k, u).permute(0, 3, 1, 2, 4).reshape(n, k * c, t, u)
 
 
@@ -73,10 +77,12 @@ class MLP(nn.Module):
                 layers.append(nn.Dropout(p=dropout))
             layers += [nn.Conv2d(c_in, c_out, kernel_size=1), nn.BatchNorm2d(c_out)]
             if activation == "relu":
-                layers.append(nn.ReLU())
+                layers.append(nn.ReLU(inplace=True))  # after a BN, whose backward needs no output
             elif activation is not None:
                 raise ValueError(f"MLP activation must be 'relu' or None, got {activation!r}")
-        self.layers = nn.ModuleList(layers)
+        # a Sequential (same keys as a ModuleList) so fuse_conv_bn folds its conv -> BN pairs
+        self.layers = nn.Sequential(*layers)
+        self.ends_with_relu = activation == "relu"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
@@ -243,7 +249,9 @@ class STMSGCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         agg = multiscale_aggregate(x, self.A + self.PA)  # N, K*C, T', window*V
         out = self.mlp(agg)
-        if isinstance(self.residual, _Zero):  # MS-G3D's case: out is the MLP's own ReLU output
+        if isinstance(self.residual, _Zero):  # MS-G3D's case
+            if type(self.act) is nn.ReLU and self.mlp.ends_with_relu:
+                return out  # relu(relu(x)) == relu(x), gradient included
             return self.act(out)
         # out of place: PYSKL's `out += res` on the MLP's ReLU output breaks backward (issue #242)
         return self.act(out + self.residual(x))
