@@ -86,7 +86,7 @@ def main() -> int:
         "--threads",
         type=int,
         default=1,
-        help="torch threads (default 1: mediapipe and the encoder use the other core)",
+        help="torch threads (default 1: pose and decoding use the other core; more spin-wait against them)",
     )
     parser.add_argument(
         "--sequential",
@@ -148,6 +148,7 @@ def main() -> int:
                 backend=backend,
                 pose_ahead=False,
                 pose_every=args.pose_every,
+                torch_threads=args.threads,
             )
             wall = time.perf_counter() - t0
             backend.close()
@@ -173,6 +174,7 @@ def main() -> int:
                     backend=backend,
                     pose_ahead=not args.sequential,
                     pose_every=args.pose_every,
+                    torch_threads=args.threads,
                 )
                 backend.close()
                 name = f"{persons} p., " + ("with drawing" if draw else "pose+recog only")
@@ -191,6 +193,7 @@ def main() -> int:
                 timeline=Path(tmp) / "t.json",
                 draw=False,
                 pose_ahead=False,
+                torch_threads=args.threads,
             )
             print(_row(f"replayed poses, {persons} p.", res.frames, res.seconds) + "   [no drawing]")
             cpu_rows.append((f"replayed poses, {persons} p.", res.cpu_ms_per_frame))

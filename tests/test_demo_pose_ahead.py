@@ -153,3 +153,36 @@ def test_pose_every_second_frame_interpolates_the_others(tmp_path, pose_ahead):
     np.testing.assert_allclose(kp[1::2], (ref[0:-1:2] + ref[2::2]) / 2, atol=1e-3)
     with pytest.raises(ValueError, match="pose_every"):
         run_demo(video, None, TINY_COCO, None, backend=backend, timeline=tmp_path / "t.json", pose_every=0)
+
+
+def test_torch_threads_during_the_demo_and_restored_after(tmp_path):
+    video, ann = _synthetic_clip(tmp_path, frames=8)
+    seen = []
+
+    class _Threads(ReplayBackend):
+        def __call__(self, frame=None):
+            seen.append(torch.get_num_threads())
+            return super().__call__(frame)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        for pose_ahead, threads, expected in ((True, None, 1), (False, None, 2), (False, 1, 1), (True, 2, 2)):
+            seen.clear()
+            run_demo(
+                video,
+                None,
+                TINY_COCO,
+                None,
+                window=4,
+                stride=2,
+                backend=_Threads(ann),
+                progress=False,
+                timeline=tmp_path / "t.json",
+                pose_ahead=pose_ahead,
+                torch_threads=threads,
+            )
+            assert set(seen) == {expected}, (pose_ahead, threads, seen)
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -112,6 +112,7 @@ def run_demo(
     save_pose: str | os.PathLike | None = None,
     pose_ahead: bool = True,
     pose_every: int = 1,
+    torch_threads: int | None = None,
 ) -> DemoResult:
     """Recognise actions per tracked person in ``video``; write the annotated mp4 and the timeline.
 
@@ -133,6 +134,9 @@ def run_demo(
         pose_ahead: pose frame t+1 on a worker thread (and decode frame t+2 on another) while frame t is
             tracked, recognised and drawn (same results). The 'pose' stage time is then the wait for the
             worker. False: everything in this thread, one stage after the other.
+        torch_threads: torch CPU threads for the recognizer while the demo runs (restored after). None: 1
+            with ``pose_ahead`` (the pose and decode workers use the other cores; on 2 cores a second torch
+            thread spin-waits against them, measured 10x slower recognition), else torch's setting.
         pose_every: estimate poses on every n-th frame only and interpolate the others (a speed fallback,
             :mod:`pyskl.pose.strided`; frames are then held back up to n - 1 frames). 1: every frame.
     """
@@ -174,6 +178,7 @@ def run_demo(
     frames, seen_tracks = 0, set()
     store = TrackStore() if save_pose is not None else None
     pools = []
+    restore_threads = _set_torch_threads(1 if torch_threads is None and pose_ahead else torch_threads)
     t_start = _now()
     try:
         frames_in = iter_frames(video, max_frames)
@@ -256,6 +261,7 @@ def run_demo(
     finally:
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
+        _set_torch_threads(restore_threads)
         if own:
             pose.close()
         if writer is not None:
@@ -288,6 +294,18 @@ def run_demo(
         cpu_seconds,
         pose_ahead,
     )
+
+
+def _set_torch_threads(threads: int | None) -> int | None:
+    """Set torch's intra-op threads; returns the previous count (None: nothing changed)."""
+    if threads is None:
+        return None
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads != previous:
+        torch.set_num_threads(threads)
+    return previous
 
 
 def _posed_frames(frames: Iterator[np.ndarray], pose: Any) -> Iterator[tuple[np.ndarray, list]]:

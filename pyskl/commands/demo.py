@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="torch CPU threads for the recognizer (default: torch's choice)",
+        help="torch CPU threads for the recognizer (default 1: pose and decoding run on the other cores)",
     )
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         progress=not args.no_progress,
         save_pose=args.save_pose,
+        torch_threads=args.threads,
     )
     fps = result.fps
     print(
