@@ -110,10 +110,11 @@ class UnitCTRGCN(nn.Module):
         return torch.relu_(y)
 
     def relation_graphs(self, x: torch.Tensor) -> torch.Tensor:
-        """Every subset's refined graph ``alpha * conv4(tanh(phi_u - psi_v)) + A_k``: [N, C, K, U, V].
+        """Every subset's refined graph ``alpha * conv4(tanh(phi_u - psi_v)) + A_k``: [K, N, C, U, V].
 
         ``conv4``, its bias, ``alpha`` and ``A_k`` are one matmul: the relation maps get two extra rows
-        (ones and ``A_k``) that the weights [alpha * W4, alpha * b4, 1] pick up.
+        (ones and ``A_k``) that the weights [alpha * W4, alpha * b4, 1] pick up. Subsets come first,
+        so each subset's graphs are one contiguous [N*C, U, V] batch.
         """
         n, c_in, _, v = x.shape
         k, r = self.num_subsets, self.convs[0].rel_channels
@@ -127,29 +128,30 @@ class UnitCTRGCN(nn.Module):
         w4 = torch.stack([m.conv4.weight.view(-1, r) for m in self.convs])  # K, C, R
         b4 = torch.stack([m.conv4.bias for m in self.convs]).unsqueeze(-1)  # K, C, 1
         weight = torch.cat([torch.cat([w4, b4], -1) * self.alpha, torch.ones_like(b4)], -1)
-        graph = torch.matmul(weight, rel)  # N, K, C, U*V
-        return graph.transpose(1, 2).contiguous().view(n, -1, k, v, v)
+        graph = torch.matmul(weight.unsqueeze(1), rel.transpose(0, 1))  # K, N, C, U*V
+        return graph.view(k, n, -1, v, v)
 
     def _aggregate(self, x: torch.Tensor) -> torch.Tensor:
-        """``sum_k CTRGC_k(x)`` as one GEMM for all K ``conv3`` and K accumulating batched matmuls.
+        """``sum_k CTRGC_k(x)``: per subset a GEMM (``conv3``) and a batched matmul accumulated in place.
 
-        ``conv3`` runs as a plain GEMM (reading a channels-last input as a transposed matrix) with
-        output channels ordered (c, k), so each subset's features are a strided [N*C, T, U] view: no
-        reorder of the K-fold wide output. Its bias is applied after the aggregation, as
-        ``b_k[c] * sum_u G_k[n, c, u, v]``.
+        ``conv3`` runs as a plain GEMM (reading a channels-last input as a transposed matrix), so its
+        output is the NCHW [N*C, T, U] batch the per-channel matmul needs, with no reorder. Its bias
+        is applied after the aggregation, as ``b_k[c] * sum_u G_k[n, c, u, v]``.
         """
         n, c_in, t, v = x.shape
         k, c = self.num_subsets, self.out_channels
-        graphs = self.relation_graphs(x)  # N, C, K, U, V
-        w3 = torch.stack([m.conv3.weight.view(c, c_in) for m in self.convs], 1).view(c * k, c_in)
-        b3 = torch.stack([m.conv3.bias for m in self.convs], 1)  # C, K
-        feat = shared_matrix_bmm(w3, x.flatten(2)).view(n * c, k, t, v).unbind(1)
-        bias = (graphs.sum(-2) * b3.unsqueeze(-1)).sum(2)  # N, C, V
-        # unbind, not indexing: its backward stacks the K gradients instead of zero-filling K copies
-        graphs_k = graphs.view(n * c, k, v, v).unbind(1)
-        out = torch.baddbmm(bias.view(n * c, 1, v), feat[0], graphs_k[0])
-        for i in range(1, k):
-            out = out.baddbmm_(feat[i], graphs_k[i])
+        graphs = self.relation_graphs(x)  # K, N, C, U, V
+        b3 = torch.stack([m.conv3.bias for m in self.convs]).view(k, 1, c, 1)
+        bias = (graphs.sum(-2) * b3).sum(0)  # N, C, V
+        rows = x.flatten(2)
+        out = None
+        for i, m in enumerate(self.convs):
+            feat = shared_matrix_bmm(m.conv3.weight.view(c, c_in), rows).view(n * c, t, v)
+            graph = graphs[i].view(n * c, v, v)
+            if out is None:
+                out = torch.baddbmm(bias.view(n * c, 1, v), feat, graph)
+            else:
+                out = out.baddbmm_(feat, graph)
         return out.view(n, c, t, v)
 
 
