@@ -145,9 +145,9 @@ class UnitCTRGCN(nn.Module):
         bias = (graphs.sum(-2) * b3).sum(0)  # N, C, V
         rows = x.flatten(2)
         out = None
-        for i, m in enumerate(self.convs):
+        # unbind, not indexing: its backward stacks the K gradients instead of zero-filling K copies
+        for m, graph in zip(self.convs, graphs.view(k, n * c, v, v).unbind(0)):
             feat = shared_matrix_bmm(m.conv3.weight.view(c, c_in), rows).view(n * c, t, v)
-            graph = graphs[i].view(n * c, v, v)
             if out is None:
                 out = torch.baddbmm(bias.view(n * c, 1, v), feat, graph)
             else:
