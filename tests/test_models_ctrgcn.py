@@ -83,17 +83,19 @@ def _randomised(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return net
 
 
-def _fast_and_reference(net: torch.nn.Module, x: torch.Tensor, train: bool):
+def _fast_and_reference(net: torch.nn.Module, x: torch.Tensor, mode: str):
     """(fast, reference) outputs and parameter gradients, in float64 (no float32 ReLU-mask flips)."""
     import copy
 
     from pyskl.models.gcns.blocks import set_reference_mode
 
+    train = mode == "train"
     results = []
     for reference in (False, True):
         model = set_reference_mode(copy.deepcopy(net).double().train(train), reference)
         inp = x.double().requires_grad_(train)
-        out = model(inp)
+        with torch.set_grad_enabled(mode != "inference"):  # inference: the BN-folded eval path
+            out = model(inp)
         grads = {}
         if train:
             (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
@@ -103,14 +105,14 @@ def _fast_and_reference(net: torch.nn.Module, x: torch.Tensor, train: bool):
     return results
 
 
-@pytest.mark.parametrize("train", [False, True])
-def test_fast_path_equals_pyskl_formulation(train):
+@pytest.mark.parametrize("mode", ["inference", "eval", "train"])
+def test_fast_path_equals_pyskl_formulation(mode):
     """Channels-last blocks, merged subsets and accumulated bmm == PYSKL's per-subset NCHW path."""
     torch.manual_seed(0)
     net = _randomised(build_model(dict(type="CTRGCN", graph_cfg=GRAPH, base_channels=8, num_stages=4,
                                        inflate_stages=[3], down_stages=[3])))
     x = torch.randn(2, 2, 10, 25, 3)
-    (fast, fast_grads), (ref, ref_grads) = _fast_and_reference(net, x, train)
+    (fast, fast_grads), (ref, ref_grads) = _fast_and_reference(net, x, mode)
     torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
     assert fast_grads.keys() == ref_grads.keys()
     for key in ref_grads:

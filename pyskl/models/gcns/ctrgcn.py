@@ -103,11 +103,25 @@ class UnitCTRGCN(nn.Module):
             for i in range(1, self.num_subsets):
                 y = y + self.convs[i](x, self.A[i], self.alpha)
             return self.relu(self.bn(y) + self.down(x))
+        if not (self.training or torch.is_grad_enabled() or torch.jit.is_tracing()) and self._bn_foldable():
+            return self._forward_inference(x)
         y = self.bn(self._aggregate(x))  # NCHW
         # the TCN that follows runs channels-last (oneDNN convs without layout reorders)
         y = y.contiguous(memory_format=torch.channels_last)
-        y = y + self.down(x) if self.training else y.add_(self.down(x))
-        return torch.relu_(y)
+        return torch.relu_(y.add_(self.down(x)))
+
+    def _bn_foldable(self) -> bool:
+        return type(self.bn) is nn.BatchNorm2d and self.bn.running_var is not None
+
+    def _forward_inference(self, x: torch.Tensor) -> torch.Tensor:
+        """Eval without autograd: ``bn`` folded into the aggregation, and the residual add writes the
+        channels-last result directly (two passes over the output instead of four)."""
+        scale = self.bn.weight * torch.rsqrt(self.bn.running_var + self.bn.eps)
+        shift = self.bn.bias - self.bn.running_mean * scale
+        y = self._aggregate(x, scale, shift)
+        out = torch.empty_like(y, memory_format=torch.channels_last)
+        torch.add(y, self.down(x), out=out)
+        return torch.relu_(out)
 
     def relation_graphs(self, x: torch.Tensor) -> torch.Tensor:
         """Every subset's refined graph ``alpha * conv4(tanh(phi_u - psi_v)) + A_k``: [K, N, C, U, V].
@@ -131,8 +145,10 @@ class UnitCTRGCN(nn.Module):
         graph = torch.matmul(weight.unsqueeze(1), rel.transpose(0, 1))  # K, N, C, U*V
         return graph.view(k, n, -1, v, v)
 
-    def _aggregate(self, x: torch.Tensor) -> torch.Tensor:
-        """``sum_k CTRGC_k(x)``: per subset a GEMM (``conv3``) and a batched matmul accumulated in place.
+    def _aggregate(self, x: torch.Tensor, scale: torch.Tensor | None = None,
+                   shift: torch.Tensor | None = None) -> torch.Tensor:
+        """``sum_k CTRGC_k(x)`` [* scale + shift per channel]: per subset a GEMM (``conv3``) and a
+        batched matmul accumulated in place.
 
         ``conv3`` runs as a plain GEMM (reading a channels-last input as a transposed matrix), so its
         output is the NCHW [N*C, T, U] batch the per-channel matmul needs, with no reorder. Its bias
@@ -143,11 +159,16 @@ class UnitCTRGCN(nn.Module):
         graphs = self.relation_graphs(x)  # K, N, C, U, V
         b3 = torch.stack([m.conv3.bias for m in self.convs]).view(k, 1, c, 1)
         bias = (graphs.sum(-2) * b3).sum(0)  # N, C, V
+        if scale is not None:  # the per-channel affine commutes with the per-channel aggregation
+            bias = bias * scale.view(c, 1) + shift.view(c, 1)
         rows = x.flatten(2)
         out = None
         # unbind, not indexing: its backward stacks the K gradients instead of zero-filling K copies
         for m, graph in zip(self.convs, graphs.view(k, n * c, v, v).unbind(0)):
-            feat = shared_matrix_bmm(m.conv3.weight.view(c, c_in), rows).view(n * c, t, v)
+            weight = m.conv3.weight.view(c, c_in)
+            if scale is not None:
+                weight = weight * scale.view(c, 1)
+            feat = shared_matrix_bmm(weight, rows).view(n * c, t, v)
             if out is None:
                 out = torch.baddbmm(bias.view(n * c, 1, v), feat, graph)
             else:
