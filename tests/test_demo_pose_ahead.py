@@ -186,3 +186,23 @@ def test_torch_threads_during_the_demo_and_restored_after(tmp_path):
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_run_ahead_keeps_depth_items_in_flight_in_order():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyskl.apis.demo import _run_ahead
+
+    produced = []
+
+    def items():
+        for i in range(10):
+            produced.append(i)
+            yield i
+
+    with ThreadPoolExecutor(1) as pool:
+        it = _run_ahead(items(), pool, 3)
+        assert next(it) == 0
+        pool.submit(lambda: None).result()  # one worker, FIFO: every step submitted so far has run
+        assert produced == [0, 1, 2, 3]  # the current item and 3 ahead, no more
+        assert list(it) == list(range(1, 10))

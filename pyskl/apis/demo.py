@@ -12,6 +12,7 @@ import itertools
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MEDIAPIPE_SEARCH_EVERY", "DemoResult", "class_names_for", "run_demo"]
+__all__ = ["MEDIAPIPE_SEARCH_EVERY", "POSE_AHEAD_FRAMES", "DemoResult", "class_names_for", "run_demo"]
+
+# frames the pose worker may run ahead of recognition and drawing (each held frame: 6 MB at 1080p)
+POSE_AHEAD_FRAMES = 4
 
 # the mediapipe backend looks for people not yet found every 5th frame (a newcomer is picked up within
 # 167 ms at 30 fps) instead of running its person detector on every frame
@@ -131,9 +135,9 @@ def run_demo(
         timeline: JSON path (default: ``out`` with ``.json``); a CSV is written beside it.
         save_pose: also write the tracked skeletons as a PYSKL annotation pickle (grows with the video:
             keypoints only).
-        pose_ahead: pose frame t+1 on a worker thread (and decode frame t+2 on another) while frame t is
-            tracked, recognised and drawn (same results). The 'pose' stage time is then the wait for the
-            worker. False: everything in this thread, one stage after the other.
+        pose_ahead: pose the next frames on a worker thread (up to :data:`POSE_AHEAD_FRAMES` ahead; decode
+            on another) while frame t is tracked, recognised and drawn (same results). The 'pose' stage
+            time is then the wait for the worker. False: everything in this thread, one stage after the other.
         torch_threads: torch CPU threads for the recognizer while the demo runs (restored after). None: 1
             with ``pose_ahead`` (the pose and decode workers use the other cores; on 2 cores a second torch
             thread spin-waits against them, measured 10x slower recognition), else torch's setting.
@@ -185,16 +189,18 @@ def run_demo(
         if pose_ahead:
             from concurrent.futures import ThreadPoolExecutor
 
-            # a three-stage pipeline: decode frame t+2 | pose frame t+1 | track, recognise, draw frame t
+            # a three-stage pipeline: decode | pose | track, recognise, draw. The pose worker may run a few
+            # frames ahead, so that it keeps a core busy while a recognition (a burst of ~100 ms on one
+            # core every ``stride`` frames) holds up this thread
             pools = [ThreadPoolExecutor(1, thread_name_prefix=f"demo-{n}") for n in ("pose", "decode")]
-            frames_in = _one_ahead(frames_in, pools[1])
+            frames_in = _run_ahead(frames_in, pools[1], 2)
         posed = None
         if pose_every > 1:
             from ..pose.strided import strided_poses
 
             posed = strided_poses(frames_in, pose, pose_every)
         if pose_ahead:
-            posed = _one_ahead(posed or _posed_frames(frames_in, pose), pools[0])
+            posed = _run_ahead(posed or _posed_frames(frames_in, pose), pools[0], POSE_AHEAD_FRAMES)
         for t in itertools.count():
             if posed is None:
                 frame = next(frames_in, None)  # decoding is timed in no stage (only in 'total')
@@ -313,18 +319,19 @@ def _posed_frames(frames: Iterator[np.ndarray], pose: Any) -> Iterator[tuple[np.
         yield frame, pose(frame)
 
 
-def _one_ahead(items: Iterator, pool: Any) -> Iterator:
-    """``items`` with the next one computed on ``pool`` while the caller works on the current one."""
+def _run_ahead(items: Iterator, pool: Any, depth: int) -> Iterator:
+    """``items``, up to ``depth`` of them computed ahead on ``pool`` (one thread: order is kept) while the
+    caller works on the current one."""
 
     def step():
         return next(items, _END)
 
-    job = pool.submit(step)
+    jobs = deque(pool.submit(step) for _ in range(depth))
     while True:
-        item = job.result()
+        item = jobs.popleft().result()
         if item is _END:
             return
-        job = pool.submit(step)
+        jobs.append(pool.submit(step))
         yield item
 
 
