@@ -185,3 +185,14 @@ def test_multiscale_aggregate_channels_last_equals_einsum():
     out = multiscale_aggregate(x.contiguous(memory_format=torch.channels_last), A)
     assert out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_temporal_max_pool_channels_last(stride):
+    from pyskl.models.gcns.msg3d import TemporalMaxPool
+
+    x = torch.randn(2, 3, 7, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
+    out = TemporalMaxPool((3, 1), (stride, 1), (1, 0))(x)
+    ref = torch.nn.MaxPool2d((3, 1), (stride, 1), (1, 0))(x.detach().contiguous())
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
