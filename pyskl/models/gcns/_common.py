@@ -86,9 +86,11 @@ class _SharedMatrixBmm(torch.autograd.Function):
         matrix, rows = ctx.saved_tensors
         grad_matrix = grad_rows = None
         if ctx.needs_input_grad[0]:
-            # sum_b grad[b] @ rows[b]^T accumulated in place: no [B, M, J] intermediate (MS-G3D's
-            # window graphs make that 800 x 750 x 125)
-            grad_matrix = torch.addbmm(matrix.new_empty(matrix.shape), grad, rows.transpose(1, 2), beta=0)
+            if rows.shape[0] * matrix.numel() <= 1 << 22:  # few, large products: batched, then summed
+                grad_matrix = torch.bmm(grad, rows.transpose(1, 2)).sum(0)
+            else:  # accumulated in place: no [B, M, J] intermediate (800 x 750 x 125 in MS-G3D)
+                grad_matrix = torch.addbmm(matrix.new_empty(matrix.shape), grad, rows.transpose(1, 2),
+                                           beta=0)
         if ctx.needs_input_grad[1]:
             grad_rows = _bmm_like(matrix.t().expand(rows.shape[0], -1, -1), grad, rows)
         return grad_matrix, grad_rows
