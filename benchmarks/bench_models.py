@@ -13,6 +13,8 @@ load hits both equally):
     and train ``fast+compile`` (``pyskl train --compile``).
 It checks that the variants give the same eval logits and prints ratios against the reference and
 against PYSKL's own figures measured on these machines (../shared/oracle/models/README.md, 2 threads).
+Like the ``pyskl`` CLI it makes glibc keep freed blocks (``pyskl.utils.malloc``; both variants get it);
+``--no-malloc-tuning`` measures without.
 Train step = forward + PYSKL's loss + backward + SGD(momentum 0.9, nesterov, wd 5e-4) step.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pyskl.engine.test import prepare_for_inference  # noqa: E402
 from pyskl.models import MODELS, build_model  # noqa: E402
 from pyskl.models.gcns.blocks import fuse_conv_bn, set_reference_mode  # noqa: E402
+from pyskl.utils.malloc import keep_freed_blocks  # noqa: E402
 
 NTU = dict(layout="nturgb+d", mode="spatial")
 MODEL_CFGS = {
@@ -176,10 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd variants")
+    parser.add_argument("--no-malloc-tuning", dest="malloc_tuning", action="store_false",
+                        help="keep glibc's default allocator thresholds (the pyskl CLI raises them)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    tuned = args.malloc_tuning and keep_freed_blocks()
     print(f"torch {torch.__version__}, {args.threads} threads, "
-          f"median of {args.iters} after {args.warmup} warm-up")
+          f"median of {args.iters} after {args.warmup} warm-up; glibc keeps freed blocks "
+          f"(as the pyskl CLI): {tuned}")
     for name in args.models:
         backbone = MODEL_CFGS[name]["type"]
         if backbone not in MODELS:

@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     # OpenMP threads that busy-wait make a shared or oversubscribed CPU crawl (10x slower measured on
     # 2 busy cores); waiting passively costs little when idle. Must be set before torch is imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from .utils.malloc import keep_freed_blocks
+
+    keep_freed_blocks()  # CPU steps reuse activation buffers instead of faulting in fresh pages
     parser = build_parser()
     # Parse the command name first, then let its module define the rest of the parser.
     known, _ = parser.parse_known_args(argv[:1] if argv and not argv[0].startswith("-") else argv)
