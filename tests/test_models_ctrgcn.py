@@ -135,7 +135,7 @@ def test_fused_eval_model_keeps_outputs():
 
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_shared_matrix_bmm_matches_matmul(channels_last):
-    from pyskl.models.gcns._common import shared_matrix_bmm
+    from pyskl.models.gcns.blocks import shared_matrix_bmm
 
     torch.manual_seed(0)
     x = torch.randn(3, 5, 4, 6, dtype=torch.float64)

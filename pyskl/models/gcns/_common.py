@@ -1,14 +1,12 @@
 """Helpers shared by the AAGCN / CTR-GCN / DG-STGCN / MS-G3D backbones (PYSKL semantics)."""
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from .blocks import UnitTCN
 
-__all__ = ["conv_init", "bn_init", "make_residual", "build_data_bn", "apply_data_bn", "shared_matrix_bmm"]
+__all__ = ["conv_init", "bn_init", "make_residual", "build_data_bn", "apply_data_bn"]
 
 
 def conv_init(conv: nn.Module) -> None:
@@ -63,46 +61,3 @@ def apply_data_bn(x: torch.Tensor, data_bn: nn.Module, data_bn_type: str | None)
     else:
         x = data_bn(x.view(n * m, v * c, t))
     return x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
-
-
-def _bmm_like(a: torch.Tensor, b: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``a @ b`` batched, computed transposed when ``like`` is a transposed (column-major) batch of
-    matrices, so the result has ``like``'s memory layout."""
-    if like.stride(-2) == 1 and like.stride(-1) != 1:
-        return torch.bmm(b.transpose(1, 2), a.transpose(1, 2)).transpose(1, 2)
-    return torch.bmm(a, b)
-
-
-class _SharedMatrixBmm(torch.autograd.Function):
-    """``matrix @ rows[i]`` for every i with one batched matmul over a stride-0 ``matrix``."""
-
-    @staticmethod
-    def forward(ctx: Any, matrix: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(matrix, rows)
-        return torch.bmm(matrix.expand(rows.shape[0], -1, -1), rows)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        matrix, rows = ctx.saved_tensors
-        grad_matrix = grad_rows = None
-        if ctx.needs_input_grad[0]:
-            if rows.shape[0] * matrix.numel() <= 1 << 22:  # few, large products: batched, then summed
-                grad_matrix = torch.bmm(grad, rows.transpose(1, 2)).sum(0)
-            else:  # accumulated in place: no [B, M, J] intermediate (800 x 750 x 125 in MS-G3D)
-                grad_matrix = torch.addbmm(matrix.new_empty(matrix.shape), grad, rows.transpose(1, 2),
-                                           beta=0)
-        if ctx.needs_input_grad[1]:
-            grad_rows = _bmm_like(matrix.t().expand(rows.shape[0], -1, -1), grad, rows)
-        return grad_matrix, grad_rows
-
-
-def shared_matrix_bmm(matrix: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``matrix`` [M, J] times each ``rows[i]`` [J, L] -> [B, M, L]: a 1x1 conv of [B, J, L] features.
-
-    ``rows`` may be a channels-last activation seen as [B, C, T*V] (column-major matrices): BLAS reads
-    it transposed, so neither it nor its gradient is copied into another layout. ``torch.matmul``
-    would fold the batch into one GEMM and copy a transposed output instead.
-    """
-    if torch.is_grad_enabled() and not torch.jit.is_tracing():
-        return _SharedMatrixBmm.apply(matrix, rows)
-    return torch.bmm(matrix.expand(rows.shape[0], -1, -1), rows)

@@ -19,7 +19,7 @@ from torch import nn
 __all__ = [
     "UnitGCN", "UnitTCN", "MSTCN", "unit_gcn", "unit_tcn", "mstcn",
     "split_prefixed", "build_norm", "build_act", "graph_conv", "graph_conv_reference",
-    "graph_conv_channels_last", "set_reference_mode", "fuse_conv_bn",
+    "graph_conv_channels_last", "shared_matrix_bmm", "set_reference_mode", "fuse_conv_bn",
 ]
 
 _NORMS = {"BN": nn.BatchNorm2d, "BN2d": nn.BatchNorm2d, "SyncBN": nn.BatchNorm2d,
@@ -95,13 +95,23 @@ def graph_conv(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     return out.sum(1).view(n, c, t, A.shape[-1])
 
 
-class _SharedMatrixBmm(torch.autograd.Function):
-    """``matrix @ rows[i]`` for every i, ``matrix`` [W, J] shared, ``rows`` [B, J, C] -> [B, W, C].
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 has no per-device query
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
 
-    ``torch.matmul`` with a 2-D left operand folds the batch into one GEMM, which needs a transposed
-    copy of ``rows`` forward and backward; a batched matmul over a stride-0 view of ``matrix`` needs
-    none (measured 2.9x faster forward + backward at ST-GCN++'s shapes, single thread).
-    """
+
+def _bmm_like(a: torch.Tensor, b: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` batched, computed transposed when ``like`` is a transposed (column-major) batch of
+    matrices, so the result has ``like``'s memory layout."""
+    if like.stride(-2) == 1 and like.stride(-1) != 1:
+        return torch.bmm(b.transpose(1, 2), a.transpose(1, 2)).transpose(1, 2)
+    return torch.bmm(a, b)
+
+
+class _SharedMatrixBmm(torch.autograd.Function):
+    """``matrix @ rows[i]`` for every i with one batched matmul over a stride-0 ``matrix``."""
 
     @staticmethod
     def forward(ctx: Any, matrix: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -113,17 +123,27 @@ class _SharedMatrixBmm(torch.autograd.Function):
         matrix, rows = ctx.saved_tensors
         grad_matrix = grad_rows = None
         if ctx.needs_input_grad[0]:
-            grad_matrix = torch.bmm(grad, rows.transpose(1, 2)).sum(0)
+            if rows.shape[0] * matrix.numel() <= 1 << 22:  # few, large products: batched, then summed
+                grad_matrix = torch.bmm(grad, rows.transpose(1, 2)).sum(0)
+            else:  # accumulated in place: no [B, M, J] intermediate (800 x 750 x 125 in MS-G3D)
+                grad_matrix = torch.addbmm(matrix.new_empty(matrix.shape), grad, rows.transpose(1, 2),
+                                           beta=0)
         if ctx.needs_input_grad[1]:
-            grad_rows = torch.bmm(matrix.t().expand(rows.shape[0], -1, -1), grad)
+            grad_rows = _bmm_like(matrix.t().expand(rows.shape[0], -1, -1), grad, rows)
         return grad_matrix, grad_rows
 
 
-def _autocast_enabled(device_type: str) -> bool:
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4 has no per-device query
-        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
+def shared_matrix_bmm(matrix: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``matrix`` [M, J] times each ``rows[i]`` [J, L] -> [B, M, L]: a 1x1 conv of [B, J, L] features.
+
+    ``rows`` may be a channels-last activation seen as [B, C, T*V] (column-major matrices): BLAS reads
+    it transposed, so neither it nor its gradient is copied into another layout. ``torch.matmul``
+    would fold the batch into one GEMM and copy a transposed output instead.
+    """
+    if (torch.is_grad_enabled() and not torch.jit.is_tracing()
+            and not _autocast_enabled(rows.device.type)):
+        return _SharedMatrixBmm.apply(matrix, rows)
+    return torch.bmm(matrix.expand(rows.shape[0], -1, -1), rows)
 
 
 def graph_conv_channels_last(y: torch.Tensor, A: torch.Tensor, addend: torch.Tensor | None = None
@@ -143,11 +163,8 @@ def graph_conv_channels_last(y: torch.Tensor, A: torch.Tensor, addend: torch.Ten
     if addend is not None:
         base = addend.expand(n, c, t, w).permute(0, 2, 3, 1).reshape(n * t, w, c)  # a view if channels-last
         out = torch.baddbmm(base, matrix.expand(n * t, -1, -1), rows)
-    elif (torch.is_grad_enabled() and not torch.jit.is_tracing()
-            and not _autocast_enabled(y.device.type)):
-        out = _SharedMatrixBmm.apply(matrix, rows)  # N*T, W, C
-    else:  # inference, mixed precision, TorchScript/ONNX export: the same bmm through autograd
-        out = torch.bmm(matrix.expand(n * t, -1, -1), rows)
+    else:
+        out = shared_matrix_bmm(matrix, rows)  # N*T, W, C
     return out.view(n, t, w, c).permute(0, 3, 1, 2)
 
 

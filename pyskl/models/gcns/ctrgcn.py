@@ -15,7 +15,8 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph
-from ._common import apply_data_bn, bn_init, conv_init, make_residual, shared_matrix_bmm
+from ._common import apply_data_bn, bn_init, conv_init, make_residual
+from .blocks import shared_matrix_bmm
 from .msg3d import MSG3DTCN
 
 __all__ = ["CTRGC", "UnitCTRGCN", "CTRGCNBlock", "CTRGCN", "unit_ctrgcn"]

@@ -19,8 +19,8 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph, k_adjacency, normalize_digraph
-from ._common import _Zero, apply_data_bn, shared_matrix_bmm
-from .blocks import UnitTCN
+from ._common import _Zero, apply_data_bn
+from .blocks import UnitTCN, shared_matrix_bmm
 
 __all__ = ["MSG3D", "MSG3DTCN", "MSGCN", "STMSGCN", "MSG3DBlock", "MWMSG3DBlock",
            "UnfoldTemporalWindows", "MLP"]
