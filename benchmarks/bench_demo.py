@@ -27,6 +27,7 @@ Goal (issue 7): pose + recognition at least the source frame rate (30 fps) on 2 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -100,6 +101,12 @@ def main() -> int:
         help="pose every n-th frame, interpolate the others (the demo's speed fallback; default 1)",
     )
     args = parser.parse_args()
+    # the process settings `pyskl demo` runs with (pyskl.cli.main): passive OpenMP waits, glibc keeping
+    # freed blocks; set before torch is imported
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from pyskl.utils.malloc import keep_freed_blocks
+
+    keep_freed_blocks()
 
     import torch
 

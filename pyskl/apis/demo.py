@@ -157,7 +157,7 @@ def run_demo(
     if out is None and timeline is None:
         raise ValueError("give an output video, a timeline path, or both")
     timeline = Path(timeline) if timeline is not None else Path(out).with_suffix(".json")
-    model = init_recognizer(config, checkpoint, device=device, num_clips=num_clips)
+    model = init_recognizer(config, checkpoint, device=device, num_clips=num_clips, fuse_bn=True)
     classes = class_names_for(_num_classes(model), label_map)
     own = isinstance(backend, str)
     kwargs = dict(backend_kwargs or {}, max_persons=max_persons)
