@@ -21,10 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the backbone (Inductor with frozen weights; compiling takes a while)")
+                        help="torch.compile the backbone (Inductor, frozen weights; compiling takes a while)")
     parser.add_argument("--no-fuse-bn", dest="fuse_bn", action="store_false",
-                        help="keep BatchNorms separate (by default they are folded into the preceding convs: "
-                             "same scores up to float rounding, faster)")
+                        help="keep BatchNorms separate (by default they are folded into the convs "
+                             "before them: same scores up to float rounding, faster)")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="accepted for PYSKL compatibility; torchrun's environment is detected")

@@ -303,7 +303,8 @@ class UnitGCN(nn.Module):
         self.bn = nn.Identity()
         down = self.down if self.with_res else None
         self.shift_in_res = (isinstance(down, nn.Sequential) and isinstance(down[0], nn.Conv2d)
-                             and down[0].bias is not None and all(isinstance(m, nn.Identity) for m in down[1:]))
+                             and down[0].bias is not None
+                             and all(isinstance(m, nn.Identity) for m in down[1:]))
         if self.shift_in_res:
             with torch.no_grad():
                 down[0].bias.add_(shift)
