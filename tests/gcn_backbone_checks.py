@@ -103,6 +103,19 @@ def check_backward(backbone: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def randomize_norms(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Trained-looking BatchNorm statistics and affines (not 0/1), so folding and every BN term count."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.2, 0.2, generator=gen)
+                m.running_var.uniform_(0.7, 1.4, generator=gen)
+                m.weight.uniform_(0.5, 1.5, generator=gen)
+                m.bias.uniform_(-0.3, 0.3, generator=gen)
+    return module
+
+
 def randomize_gates(module: torch.nn.Module, names: tuple[str, ...], seed: int = 0) -> None:
     """Give zero-initialised gates (alpha, beta, add_coeff, ...) nonzero values so every path matters."""
     gen = torch.Generator().manual_seed(seed)

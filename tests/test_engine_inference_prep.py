@@ -5,6 +5,7 @@ import copy
 
 import pytest
 import torch
+from gcn_backbone_checks import randomize_norms
 
 from pyskl.engine.test import prepare_for_inference
 from pyskl.models import build_model
@@ -20,14 +21,7 @@ TINY_STGCNPP = dict(
 
 def _trained_looking_model() -> torch.nn.Module:
     torch.manual_seed(0)
-    model = build_model(TINY_STGCNPP)
-    for m in model.modules():  # non-trivial BN statistics, so folding has something to fold
-        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.3, 0.3)
-    return model.eval()
+    return randomize_norms(build_model(TINY_STGCNPP)).eval()  # non-trivial BNs: folding has work to do
 
 
 def test_folded_model_gives_the_same_scores():

@@ -9,6 +9,7 @@ from gcn_backbone_checks import (
     check_golden_io,
     check_state_dict_layout,
     randomize_gates,
+    randomize_norms,
 )
 
 from pyskl.models import build_model
@@ -71,14 +72,10 @@ def _randomised(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Nonzero gates and non-trivial BN statistics/affines, so every term of the formulation counts."""
     gen = torch.Generator().manual_seed(seed)
     randomize_gates(net, ("alpha",), seed)
+    randomize_norms(net, seed)
     with torch.no_grad():
         for m in net.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
-            elif isinstance(m, torch.nn.Conv2d) and m.bias is not None:
+            if isinstance(m, torch.nn.Conv2d) and m.bias is not None:
                 m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
     return net
 

@@ -12,6 +12,7 @@ from gcn_backbone_checks import (
     check_constructed_buffers,
     check_golden_io,
     check_state_dict_layout,
+    randomize_norms,
 )
 
 from pyskl.models import build_model
@@ -108,14 +109,9 @@ def _randomised_small_msg3d() -> torch.nn.Module:
     torch.manual_seed(0)
     net = build_model(dict(type="MSG3D", graph_cfg=GRAPH, base_channels=12, num_gcn_scales=3,
                            num_g3d_scales=2))
+    randomize_norms(net, seed=1)
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
         for key, p in net.named_parameters():
             if key.endswith("PA"):
                 p.add_(torch.randn(p.shape, generator=gen) * 0.05)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from gcn_backbone_checks import randomize_norms
 
 from pyskl.models import build_model
 from pyskl.models.gcns.blocks import (MSTCN, UnitGCN, UnitTCN, graph_conv, graph_conv_reference,
@@ -150,13 +151,7 @@ def _randomised_stgcnpp(**gcn_kwargs):
     gcn_kwargs = gcn_kwargs or dict(gcn_adaptive="init", gcn_with_res=True)
     net = STGCN(graph_cfg=dict(layout="coco", mode="spatial"), **gcn_kwargs,
                 tcn_type="mstcn", base_channels=16, num_stages=4, inflate_stages=[3], down_stages=[3])
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.7, 1.4)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.3, 0.3)
-    return net
+    return randomize_norms(net)
 
 
 def test_fast_path_equals_reference_eval_and_train():
