@@ -206,3 +206,22 @@ def test_run_ahead_keeps_depth_items_in_flight_in_order():
         pool.submit(lambda: None).result()  # one worker, FIFO: every step submitted so far has run
         assert produced == [0, 1, 2, 3]  # the current item and 3 ahead, no more
         assert list(it) == list(range(1, 10))
+
+
+def test_cli_passes_pose_every(monkeypatch):
+    import pyskl.apis.demo as demo_api
+    from pyskl.cli import main
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run_demo(*args, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(demo_api, "run_demo", fake_run_demo)
+    with pytest.raises(Stop):
+        main(["demo", "in.mp4", "out.mp4", "--config", "c.py", "--pose-every", "2"])
+    assert seen["pose_every"] == 2 and seen["torch_threads"] is None

@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="torch CPU threads for the recognizer (default 1: pose and decoding run on the other cores)",
     )
+    parser.add_argument(
+        "--pose-every",
+        type=int,
+        default=1,
+        help="run pose on every N-th frame and interpolate the others (faster, less precise; default 1)",
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -85,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         save_pose=args.save_pose,
         torch_threads=args.threads,
+        pose_every=args.pose_every,
     )
     fps = result.fps
     print(
