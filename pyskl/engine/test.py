@@ -167,8 +167,8 @@ class TestOptions:
 def prepare_for_inference(model: nn.Module, fuse_bn: bool = True, compile_: bool = False) -> nn.Module:
     """``model`` in eval mode with BatchNorms folded into their convs and, optionally, a compiled backbone.
 
-    Folding gives the same scores up to float rounding (about 1e-6) and is about 5% faster on CPU for
-    ST-GCN++; it removes the folded BNs from the state_dict, so use it only on a model that is not
+    Folding gives the same scores up to float rounding (about 1e-6) and makes an ST-GCN++ eval step
+    about 10% faster on CPU (0.885 -> 0.807 s at batch 16, 2 threads); it removes the folded BNs from the state_dict, so use it only on a model that is not
     saved or trained afterwards. ``torch.compile`` wraps the backbone, not the recognizer, because
     testing calls ``predict``, which a compiled ``forward`` would bypass; with Inductor's freezing
     the weights become constants, so convs get prepacked weights.
