@@ -36,7 +36,8 @@ class PoseDataset:
         valid_ratio: Kinetics only: when > 0, keep samples whose ``valid[box_thr] / total_frames >= valid_ratio``
             and add ``anno_inds = box_score >= box_thr`` (PYSKL ignores ``None`` and ``0.0``, which configs use).
         box_thr: detector-box threshold, one of 0.5, 0.6, 0.7, 0.8, 0.9 (PYSKL's default 0.5).
-        class_prob: per-class sampling multipliers (read by the training sampler); stored as given.
+        class_prob: per-class sampling multipliers, a list or a ``{label: multiplier}`` dict, for the
+            training sampler (``pyskl.engine.class_sampler``).
         memcached: fetch each sample's arrays from memcached under the key ``frame_dir`` (needs ``pymemcache``).
         mc_cfg: memcached ``(host, port)``.
         start_index: added to frame indices by the sampling ops.
@@ -54,7 +55,7 @@ class PoseDataset:
                  test_mode: bool = False,
                  valid_ratio: float | None = None,
                  box_thr: float | None = 0.5,
-                 class_prob: Sequence[float] | None = None,
+                 class_prob: Sequence[float] | dict | None = None,
                  memcached: bool = False,
                  mc_cfg: Sequence = ("localhost", 22077),
                  start_index: int = 0,
@@ -74,7 +75,9 @@ class PoseDataset:
         self.memcached = memcached
         self.mc_cfg = tuple(mc_cfg) if mc_cfg is not None else None
         self.cli: Any = None
-        self.class_prob = list(class_prob) if class_prob is not None else None
+        if class_prob is not None and not isinstance(class_prob, dict):
+            class_prob = list(class_prob)
+        self.class_prob = class_prob
         if box_thr is not None:
             threshold = _as_float(box_thr)
             if threshold is None or not any(abs(threshold - t) < 1e-9 for t in _BOX_THRESHOLDS):

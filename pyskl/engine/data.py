@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..config import ConfigError
+from .class_sampler import ClassProbSampler, find_class_prob
 from .dist import DistEnv
 
 __all__ = ["build_split_dataset", "dataset_labels", "dataset_frame_dirs", "build_train_loader",
@@ -122,9 +123,16 @@ def _loader_kwargs(settings: dict, seed: int | None, env: DistEnv) -> dict:
 
 
 def build_train_loader(dataset: Dataset, settings: dict, env: DistEnv, seed: int) -> DataLoader:
-    """Shuffled loader; call ``loader.sampler.set_epoch(epoch)`` before each epoch."""
-    sampler = DistributedSampler(dataset, num_replicas=env.world_size, rank=env.rank,
-                                 shuffle=settings.get("shuffle", True), seed=seed)
+    """Shuffled loader; call ``loader.sampler.set_epoch(epoch)`` before each epoch.
+
+    A dataset with ``class_prob`` (PYSKL's NTU120 PoseC3D configs) gets PYSKL's class-specific sampler.
+    """
+    shuffle = settings.get("shuffle", True)
+    if find_class_prob(dataset)[2] is not None:
+        sampler: Sampler = ClassProbSampler(dataset, env.world_size, env.rank, shuffle=shuffle, seed=seed)
+    else:
+        sampler = DistributedSampler(dataset, num_replicas=env.world_size, rank=env.rank, shuffle=shuffle,
+                                     seed=seed)
     return DataLoader(dataset, sampler=sampler, drop_last=settings.get("drop_last", False),
                       **_loader_kwargs(settings, seed, env))
 
