@@ -4,9 +4,9 @@ Each epoch holds every sample of class ``c`` ``floor(m_c)`` times plus a random 
 them, where ``m_c = class_prob[c] * times`` (``times`` of a wrapping ``RepeatDataset``; classes missing
 from ``class_prob`` get ``times``). The whole list is shuffled, padded to a multiple of the world size and
 dealt to the ranks round-robin. PYSKL's NTU120 PoseC3D configs use it (``[1] * 60 + [2] * 60``), so the
-published numbers depend on it. The random draws follow PYSKL's order (one permutation per class in
-order of first appearance, then one of the whole list, from a generator seeded ``seed + epoch``), so
-an epoch visits the samples in PYSKL's order.
+published numbers depend on it. The random draws are made in PYSKL's order (one permutation per class,
+classes in order of first appearance, then one of the whole list, from a generator seeded
+``seed + epoch``), so the same seed gives PYSKL's epoch order.
 """
 from __future__ import annotations
 
