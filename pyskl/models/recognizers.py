@@ -133,6 +133,27 @@ class RecognizerGCN(BaseRecognizer):
 
     input_ndim = 4  # M, T, V, C
 
+    def extract_feat(self, x: torch.Tensor) -> torch.Tensor:
+        """Backbone features of clips [N*clips, M, T, V, C].
+
+        In inference, when the backbone treats persons independently (``person_independent``),
+        all-zero persons (FormatGCNInput's padding of one-person samples) share one backbone pass:
+        their features are the same constant, so the scores do not change (up to float rounding) and
+        a padded sample costs half.
+        """
+        if (self.training or torch.is_grad_enabled() or x.dim() != 5 or torch.jit.is_tracing()
+                or torch.jit.is_scripting() or torch.compiler.is_compiling()
+                or not getattr(self.backbone, "person_independent", False)):
+            return self.backbone(x)
+        padding = (x == 0).flatten(2).all(-1)  # [N, M]
+        if not padding.any():
+            return self.backbone(x)
+        persons = torch.cat([x[~padding], x.new_zeros((1,) + x.shape[2:])])  # real ones + one zero person
+        feats = self.backbone(persons[:, None])[:, 0]
+        out = feats[-1].expand(x.shape[:2] + feats.shape[1:]).clone()
+        out[~padding] = feats[:-1]
+        return out
+
     def _flatten_for_loss(self, logits, label):
         if logits.dim() == 3:
             if logits.shape[1] != 1:

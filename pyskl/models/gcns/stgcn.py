@@ -151,6 +151,12 @@ class STGCN(nn.Module):
         self.pretrained = pretrained
         self.reference_mode = False  # True: PYSKL's NCHW + einsum formulation (see set_reference_mode)
 
+    @property
+    def person_independent(self) -> bool:
+        """Each person's features depend on that person's input only (in eval): true unless the data
+        BN mixes persons' channels ('MVC')."""
+        return self.data_bn_type != "MVC"
+
     def init_weights(self) -> None:
         """Load ``pretrained`` (non-strict, as PYSKL); convs keep PyTorch's default init."""
         if isinstance(self.pretrained, str):
