@@ -123,3 +123,27 @@ def randomize_gates(module: torch.nn.Module, names: tuple[str, ...], seed: int =
         for key, p in module.named_parameters():
             if key.split(".")[-1] in names:
                 p.copy_(torch.rand(p.shape, generator=gen) * 0.2 - 0.1)
+
+
+def fast_and_reference(net: torch.nn.Module, x: torch.Tensor, mode: str) -> list:
+    """[(output, grads)] of the fast path and of PYSKL's formulation (``set_reference_mode``), in float64
+    (no float32 ReLU-mask flips). ``mode``: 'inference' (no autograd), 'eval', or 'train' (grads of every
+    parameter and of the input)."""
+    import copy
+
+    from pyskl.models.gcns.blocks import set_reference_mode
+
+    train = mode == "train"
+    results = []
+    for reference in (False, True):
+        model = set_reference_mode(copy.deepcopy(net).double().train(train), reference)
+        inp = x.detach().double().clone().requires_grad_(train)  # a fresh leaf per run
+        with torch.set_grad_enabled(mode != "inference"):  # inference: the BN-folded eval path
+            out = model(inp)
+        grads = {}
+        if train:
+            (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+            grads = {k: p.grad for k, p in model.named_parameters()}
+            grads["input"] = inp.grad
+        results.append((out, grads))
+    return results

@@ -8,6 +8,7 @@ from gcn_backbone_checks import (
     check_constructed_buffers,
     check_golden_io,
     check_state_dict_layout,
+    fast_and_reference,
     randomize_gates,
     randomize_norms,
 )
@@ -80,28 +81,6 @@ def _randomised(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     return net
 
 
-def _fast_and_reference(net: torch.nn.Module, x: torch.Tensor, mode: str):
-    """(fast, reference) outputs and parameter gradients, in float64 (no float32 ReLU-mask flips)."""
-    import copy
-
-    from pyskl.models.gcns.blocks import set_reference_mode
-
-    train = mode == "train"
-    results = []
-    for reference in (False, True):
-        model = set_reference_mode(copy.deepcopy(net).double().train(train), reference)
-        inp = x.double().requires_grad_(train)
-        with torch.set_grad_enabled(mode != "inference"):  # inference: the BN-folded eval path
-            out = model(inp)
-        grads = {}
-        if train:
-            (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
-            grads = {k: p.grad for k, p in model.named_parameters()}
-            grads["input"] = inp.grad
-        results.append((out, grads))
-    return results
-
-
 @pytest.mark.parametrize("mode", ["inference", "eval", "train"])
 def test_fast_path_equals_pyskl_formulation(mode):
     """Channels-last blocks, merged subsets and accumulated bmm == PYSKL's per-subset NCHW path."""
@@ -109,7 +88,7 @@ def test_fast_path_equals_pyskl_formulation(mode):
     net = _randomised(build_model(dict(type="CTRGCN", graph_cfg=GRAPH, base_channels=8, num_stages=4,
                                        inflate_stages=[3], down_stages=[3])))
     x = torch.randn(2, 2, 10, 25, 3)
-    (fast, fast_grads), (ref, ref_grads) = _fast_and_reference(net, x, mode)
+    (fast, fast_grads), (ref, ref_grads) = fast_and_reference(net, x, mode)
     torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
     assert fast_grads.keys() == ref_grads.keys()
     for key in ref_grads:

@@ -12,6 +12,7 @@ from gcn_backbone_checks import (
     check_constructed_buffers,
     check_golden_io,
     check_state_dict_layout,
+    fast_and_reference,
     randomize_norms,
 )
 
@@ -122,24 +123,9 @@ def _randomised_small_msg3d() -> torch.nn.Module:
 def test_channels_last_path_equals_pyskl_layout(train):
     """Channels-last blocks (strided-view windows, permute-free aggregation) == PYSKL's NCHW path,
     outputs and every gradient, in float64 (no float32 ReLU-mask flips)."""
-    import copy
-
-    from pyskl.models.gcns.blocks import set_reference_mode
-
     net = _randomised_small_msg3d()
     x = torch.randn(2, 2, 9, 25, 3, dtype=torch.float64)
-    results = []
-    for reference in (False, True):
-        model = set_reference_mode(copy.deepcopy(net).double().train(train), reference)
-        inp = x.clone().requires_grad_(train)
-        out = model(inp)
-        grads = {}
-        if train:
-            (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
-            grads = {k: p.grad for k, p in model.named_parameters()}
-            grads["input"] = inp.grad
-        results.append((out, grads))
-    (fast, fast_grads), (ref, ref_grads) = results
+    (fast, fast_grads), (ref, ref_grads) = fast_and_reference(net, x, "train" if train else "eval")
     torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
     for key in ref_grads:
         torch.testing.assert_close(fast_grads[key], ref_grads[key], rtol=1e-9, atol=1e-9, msg=key)
