@@ -20,6 +20,7 @@ __all__ = [
     "UnitGCN", "UnitTCN", "MSTCN", "unit_gcn", "unit_tcn", "mstcn",
     "split_prefixed", "build_norm", "build_act", "graph_conv", "graph_conv_reference",
     "graph_conv_channels_last", "shared_matrix_bmm", "set_reference_mode", "fuse_conv_bn",
+    "memory_format", "bn_scale_shift", "activate_fresh",
 ]
 
 _NORMS = {"BN": nn.BatchNorm2d, "BN2d": nn.BatchNorm2d, "SyncBN": nn.BatchNorm2d,
@@ -77,6 +78,27 @@ def build_act(act: str | dict | None) -> nn.Module:
     if kind not in _ACTS:
         raise KeyError(f"unknown activation type {kind!r}; known: {', '.join(_ACTS)}")
     return _ACTS[kind](**cfg)
+
+
+def memory_format(x: torch.Tensor) -> torch.memory_format:
+    """``torch.channels_last`` for a channels-last (and not also NCHW-contiguous) 4-D tensor, else
+    ``torch.contiguous_format``."""
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BN as a per-channel affine: ``bn(x) == x * scale + shift`` (channel dim 1)."""
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+def activate_fresh(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``act(x)`` for a fresh ``x`` nobody else needs: a plain ReLU runs in place (no allocation)."""
+    if type(act) is nn.ReLU:
+        return torch.relu_(x)
+    return act(x)
 
 
 def graph_conv_reference(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
@@ -256,9 +278,9 @@ class UnitGCN(nn.Module):
             y = self.conv(x)
             if self.reference_mode:
                 x = graph_conv_reference(y.contiguous().view(n, self.num_subsets, -1, t, v), A)
-            elif y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous():
+            elif memory_format(y) == torch.channels_last:
                 if self.bn_shift is not None:  # BN folded by fuse_conv_bn: shift + residual in the matmul
-                    return self._activate(graph_conv_channels_last(y, A, self._folded_addend(res)))
+                    return activate_fresh(self.act, graph_conv_channels_last(y, A, self._folded_addend(res)))
                 x = graph_conv_channels_last(y, A)
             else:
                 x = graph_conv(y.contiguous().view(n, self.num_subsets, -1, t, v), A)
@@ -270,12 +292,7 @@ class UnitGCN(nn.Module):
             x = x + self._folded_addend(res)
         elif res is not None:
             x = x + res
-        return self._activate(x)
-
-    def _activate(self, x: torch.Tensor) -> torch.Tensor:
-        if type(self.act) is nn.ReLU:  # x is a fresh tensor nobody else needs: skip an allocation
-            return torch.relu_(x)
-        return self.act(x)
+        return activate_fresh(self.act, x)
 
     def _folded_addend(self, res: torch.Tensor | None) -> torch.Tensor:
         if res is None:
@@ -293,10 +310,8 @@ class UnitGCN(nn.Module):
         """
         if self.conv_pos != "pre" or not _foldable_norm(self.bn, self.out_channels):
             return False
-        bn = self.bn
-        scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-        shift = bn.bias.detach() - bn.running_mean * scale
         with torch.no_grad():
+            scale, shift = bn_scale_shift(self.bn)
             rows = scale.repeat(self.num_subsets)  # conv channel k*C + c -> scale[c]
             self.conv.weight.mul_(rows.view(-1, 1, 1, 1))
             self.conv.bias.mul_(rows)
@@ -308,7 +323,7 @@ class UnitGCN(nn.Module):
         if self.shift_in_res:
             with torch.no_grad():
                 down[0].bias.add_(shift)
-        self.bn_shift = shift.clone()
+        self.bn_shift = shift
         return True
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from ...registry import MODELS
 from ...utils.graph import Graph
 from ._common import apply_data_bn, bn_init, conv_init, make_residual
-from .blocks import shared_matrix_bmm
+from .blocks import bn_scale_shift, shared_matrix_bmm
 from .msg3d import MSG3DTCN
 
 __all__ = ["CTRGC", "UnitCTRGCN", "CTRGCNBlock", "CTRGCN", "unit_ctrgcn"]
@@ -117,8 +117,7 @@ class UnitCTRGCN(nn.Module):
     def _forward_inference(self, x: torch.Tensor) -> torch.Tensor:
         """Eval without autograd: ``bn`` folded into the aggregation, and the residual add writes the
         channels-last result directly (two passes over the output instead of four)."""
-        scale = self.bn.weight * torch.rsqrt(self.bn.running_var + self.bn.eps)
-        shift = self.bn.bias - self.bn.running_mean * scale
+        scale, shift = bn_scale_shift(self.bn)
         y = self._aggregate(x, scale, shift)
         out = torch.empty_like(y, memory_format=torch.channels_last)
         torch.add(y, self.down(x), out=out)

@@ -20,7 +20,7 @@ from torch import nn
 from ...registry import MODELS
 from ...utils.graph import Graph, k_adjacency, normalize_digraph
 from ._common import _Zero, apply_data_bn
-from .blocks import UnitTCN, shared_matrix_bmm
+from .blocks import UnitTCN, activate_fresh, memory_format, shared_matrix_bmm
 
 __all__ = ["MSG3D", "MSG3DTCN", "MSGCN", "STMSGCN", "MSG3DBlock", "MWMSG3DBlock",
            "UnfoldTemporalWindows", "MLP"]
@@ -40,7 +40,7 @@ def multiscale_aggregate(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """
     n, c, t, v = x.shape
     k, _, u = A.shape
-    layout = _memory_format(x)
+    layout = memory_format(x)
     if layout == torch.channels_last and c >= 16:
         return _multiscale_aggregate_channels_last(x, A)
     # few channels (the raw coordinates): [N*C*T, V] rows make the better GEMM
@@ -90,13 +90,6 @@ class MLP(nn.Module):
         return x
 
 
-def _memory_format(x: torch.Tensor) -> torch.memory_format:
-    """channels_last for a channels-last [N, C, H, W] tensor, else contiguous."""
-    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
-        return torch.channels_last
-    return torch.contiguous_format
-
-
 class TemporalMaxPool(nn.MaxPool2d):
     """``MaxPool2d((3, 1), (stride, 1), (1, 0))`` as two elementwise maxima of shifted views (NCHW).
 
@@ -108,14 +101,14 @@ class TemporalMaxPool(nn.MaxPool2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (self.kernel_size, self.padding, self.dilation) != ((3, 1), (1, 0), 1) or self.ceil_mode:
             return super().forward(x)
-        if _memory_format(x) == torch.channels_last:
+        if memory_format(x) == torch.channels_last:
             # the native kernel is vectorised over channels in this layout, and its backward is
             # 10-20x cheaper than that of the elementwise maxima (measured, single thread)
             return super().forward(x)
         padded = F.pad(x, (0, 0, 1, 1), value=float("-inf"))
         out = torch.maximum(torch.maximum(padded[:, :, :-2], padded[:, :, 1:-1]), padded[:, :, 2:])
         stride = self.stride[0]
-        return out if stride == 1 else out[:, :, ::stride].contiguous(memory_format=_memory_format(x))
+        return out if stride == 1 else out[:, :, ::stride].contiguous(memory_format=memory_format(x))
 
 
 class MSG3DTCN(nn.Module):
@@ -169,8 +162,7 @@ class MSG3DTCN(nn.Module):
         out = torch.cat([branch(x) for branch in self.branches], dim=1)
         if not isinstance(self.residual, _Zero):
             out += self.residual(x)  # out is fresh and the concatenation's backward needs no values
-        out = torch.relu_(out) if type(self.act) is nn.ReLU else self.act(out)
-        return self.drop(out)
+        return self.drop(activate_fresh(self.act, out))
 
 
 class MSGCN(nn.Module):
@@ -207,7 +199,7 @@ class UnfoldTemporalWindows(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, v = x.shape
-        if _memory_format(x) == torch.channels_last and not torch.jit.is_tracing():
+        if memory_format(x) == torch.channels_last and not torch.jit.is_tracing():
             # windows as an overlapping view of the padded input, copied once: the result
             # [N, C, T', window*V] is channels-last (memory N, T', window, V, C)
             pad, win, dil = self.padding, self.window_size, self.window_dilation
@@ -215,7 +207,7 @@ class UnfoldTemporalWindows(nn.Module):
             windows = padded.unfold(1, dil * (win - 1) + 1, self.window_stride)[..., ::dil]
             windows = windows.permute(0, 1, 4, 2, 3).contiguous()  # N, T', window, V, C
             return windows.view(n, -1, win * v, c).permute(0, 3, 1, 2)
-        layout = _memory_format(x)  # (traced for export: ONNX has no Tensor.unfold)
+        layout = memory_format(x)  # (traced for export: ONNX has no Tensor.unfold)
         x = self.unfold(x)  # N, C*window, T'*V
         x = x.view(n, c, self.window_size, -1, v).permute(0, 1, 3, 2, 4)
         return x.reshape(n, c, -1, self.window_size * v).contiguous(memory_format=layout)
