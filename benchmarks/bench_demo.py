@@ -27,7 +27,6 @@ Goal (issue 7): pose + recognition at least the source frame rate (30 fps) on 2 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -101,12 +100,9 @@ def main() -> int:
         help="pose every n-th frame, interpolate the others (the demo's speed fallback; default 1)",
     )
     args = parser.parse_args()
-    # the process settings `pyskl demo` runs with (pyskl.cli.main): passive OpenMP waits, glibc keeping
-    # freed blocks; set before torch is imported
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from pyskl.utils.malloc import keep_freed_blocks
+    from pyskl.cli import configure_process
 
-    keep_freed_blocks()
+    configure_process()  # what `pyskl demo` runs with; before torch is imported
 
     import torch
 

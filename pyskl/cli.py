@@ -46,14 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+def configure_process() -> None:
+    """The process settings every ``pyskl`` command runs with; call before torch is imported."""
     # OpenMP threads that busy-wait make a shared or oversubscribed CPU crawl (10x slower measured on
-    # 2 busy cores); waiting passively costs little when idle. Must be set before torch is imported.
+    # 2 busy cores); waiting passively costs little when idle.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from .utils.malloc import keep_freed_blocks
 
     keep_freed_blocks()  # CPU steps reuse activation buffers instead of faulting in fresh pages
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    configure_process()
     parser = build_parser()
     # Parse the command name first, then let its module define the rest of the parser.
     known, _ = parser.parse_known_args(argv[:1] if argv and not argv[0].startswith("-") else argv)
