@@ -57,9 +57,13 @@ class ClassProbSampler(Sampler[int]):
         self.by_class: dict[int, np.ndarray] = {}
         for label in dict.fromkeys(labels.tolist()):  # first-appearance order, as PYSKL groups them
             self.by_class[int(label)] = np.flatnonzero(labels == label)
-        self.multiplier = {c: probs[c] * times if c in probs else float(times) for c in self.by_class}
-        self.epoch_size = sum(int(m // 1) * len(idx) + int((m % 1) * len(idx))
-                              for c, idx in self.by_class.items() for m in (self.multiplier[c],))
+        # per class: (whole copies, size of the random partial copy)
+        self.draws: dict[int, tuple[int, int]] = {}
+        for label, idx in self.by_class.items():
+            mul = probs[label] * times if label in probs else float(times)
+            self.draws[label] = (int(mul // 1), int((mul % 1) * len(idx)))
+        self.epoch_size = sum(copies * len(self.by_class[c]) + extra
+                              for c, (copies, extra) in self.draws.items())
         self.num_replicas, self.rank = num_replicas, rank
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
         self.num_samples = math.ceil(self.epoch_size / num_replicas)
@@ -75,10 +79,10 @@ class ClassProbSampler(Sampler[int]):
         gen.manual_seed(self.seed + self.epoch)
         parts = []
         for label, idx in self.by_class.items():
-            mul = self.multiplier[label]
-            parts.extend([idx] * int(mul // 1))
-            order = torch.randperm(len(idx), generator=gen).numpy()
-            parts.append(idx[order[:int((mul % 1) * len(idx))]])
+            copies, extra = self.draws[label]
+            parts.extend([idx] * copies)
+            order = torch.randperm(len(idx), generator=gen).numpy()  # drawn for every class, as PYSKL
+            parts.append(idx[order[:extra]])
         indices = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         if self.shuffle:
             indices = indices[torch.randperm(len(indices), generator=gen).numpy()]
