@@ -30,6 +30,7 @@ import argparse
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,23 +137,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for persons in args.max_persons:
             pose_file = Path(tmp) / f"pose{persons}.pkl"
+            demo = partial(run_demo, args.video, config=config, checkpoint=args.checkpoint,
+                           window=args.window, stride=args.stride, max_persons=persons, progress=False,
+                           torch_threads=args.threads)
             backend = MediaPipePose(max_persons=persons, **pose_kwargs)
             t0 = time.perf_counter()
-            res = run_demo(
-                args.video,
-                Path(tmp) / f"demo{persons}.mp4",
-                config,
-                args.checkpoint,
-                window=args.window,
-                stride=args.stride,
-                max_persons=persons,
-                progress=False,
-                save_pose=pose_file,
-                backend=backend,
-                pose_ahead=False,
-                pose_every=args.pose_every,
-                torch_threads=args.threads,
-            )
+            res = demo(Path(tmp) / f"demo{persons}.mp4", save_pose=pose_file, backend=backend,
+                       pose_ahead=False, pose_every=args.pose_every)
             wall = time.perf_counter() - t0
             backend.close()
             print(
@@ -163,41 +154,15 @@ def main() -> int:
             cpu_rows.append((f"mediapipe, {persons} person(s)", res.cpu_ms_per_frame))
             for draw in (False, True):
                 backend = MediaPipePose(max_persons=persons, **pose_kwargs)
-                res = run_demo(
-                    args.video,
-                    Path(tmp) / f"ahead{persons}.mp4" if draw else None,
-                    config,
-                    args.checkpoint,
-                    window=args.window,
-                    stride=args.stride,
-                    max_persons=persons,
-                    progress=False,
-                    timeline=Path(tmp) / "ahead.json",
-                    draw=draw,
-                    backend=backend,
-                    pose_ahead=not args.sequential,
-                    pose_every=args.pose_every,
-                    torch_threads=args.threads,
-                )
+                res = demo(Path(tmp) / f"ahead{persons}.mp4" if draw else None,
+                           timeline=Path(tmp) / "ahead.json", draw=draw, backend=backend,
+                           pose_ahead=not args.sequential, pose_every=args.pose_every)
                 backend.close()
                 name = f"{persons} p., " + ("with drawing" if draw else "pose+recog only")
                 e2e_rows.append((name, res.fps["total"], res.cpu_ms_per_frame["total"]))
             ann = load_annotations(pose_file, validate=False)["annotations"][0]
-            res = run_demo(
-                args.video,
-                None,
-                config,
-                args.checkpoint,
-                window=args.window,
-                stride=args.stride,
-                max_persons=persons,
-                progress=False,
-                backend=ReplayBackend(ann),
-                timeline=Path(tmp) / "t.json",
-                draw=False,
-                pose_ahead=False,
-                torch_threads=args.threads,
-            )
+            res = demo(None, backend=ReplayBackend(ann), timeline=Path(tmp) / "t.json", draw=False,
+                       pose_ahead=False)
             print(_row(f"replayed poses, {persons} p.", res.frames, res.seconds) + "   [no drawing]")
             cpu_rows.append((f"replayed poses, {persons} p.", res.cpu_ms_per_frame))
     print("\nCPU ms per frame (all threads; independent of machine load):")
