@@ -24,6 +24,7 @@ class _Labelled:
         return i
 
 
+ONE_CPU_PROCESS = SimpleNamespace(world_size=1, rank=0, distributed=False, device=SimpleNamespace(type="cpu"))
 LABELS = [0] * 10 + [1] * 10 + [2] * 4  # indices 0-9 class 0, 10-19 class 1, 20-23 class 2
 
 
@@ -71,11 +72,10 @@ def test_errors():
 
 
 def test_train_loader_uses_it_only_with_class_prob():
-    env = SimpleNamespace(world_size=1, rank=0, distributed=False, device=SimpleNamespace(type="cpu"))
     settings = dict(videos_per_gpu=4, workers_per_gpu=0)
-    loader = build_train_loader(_Labelled(LABELS, [1, 2, 0.5]), settings, env, seed=0)
+    loader = build_train_loader(_Labelled(LABELS, [1, 2, 0.5]), settings, ONE_CPU_PROCESS, seed=0)
     assert isinstance(loader.sampler, ClassProbSampler) and len(loader) == 8
-    plain = build_train_loader(_Labelled(LABELS, None), settings, env, seed=0)
+    plain = build_train_loader(_Labelled(LABELS, None), settings, ONE_CPU_PROCESS, seed=0)
     assert not isinstance(plain.sampler, ClassProbSampler) and len(plain) == 6
 
 
@@ -92,8 +92,7 @@ def test_pyskl_config_with_class_prob_trains(tmp_path):
     cfg = load_config(cfg_path)
     dataset = build_split_dataset(cfg, "train", 3)
     counts = Counter(dataset.labels.tolist())
-    env = SimpleNamespace(world_size=1, rank=0, distributed=False, device=SimpleNamespace(type="cpu"))
-    loader = build_train_loader(dataset, dict(videos_per_gpu=4, workers_per_gpu=0), env, seed=0)
+    loader = build_train_loader(dataset, dict(videos_per_gpu=4, workers_per_gpu=0), ONE_CPU_PROCESS, seed=0)
     assert len(loader.sampler) == counts[0] + 2 * counts[1] + counts[2]
     threads = torch.get_num_threads()
     try:
