@@ -16,6 +16,8 @@ against PYSKL's own figures measured on these machines (../shared/oracle/models/
 Like the ``pyskl`` CLI it makes glibc keep freed blocks (``pyskl.utils.malloc``; both variants get it);
 ``--no-malloc-tuning`` measures without.
 Train step = forward + PYSKL's loss + backward + SGD(momentum 0.9, nesterov, wd 5e-4) step.
+``--device cuda`` times the same variants on a GPU (synchronised, TF32 off so outputs stay comparable);
+PYSKL's figures and the sgemm ceiling are CPU facts and are then left out.
 """
 from __future__ import annotations
 
@@ -82,7 +84,12 @@ def sgemm_peak_gmacs(size: int = 2048, iters: int = 5) -> float:
 def macs_per_clip(model: torch.nn.Module, frames: int) -> float:
     from pyskl.analysis.complexity import count_flops
 
-    return count_flops(copy.deepcopy(model), torch.randn(1, 1, 2, frames, 25, 3)).macs
+    return count_flops(copy.deepcopy(model).cpu(), torch.randn(1, 1, 2, frames, 25, 3)).macs
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def make_train_step(model, x, label):
@@ -93,6 +100,7 @@ def make_train_step(model, x, label):
         loss = model.loss(model(x), label)["loss_cls"]
         loss.backward()
         opt.step()
+        synchronize(x.device)
     return step
 
 
@@ -100,6 +108,7 @@ def make_eval_step(model, x):
     def step():
         with torch.no_grad():
             model.predict(x)
+        synchronize(x.device)
     return step
 
 
@@ -123,10 +132,11 @@ def interleaved(steps: dict, iters: int, warmup: int) -> dict[str, tuple[float, 
     return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in steps}
 
 
-def bench(name: str, batch: int, frames: int, iters: int, warmup: int, compile_: bool = False) -> None:
-    x = torch.randn(batch, 1, 2, frames, 25, 3)
-    label = torch.randint(0, 60, (batch, 1))
-    fast = build(name)
+def bench(name: str, batch: int, frames: int, iters: int, warmup: int, compile_: bool = False,
+          device: torch.device = torch.device("cpu")) -> None:
+    x = torch.randn(batch, 1, 2, frames, 25, 3, device=device)
+    label = torch.randint(0, 60, (batch, 1), device=device)
+    fast = build(name).to(device)
     ref = set_reference_mode(copy.deepcopy(fast), True) if has_reference_mode(fast) else None
     variants = {"fast": fast} if ref is None else {"reference": ref, "fast": fast}
 
@@ -151,12 +161,17 @@ def bench(name: str, batch: int, frames: int, iters: int, warmup: int, compile_:
     train_steps = {k: make_train_step(m, x, label) for k, m in train_models.items()}
     train_t = interleaved(train_steps, iters, warmup)
 
-    pyskl = PYSKL_CLIPS_PER_S.get(name, {})
+    on_cpu = device.type == "cpu"
+    pyskl = PYSKL_CLIPS_PER_S.get(name, {}) if on_cpu else {}
     macs = macs_per_clip(fast, frames)
-    peak = sgemm_peak_gmacs()
     best_eval = batch / min(sec for sec, _ in eval_t.values())
-    print(f"{name}: {macs / 1e9:.3f} GMACs per clip; best eval {best_eval * macs / 1e9:.1f} GMAC/s vs this "
-          f"machine's fp32 sgemm {peak:.1f} GMAC/s now (an eval ceiling of {peak * 1e9 / macs:.1f} clips/s)")
+    if on_cpu:
+        peak = sgemm_peak_gmacs()
+        print(f"{name}: {macs / 1e9:.3f} GMACs per clip; best eval {best_eval * macs / 1e9:.1f} GMAC/s vs "
+              f"this machine's fp32 sgemm {peak:.1f} GMAC/s now (an eval ceiling of {peak * 1e9 / macs:.1f} "
+              "clips/s)")
+    else:
+        print(f"{name}: {macs / 1e9:.3f} GMACs per clip; best eval {best_eval * macs / 1e9:.1f} GMAC/s on {device}")
     for mode, table in (("train", train_t), ("eval", eval_t)):
         ref = table.get("reference")
         for key, (sec, cpu) in table.items():
@@ -179,11 +194,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd variants")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     parser.add_argument("--no-malloc-tuning", dest="malloc_tuning", action="store_false",
                         help="keep glibc's default allocator thresholds (the pyskl CLI raises them)")
     args = parser.parse_args(argv)
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     tuned = args.malloc_tuning and keep_freed_blocks()
+    if device.type == "cuda":
+        # full fp32 like the CPU runs (TF32 would change the logits we compare); cuDNN may autotune
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+        print(f"device {torch.cuda.get_device_name(device)}")
     print(f"torch {torch.__version__}, {args.threads} threads, "
           f"median of {args.iters} after {args.warmup} warm-up; glibc keeps freed blocks "
           f"(as the pyskl CLI): {tuned}")
@@ -192,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         if backbone not in MODELS:
             print(f"\n{name}: {backbone} is not registered; skipped")
             continue
-        bench(name, args.batch, args.frames, args.iters, args.warmup, args.compile)
+        bench(name, args.batch, args.frames, args.iters, args.warmup, args.compile, device)
     return 0
 
 

@@ -218,3 +218,13 @@ def test_padding_persons_share_one_backbone_pass():
     assert seen[-1] == (8, 2)
     mvc = STGCN(graph_cfg=dict(layout="coco", mode="spatial"), data_bn_type="MVC")
     assert not mvc.person_independent and STGCN(graph_cfg=dict(layout="coco", mode="spatial")).person_independent
+
+
+def test_fast_path_is_the_cpu_formulation_and_reference_mode_turns_it_off():
+    from pyskl.models.gcns.blocks import fast_path
+
+    unit = STGCN(graph_cfg=dict(layout="nturgb+d", mode="spatial"))
+    assert fast_path(unit, torch.zeros(1))
+    assert not fast_path(unit, torch.zeros(1, device="meta"))  # any non-CPU device: PYSKL's formulation
+    unit.reference_mode = True
+    assert not fast_path(unit, torch.zeros(1))

@@ -84,7 +84,8 @@ class BaseHead(nn.Module):
         elif label.dim() == 1 and label.shape[0] == self.num_classes and cls_score.shape[0] == 1:
             label = label.unsqueeze(0)
         if not self.multi_class and cls_score.shape != label.shape:
-            accs = top_k_hits(cls_score.detach().cpu().numpy(), label.detach().cpu().numpy(), self.topk)
+            accs = top_k_hits(cls_score.detach().float().cpu().numpy(),  # numpy has no bfloat16
+                               label.detach().cpu().numpy(), self.topk)
             for k, acc in zip(self.topk, accs):
                 losses[f"top{k}_acc"] = torch.tensor(acc, dtype=torch.float64, device=cls_score.device)
         elif self.multi_class and self.label_smooth_eps != 0:

@@ -16,7 +16,7 @@ from torch import nn
 from ...registry import MODELS
 from ...utils.graph import Graph
 from ._common import apply_data_bn, bn_init, conv_init, make_residual
-from .blocks import bn_scale_shift, shared_matrix_bmm
+from .blocks import bn_scale_shift, fast_path, shared_matrix_bmm
 from .msg3d import MSG3DTCN
 
 __all__ = ["CTRGC", "UnitCTRGCN", "CTRGCNBlock", "CTRGCN", "unit_ctrgcn"]
@@ -99,7 +99,7 @@ class UnitCTRGCN(nn.Module):
         bn_init(self.bn, 1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.reference_mode:
+        if not fast_path(self, x):
             y = self.convs[0](x, self.A[0], self.alpha)
             for i in range(1, self.num_subsets):
                 y = y + self.convs[i](x, self.A[i], self.alpha)
@@ -257,7 +257,7 @@ class CTRGCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, m = x.shape[:2]
         x = apply_data_bn(x, self.data_bn, "MVC")
-        if not self.reference_mode:  # channels-last activations (memory N, T, V, C) between blocks
+        if fast_path(self, x):  # channels-last activations (memory N, T, V, C) between blocks
             x = x.contiguous(memory_format=torch.channels_last)
         for block in self.net:
             x = block(x)

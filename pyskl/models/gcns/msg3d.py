@@ -20,7 +20,7 @@ from torch import nn
 from ...registry import MODELS
 from ...utils.graph import Graph, k_adjacency, normalize_digraph
 from ._common import _Zero, apply_data_bn
-from .blocks import UnitTCN, activate_fresh, memory_format, shared_matrix_bmm
+from .blocks import UnitTCN, activate_fresh, fast_path, memory_format, shared_matrix_bmm
 
 __all__ = ["MSG3D", "MSG3DTCN", "MSGCN", "STMSGCN", "MSG3DBlock", "MWMSG3DBlock",
            "UnfoldTemporalWindows", "MLP"]
@@ -375,7 +375,7 @@ class MSG3D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, m = x.shape[:2]
         x = apply_data_bn(x, self.data_bn, "MVC")
-        if not self.reference_mode:  # channels-last activations (memory N, T, V, C) throughout
+        if fast_path(self, x):  # channels-last activations (memory N, T, V, C) throughout
             x = x.contiguous(memory_format=torch.channels_last)
         # the sums are fresh tensors: ReLU in place
         x = self.tcn1(torch.relu_(self.sgcn1(x) + self.gcn3d1(x)))

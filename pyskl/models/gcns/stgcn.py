@@ -16,7 +16,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph
-from .blocks import MSTCN, UnitGCN, UnitTCN, split_prefixed
+from .blocks import MSTCN, UnitGCN, UnitTCN, fast_path, split_prefixed
 
 __all__ = ["STGCN", "STGCNBlock"]
 
@@ -173,7 +173,7 @@ class STGCN(nn.Module):
             x = self.data_bn(x.view(n, m * v * c, t))
         else:
             x = self.data_bn(x.view(n * m, v * c, t))
-        if self.reference_mode:
+        if not fast_path(self, x):
             return x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
         # channels-last (memory N*M, T, V, C): oneDNN convs and the graph matmul need no reorders
         return x.view(n * m, v, c, t).permute(0, 3, 1, 2).contiguous().permute(0, 3, 1, 2)
