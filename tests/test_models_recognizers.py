@@ -262,3 +262,28 @@ def test_recognizer3d_clip_layout():
     torch.testing.assert_close(model.predict(x), torch.softmax(logits, 2).mean(1))
     losses = model.loss(logits[:, :1], torch.tensor([[0], [2]]))
     assert losses["loss_cls"].ndim == 0
+
+
+@pytest.mark.parametrize("backbone", [
+    dict(type="STGCN", graph_cfg=dict(layout="coco", mode="spatial"), base_channels=16, num_stages=2,
+         inflate_stages=[], down_stages=[]),  # persons independent
+    dict(type="CTRGCN", graph_cfg=dict(layout="coco", mode="spatial"), base_channels=16, num_stages=2,
+         inflate_stages=[], down_stages=[]),  # M*V*C data BN
+])
+def test_cpu_inference_runs_the_backbone_a_few_clips_at_a_time_with_the_same_scores(backbone):
+    from gcn_backbone_checks import randomize_norms
+
+    model = build_model(dict(type="RecognizerGCN", backbone=backbone,
+                             cls_head=dict(type="GCNHead", num_classes=5, in_channels=16)))
+    randomize_norms(model).eval()
+    x = torch.randn(3, 2, 2, 12, 17, 3)  # 3 samples x 2 clips x 2 persons x 12 frames
+    with torch.no_grad():
+        want = model.predict(x)
+        seen = []
+        model.backbone.register_forward_pre_hook(lambda mod, inp: seen.append(tuple(inp[0].shape[:2])))
+        model.cpu_inference_frames = 2 * 2 * 12  # two clips of 2 persons per pass
+        got = model.predict(x)
+        model.cpu_inference_frames = None  # the whole batch in one pass
+        model.predict(x)
+    assert seen == [(2, 2)] * 3 + [(6, 2)]
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

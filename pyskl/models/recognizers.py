@@ -132,27 +132,43 @@ class RecognizerGCN(BaseRecognizer):
     """
 
     input_ndim = 4  # M, T, V, C
+    #: person-frames (clips x M x T) per backbone pass in CPU inference; None: the whole batch at once.
+    #: Larger batches spill the caches: on 2 Zen 4 cores, 4 clips of 2 x 100 frames per pass ran
+    #: ST-GCN++ 20% and MS-G3D 30% faster than all 16 clips of a batch in one pass.
+    cpu_inference_frames: int | None = 800
 
     def extract_feat(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features of clips [N*clips, M, T, V, C].
 
-        In inference, when the backbone treats persons independently (``person_independent``),
-        all-zero persons (FormatGCNInput's padding of one-person samples) share one backbone pass:
-        their features are the same constant, so the scores do not change (up to float rounding) and
-        a padded sample costs half.
+        Inference (eval, no autograd) takes two shortcuts that leave the features unchanged up to
+        float rounding:
+
+        * when the backbone treats persons independently (``person_independent``), all-zero persons
+          (FormatGCNInput's padding of one-person samples) share one backbone pass: their features
+          are a constant of the model, so a padded sample costs half;
+        * on the CPU the backbone runs on a few clips at a time (``cpu_inference_frames``).
         """
         if (self.training or torch.is_grad_enabled() or x.dim() != 5 or torch.jit.is_tracing()
-                or torch.jit.is_scripting() or torch.compiler.is_compiling()
-                or not getattr(self.backbone, "person_independent", False)):
+                or torch.jit.is_scripting() or torch.compiler.is_compiling()):
             return self.backbone(x)
+        if not getattr(self.backbone, "person_independent", False):
+            return self._backbone_in_passes(x)
         padding = (x == 0).flatten(2).all(-1)  # [N, M]
         if not padding.any():
-            return self.backbone(x)
+            return self._backbone_in_passes(x)
         persons = torch.cat([x[~padding], x.new_zeros((1,) + x.shape[2:])])  # real ones + one zero person
-        feats = self.backbone(persons[:, None])[:, 0]
+        feats = self._backbone_in_passes(persons[:, None])[:, 0]
         out = feats[-1].expand(x.shape[:2] + feats.shape[1:]).clone()
         out[~padding] = feats[:-1]
         return out
+
+    def _backbone_in_passes(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu" or not self.cpu_inference_frames:
+            return self.backbone(x)
+        per_pass = max(1, self.cpu_inference_frames // (x.shape[1] * x.shape[2]))
+        if x.shape[0] <= per_pass:
+            return self.backbone(x)
+        return torch.cat([self.backbone(part) for part in x.split(per_pass)])
 
     def _flatten_for_loss(self, logits, label):
         if logits.dim() == 3:

@@ -146,7 +146,7 @@ class _SharedMatrixBmm(torch.autograd.Function):
         grad_matrix = grad_rows = None
         if ctx.needs_input_grad[0]:
             # CUDA's addbmm is one small GEMM launch per batch entry: batched, then summed there
-            if rows.shape[0] * matrix.numel() <= 1 << 22 or rows.device.type != "cpu":
+            if rows.shape[0] * matrix.numel() <= 1 << 23 or rows.device.type != "cpu":
                 grad_matrix = torch.bmm(grad, rows.transpose(1, 2)).sum(0)
             else:  # accumulated in place: no [B, M, J] intermediate (800 x 750 x 125 in MS-G3D)
                 grad_matrix = torch.addbmm(matrix.new_empty(matrix.shape), grad, rows.transpose(1, 2),
