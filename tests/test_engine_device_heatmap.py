@@ -23,6 +23,10 @@ DEVICE_TAIL = [dict(type='PoseToHeatmapInput', num_person=2),
                dict(type='ToTensor', keys=['keypoint', 'keypoint_score', 'heatmap_shape'])]
 
 
+CUDA = pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                         reason="needs a CUDA device")])
+
+
 def _samples(n: int = 3) -> list[dict]:
     from pyskl.datasets.synthetic import make_synthetic
 
@@ -31,12 +35,13 @@ def _samples(n: int = 3) -> list[dict]:
     return [dict(a, modality="Pose", start_index=0, test_mode=True) for a in anns]
 
 
-def test_batch_rendering_equals_the_numpy_pipeline():
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+def test_batch_rendering_equals_the_numpy_pipeline(device):
     samples = _samples()
     numpy_pipe, device_pipe = Compose(HEAD + NUMPY_TAIL), Compose(HEAD + DEVICE_TAIL)
     expected = torch.stack([numpy_pipe(dict(s))["imgs"] for s in samples])
     batch = default_collate([device_pipe(dict(s)) for s in samples])
-    got = batch_input(batch, torch.device("cpu"), build_heatmap_renderer(HEATMAP_ARGS))
+    got = batch_input(batch, torch.device(device), build_heatmap_renderer(HEATMAP_ARGS)).cpu()
     assert got.shape == expected.shape == (3, 4, 17, 8, 24, 24)  # 2 clips x {original, flipped}
     torch.testing.assert_close(got, expected.float(), atol=1e-5, rtol=0)
 
@@ -47,7 +52,8 @@ def test_keypoint_batch_without_renderer_is_a_config_error():
         batch_input(batch, torch.device("cpu"), None)
 
 
-def test_train_and_test_with_in_step_heatmaps(tmp_path):
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+def test_train_and_test_with_in_step_heatmaps(tmp_path, device):
     from pyskl.cli import main
     from pyskl.datasets.synthetic import write_synthetic
 
@@ -77,7 +83,8 @@ evaluation = dict(interval=1, metrics=['top_k_accuracy'], topk=(1,))
     path = tmp_path / "c3d_device_heatmap.py"
     path.write_text(cfg)
     work = tmp_path / "work"
-    assert main(["train", str(path), "--work-dir", str(work), "--seed", "0", "--validate", "--test-last"]) == 0
+    assert main(["train", str(path), "--work-dir", str(work), "--seed", "0", "--validate", "--test-last",
+                 "--device", device]) == 0
     records = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
     losses = [r["loss"] for r in records if "loss" in r]
     assert losses and np.all(np.isfinite(losses))

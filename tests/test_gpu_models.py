@@ -1,5 +1,5 @@
-"""On a CUDA device the GCN models, their fast paths, BN folding, mixed precision and the training engine
-give the CPU's results (run with ``-m gpu``; skipped without CUDA)."""
+"""On a CUDA device the GCN and PoseC3D models, the GCN fast paths, BN folding, mixed precision and the
+training engine give the CPU's results (run with ``-m gpu``; skipped without CUDA)."""
 from __future__ import annotations
 
 import copy
@@ -33,6 +33,15 @@ BACKBONES = {
                                                    init_off=0.04, init_std=0.02)),
 }
 HEAD_CHANNELS = {"msg3d": 384}
+# small PoseC3D backbones on 17-channel keypoint heatmaps [N, clips, 17, T, H, W]
+CNN_BACKBONES = {
+    "slowonly": dict(type="ResNet3dSlowOnly", in_channels=17, base_channels=16, num_stages=3, out_indices=(2,),
+                     stage_blocks=(2, 2, 2), conv1_stride=(1, 1), pool1_stride=(1, 1), inflate=(0, 1, 1),
+                     spatial_strides=(2, 2, 2), temporal_strides=(1, 1, 2)),
+    "c3d": dict(type="C3D", in_channels=17, base_channels=16, num_stages=3, temporal_downsample=False),
+    "x3d": dict(type="X3D", gamma_d=1, in_channels=17, base_channels=16, num_stages=3, se_ratio=0.0625,
+                stage_blocks=(1, 2, 1), spatial_strides=(2, 2, 2)),
+}
 # float32 on both devices with TF32 off; CUDA kernels sum in other orders than oneDNN/MKL.
 RTOL, ATOL = 1e-4, 1e-4
 GRAD_RTOL, GRAD_ATOL = 1e-6, 1e-9  # float64
@@ -175,3 +184,42 @@ def test_torchrun_one_process_trains_and_tests_on_cuda(tiny, tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert load_results(out)["scores"].shape[1] == 3
+
+
+def _build_cnn(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_model(dict(type="Recognizer3D", backbone=CNN_BACKBONES[name],
+                             cls_head=dict(type="I3DHead", in_channels=1, num_classes=10)))
+    feat = model.backbone(torch.zeros(1, 17, 8, 32, 32)).shape[1]
+    torch.manual_seed(0)
+    return build_model(dict(type="Recognizer3D", backbone=CNN_BACKBONES[name],
+                            cls_head=dict(type="I3DHead", in_channels=feat, num_classes=10, dropout=0.0)))
+
+
+def _heatmaps(batch: int = 2) -> torch.Tensor:
+    return torch.rand(batch, 1, 17, 8, 32, 32, generator=torch.Generator().manual_seed(3))
+
+
+@pytest.mark.parametrize("name", list(CNN_BACKBONES))
+def test_posec3d_eval_scores_on_cuda_equal_cpu(name):
+    model = _build_cnn(name).eval()
+    _randomize_norms(model)
+    x = _heatmaps()
+    with torch.no_grad():
+        want = model.predict(x)
+        got = copy.deepcopy(model).cuda().predict(x.cuda()).cpu()
+    torch.testing.assert_close(got, want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", list(CNN_BACKBONES))
+def test_posec3d_train_gradients_on_cuda_equal_cpu(name):
+    model = _build_cnn(name).double().train()
+    x, label = _heatmaps(batch=3).double(), torch.tensor([[1], [4], [7]])
+    gpu = copy.deepcopy(model).cuda()
+    model.loss(model(x), label)["loss_cls"].backward()
+    gpu.loss(gpu(x.cuda()), label.cuda())["loss_cls"].backward()
+    grads_gpu = dict(gpu.named_parameters())
+    for key, param in model.named_parameters():
+        if param.grad is not None:
+            torch.testing.assert_close(grads_gpu[key].grad.cpu(), param.grad, rtol=GRAD_RTOL, atol=GRAD_ATOL,
+                                       msg=lambda m, key=key: f"{key}: {m}")
