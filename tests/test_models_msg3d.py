@@ -138,6 +138,8 @@ def test_fused_eval_model_keeps_outputs():
 
     net = _randomised_small_msg3d().eval()
     fused = fuse_conv_bn(copy.deepcopy(net))
+    # the window-collapsing Conv3d takes its BN too
+    assert all(isinstance(block.out_bn, torch.nn.Identity) for block in fused.gcn3d1.gcn3d)
     x = torch.randn(2, 2, 12, 25, 3)
     with torch.no_grad():
         torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-4)

@@ -512,8 +512,9 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
     """Fold every BatchNorm2d that directly follows a Conv2d into that conv, in place (inference only).
 
     Covers ``Sequential(conv, bn, ...)`` (mstcn branches, ``gcn.down``), :class:`UnitTCN` (``conv`` ->
-    ``bn``), :class:`MSTCN` (``transform[2]`` -> ``bn``) and :class:`UnitGCN` (``conv`` -> graph ->
-    ``bn``, see :meth:`UnitGCN.fold_bn`). The model computes the same function in
+    ``bn``), :class:`MSTCN` (``transform[2]`` -> ``bn``) and every module with a ``fold_bn()`` method
+    (:class:`UnitGCN`: ``conv`` -> graph -> ``bn``; MS-G3D's window collapse: ``out_conv`` ->
+    ``out_bn``). The model computes the same function in
     eval mode but its state_dict changes (folded BNs disappear): use it on an eval copy, e.g.
     ``fuse_conv_bn(copy.deepcopy(model).eval())``.
     """
@@ -532,6 +533,6 @@ def fuse_conv_bn(module: nn.Module) -> nn.Module:
         module.conv, module.bn = _fuse(module.conv, module.bn), nn.Identity()
     elif isinstance(module, MSTCN) and _foldable(module.transform[2], module.bn):
         module.transform[2], module.bn = _fuse(module.transform[2], module.bn), nn.Identity()
-    elif isinstance(module, UnitGCN):
-        module.fold_bn()  # after its children, so a residual conv + BN is already one conv
+    elif callable(getattr(module, "fold_bn", None)):
+        module.fold_bn()  # after its children (UnitGCN: a residual conv + BN is already one conv)
     return module

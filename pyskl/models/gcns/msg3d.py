@@ -283,6 +283,16 @@ class MSG3DBlock(nn.Module):
         self.out_conv = nn.Conv3d(self.embed_channels_out, out_channels, kernel_size=(1, window_size, 1))
         self.out_bn = nn.BatchNorm2d(out_channels)
 
+    def fold_bn(self) -> bool:
+        """Fold ``out_bn`` into the Conv3d ``out_conv`` (eval only; see ``fuse_conv_bn``)."""
+        bn = self.out_bn
+        if type(bn) is not nn.BatchNorm2d or bn.running_mean is None or bn.num_features != self.out_channels:
+            return False
+        from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+        self.out_conv, self.out_bn = fuse_conv_bn_eval(self.out_conv, bn), nn.Identity()
+        return True
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, _, v = x.shape
         x = self.gcn3d(self.in1x1(x))  # N, C, T', window*V
