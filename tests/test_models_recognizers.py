@@ -266,9 +266,10 @@ def test_recognizer3d_clip_layout():
 
 @pytest.mark.parametrize("backbone", [
     dict(type="STGCN", graph_cfg=dict(layout="coco", mode="spatial"), base_channels=16, num_stages=2,
-         inflate_stages=[], down_stages=[]),  # persons independent
+         inflate_stages=[], down_stages=[]),
     dict(type="CTRGCN", graph_cfg=dict(layout="coco", mode="spatial"), base_channels=16, num_stages=2,
-         inflate_stages=[], down_stages=[]),  # M*V*C data BN
+         inflate_stages=[], down_stages=[]),
+    dict(type="SGN", num_joints=17, T=12, base_channels=2),  # no forward_persons: passes of whole clips
 ])
 def test_cpu_inference_runs_the_backbone_a_few_clips_at_a_time_with_the_same_scores(backbone):
     from gcn_backbone_checks import randomize_norms
@@ -280,10 +281,15 @@ def test_cpu_inference_runs_the_backbone_a_few_clips_at_a_time_with_the_same_sco
     with torch.no_grad():
         want = model.predict(x)
         seen = []
-        model.backbone.register_forward_pre_hook(lambda mod, inp: seen.append(tuple(inp[0].shape[:2])))
+        per_person = hasattr(model.backbone, "forward_persons")
+        if per_person:
+            forward_persons = model.backbone.forward_persons
+            model.backbone.forward_persons = lambda p: seen.append(p.shape[0]) or forward_persons(p)
+        else:
+            model.backbone.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].shape[0]))
         model.cpu_inference_frames = 2 * 2 * 12  # two clips of 2 persons per pass
         got = model.predict(x)
         model.cpu_inference_frames = None  # the whole batch in one pass
         model.predict(x)
-    assert seen == [(2, 2)] * 3 + [(6, 2)]
+    assert seen == ([4, 4, 4, 12] if per_person else [2, 2, 2, 6])
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

@@ -197,27 +197,29 @@ def test_fuse_conv_bn_same_outputs(gcn_kwargs):
         fuse_conv_bn(_randomised_stgcnpp().train())
 
 
-def test_padding_persons_share_one_backbone_pass():
+@pytest.mark.parametrize("data_bn_type", ["VC", "MVC"])
+def test_padding_persons_share_one_pass_per_slot(data_bn_type):
     model = build_model(dict(type="RecognizerGCN", backbone=dict(
         type="STGCN", graph_cfg=dict(layout="coco", mode="spatial"), gcn_adaptive="init", gcn_with_res=True,
-        tcn_type="mstcn", base_channels=16, num_stages=4, inflate_stages=[3], down_stages=[3]),
-        cls_head=dict(type="GCNHead", num_classes=5, in_channels=32)))
+        tcn_type="mstcn", base_channels=16, num_stages=4, inflate_stages=[3], down_stages=[3],
+        data_bn_type=data_bn_type), cls_head=dict(type="GCNHead", num_classes=5, in_channels=32)))
     randomize_norms(model).eval()
     x = torch.randn(4, 2, 2, 12, 17, 3)
     x[::2, :, 1] = 0  # one-person samples, padded as FormatGCNInput does
+    x[1, 0, 0] = 0  # a padded first slot too: its data-BN'd input differs from the second slot's ('MVC')
+    backbone = model.backbone
     seen = []
-    model.backbone.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].shape[:2]))
+    forward_persons = backbone.forward_persons
+    backbone.forward_persons = lambda persons: seen.append(persons.shape[0]) or forward_persons(persons)
     with torch.no_grad():
         got = model.predict(x)
-        want = model.cls_head(model.backbone(x.reshape((8,) + x.shape[2:]))).reshape(4, 2, -1)
-    assert seen[0] == (13, 1)  # 12 real persons + one shared zero person, not 16
+        want = model.cls_head(backbone(x.reshape((8,) + x.shape[2:]))).reshape(4, 2, -1)
+    assert seen[0] == 11 + 2  # 11 real persons + one shared zero person per slot, not 16
     torch.testing.assert_close(got, torch.softmax(want, -1).mean(1), rtol=1e-5, atol=1e-6)
     # training and autograd keep the plain path
     model.train()
     model(x)
-    assert seen[-1] == (8, 2)
-    mvc = STGCN(graph_cfg=dict(layout="coco", mode="spatial"), data_bn_type="MVC")
-    assert not mvc.person_independent and STGCN(graph_cfg=dict(layout="coco", mode="spatial")).person_independent
+    assert seen[-1] == 16
 
 
 def test_fast_path_is_the_cpu_formulation_and_reference_mode_turns_it_off():

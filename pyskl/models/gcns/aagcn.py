@@ -216,10 +216,18 @@ class AAGCN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, m = x.shape[:2]
-        x = apply_data_bn(x, self.data_bn, self.data_bn_type)
+        x = self.forward_persons(self.normalize_input(x))
+        return x.reshape((n, m) + x.shape[1:])
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""
+        return apply_data_bn(x, self.data_bn, self.data_bn_type)
+
+    def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
+        """The blocks on data-BN'd persons [P, C, T, V] (from :meth:`normalize_input`)."""
         for block in self.gcn:
             x = block(x)
-        return x.reshape((n, m) + x.shape[1:])
+        return x
 
 
 unit_aagcn = UnitAAGCN

@@ -256,12 +256,21 @@ class CTRGCN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, m = x.shape[:2]
+        x = self.forward_persons(self.normalize_input(x))
+        return x.contiguous().reshape((n, m) + x.shape[1:])
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""
         x = apply_data_bn(x, self.data_bn, "MVC")
         if fast_path(self, x):  # channels-last activations (memory N, T, V, C) between blocks
             x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
+        """The blocks on data-BN'd persons [P, C, T, V] (from :meth:`normalize_input`)."""
         for block in self.net:
             x = block(x)
-        return x.contiguous().reshape((n, m) + x.shape[1:])
+        return x
 
 
 unit_ctrgcn = UnitCTRGCN

@@ -384,14 +384,22 @@ class MSG3D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, m = x.shape[:2]
+        x = self.forward_persons(self.normalize_input(x))
+        return x.contiguous().reshape((n, m) + x.shape[1:])
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""
         x = apply_data_bn(x, self.data_bn, "MVC")
         if fast_path(self, x):  # channels-last activations (memory N, T, V, C) throughout
             x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
+        """The three stages on data-BN'd persons [P, C, T, V] (from :meth:`normalize_input`)."""
         # the sums are fresh tensors: ReLU in place
         x = self.tcn1(torch.relu_(self.sgcn1(x) + self.gcn3d1(x)))
         x = self.tcn2(torch.relu_(self.sgcn2(x) + self.gcn3d2(x)))
-        x = self.tcn3(torch.relu_(self.sgcn3(x) + self.gcn3d3(x)))
-        return x.contiguous().reshape((n, m) + x.shape[1:])
+        return self.tcn3(torch.relu_(self.sgcn3(x) + self.gcn3d3(x)))
 
 
 # PYSKL's class names

@@ -151,12 +151,6 @@ class STGCN(nn.Module):
         self.pretrained = pretrained
         self.reference_mode = False  # True: PYSKL's NCHW + einsum formulation (see set_reference_mode)
 
-    @property
-    def person_independent(self) -> bool:
-        """Each person's features depend on that person's input only (in eval): true unless the data
-        BN mixes persons' channels ('MVC')."""
-        return self.data_bn_type != "MVC"
-
     def init_weights(self) -> None:
         """Load ``pretrained`` (non-strict, as PYSKL); convs keep PyTorch's default init."""
         if isinstance(self.pretrained, str):
@@ -182,7 +176,11 @@ class STGCN(nn.Module):
         if x.dim() != 5:
             raise ValueError(f"STGCN expects x of shape [N, M, T, V, C], got {tuple(x.shape)}")
         n, m = x.shape[:2]
-        x = self.normalize_input(x)  # N*M, C, T, V
+        x = self.forward_persons(self.normalize_input(x))
+        return x.contiguous().reshape((n, m) + x.shape[1:])
+
+    def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
+        """The blocks on data-BN'd persons [P, C, T, V] (from :meth:`normalize_input`)."""
         for block in self.gcn:
             x = block(x)
-        return x.contiguous().reshape((n, m) + x.shape[1:])
+        return x
