@@ -175,7 +175,8 @@ def bench(name: str, batch: int, frames: int, iters: int, warmup: int, compile_:
               f"this machine's fp32 sgemm {peak:.1f} GMAC/s now (an eval ceiling of {peak * 1e9 / macs:.1f} "
               "clips/s)")
     else:
-        print(f"{name}: {macs / 1e9:.3f} GMACs per clip; best eval {best_eval * macs / 1e9:.1f} GMAC/s on {device}")
+        print(f"{name}: {macs / 1e9:.3f} GMACs per clip; best eval {best_eval * macs / 1e9:.1f} GMAC/s "
+              f"on {device}")
     for mode, table in (("train", train_t), ("eval", eval_t)):
         ref = table.get("reference")
         for key, (sec, cpu) in table.items():

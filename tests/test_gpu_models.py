@@ -35,8 +35,8 @@ BACKBONES = {
 HEAD_CHANNELS = {"msg3d": 384}
 # small PoseC3D backbones on 17-channel keypoint heatmaps [N, clips, 17, T, H, W]
 CNN_BACKBONES = {
-    "slowonly": dict(type="ResNet3dSlowOnly", in_channels=17, base_channels=16, num_stages=3, out_indices=(2,),
-                     stage_blocks=(2, 2, 2), conv1_stride=(1, 1), pool1_stride=(1, 1), inflate=(0, 1, 1),
+    "slowonly": dict(type="ResNet3dSlowOnly", in_channels=17, base_channels=16, num_stages=3,
+                     out_indices=(2,), stage_blocks=(2, 2, 2), conv1_stride=(1, 1), pool1_stride=(1, 1), inflate=(0, 1, 1),
                      spatial_strides=(2, 2, 2), temporal_strides=(1, 1, 2)),
     "c3d": dict(type="C3D", in_channels=17, base_channels=16, num_stages=3, temporal_downsample=False),
     "x3d": dict(type="X3D", gamma_d=1, in_channels=17, base_channels=16, num_stages=3, se_ratio=0.0625,
@@ -77,17 +77,45 @@ def _input(batch: int = 2, frames: int = 32) -> torch.Tensor:
     return torch.randn(batch, 1, 2, frames, 25, 3, generator=torch.Generator().manual_seed(2))
 
 
+def _assert_cuda_scores_equal_cpu(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """CPU scores of eval-mode ``model`` on ``x``, checked against a CUDA copy's."""
+    with torch.no_grad():
+        want = model.predict(x)
+        got = copy.deepcopy(model).cuda().predict(x.cuda()).cpu()
+    torch.testing.assert_close(got, want, rtol=RTOL, atol=ATOL)
+    return want
+
+
+def _assert_cuda_grads_equal_cpu(model: torch.nn.Module, x: torch.Tensor, label: torch.Tensor) -> None:
+    """One float64 training loss's gradients on the CPU and on a CUDA copy.
+
+    float64 on both devices: train-mode BN backward cancels terms, so float32 rounding alone moves the
+    deepest gradients by more than any useful tolerance; in float64 only a formulation bug shows.
+    """
+    model, x = model.double().train(), x.double()
+    gpu = copy.deepcopy(model).cuda()
+    loss_cpu = model.loss(model(x), label)["loss_cls"]
+    loss_cpu.backward()
+    loss_gpu = gpu.loss(gpu(x.cuda()), label.cuda())["loss_cls"]
+    loss_gpu.backward()
+    torch.testing.assert_close(loss_gpu.cpu(), loss_cpu, rtol=1e-9, atol=1e-9)
+    grads_gpu = dict(gpu.named_parameters())
+    for key, param in model.named_parameters():
+        if param.grad is None:
+            assert grads_gpu[key].grad is None, key
+            continue
+        torch.testing.assert_close(grads_gpu[key].grad.cpu(), param.grad, rtol=GRAD_RTOL, atol=GRAD_ATOL,
+                                   msg=lambda m, key=key: f"{key}: {m}")
+
+
 @pytest.mark.parametrize("name", list(BACKBONES))
 def test_eval_scores_on_cuda_equal_cpu_plain_and_folded(name):
     model = _build(name).eval()
     _randomize_norms(model)
     x = _input()
+    want = _assert_cuda_scores_equal_cpu(model, x)
     with torch.no_grad():
-        want = model.predict(x)
-        gpu = copy.deepcopy(model).cuda()
-        got = gpu.predict(x.cuda()).cpu()
         folded = prepare_for_inference(copy.deepcopy(model).cuda()).predict(x.cuda()).cpu()
-    torch.testing.assert_close(got, want, rtol=RTOL, atol=ATOL)
     torch.testing.assert_close(folded, want, rtol=RTOL, atol=ATOL)
 
 
@@ -104,23 +132,7 @@ def test_reference_formulation_on_cuda_equals_fast_path(name):
 
 @pytest.mark.parametrize("name", list(BACKBONES))
 def test_train_step_gradients_on_cuda_equal_cpu(name):
-    # float64 on both devices: train-mode BN backward cancels terms, so float32 rounding alone moves the
-    # deepest gradients by more than any useful tolerance; in float64 only a formulation bug shows.
-    model = _build(name).double().train()
-    x, label = _input(batch=4).double(), torch.tensor([[1], [3], [5], [7]])
-    gpu = copy.deepcopy(model).cuda()
-    loss_cpu = model.loss(model(x), label)["loss_cls"]
-    loss_cpu.backward()
-    loss_gpu = gpu.loss(gpu(x.cuda()), label.cuda())["loss_cls"]
-    loss_gpu.backward()
-    torch.testing.assert_close(loss_gpu.cpu(), loss_cpu, rtol=1e-9, atol=1e-9)
-    grads_gpu = dict(gpu.named_parameters())
-    for key, param in model.named_parameters():
-        if param.grad is None:
-            assert grads_gpu[key].grad is None, key
-            continue
-        torch.testing.assert_close(grads_gpu[key].grad.cpu(), param.grad, rtol=GRAD_RTOL, atol=GRAD_ATOL,
-                                   msg=lambda m, key=key: f"{key}: {m}")
+    _assert_cuda_grads_equal_cpu(_build(name), _input(batch=4), torch.tensor([[1], [3], [5], [7]]))
 
 
 @pytest.mark.parametrize("amp", ["fp16", "bf16"])
@@ -174,8 +186,8 @@ def test_torchrun_one_process_trains_and_tests_on_cuda(tiny, tmp_path):
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "--master_addr=127.0.0.1",
               "--master_port=29533", "-m", "pyskl"]
     wd = tmp_path / "wd"
-    proc = subprocess.run(launch + ["train", str(cfg), "--work-dir", str(wd), "--seed", "0", "--device", "cuda"],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    train_args = ["train", str(cfg), "--work-dir", str(wd), "--seed", "0", "--device", "cuda"]
+    proc = subprocess.run(launch + train_args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "device: cuda" in (wd / "train.log").read_text()
     out = tmp_path / "res.pkl"
@@ -204,22 +216,9 @@ def _heatmaps(batch: int = 2) -> torch.Tensor:
 def test_posec3d_eval_scores_on_cuda_equal_cpu(name):
     model = _build_cnn(name).eval()
     _randomize_norms(model)
-    x = _heatmaps()
-    with torch.no_grad():
-        want = model.predict(x)
-        got = copy.deepcopy(model).cuda().predict(x.cuda()).cpu()
-    torch.testing.assert_close(got, want, rtol=RTOL, atol=ATOL)
+    _assert_cuda_scores_equal_cpu(model, _heatmaps())
 
 
 @pytest.mark.parametrize("name", list(CNN_BACKBONES))
 def test_posec3d_train_gradients_on_cuda_equal_cpu(name):
-    model = _build_cnn(name).double().train()
-    x, label = _heatmaps(batch=3).double(), torch.tensor([[1], [4], [7]])
-    gpu = copy.deepcopy(model).cuda()
-    model.loss(model(x), label)["loss_cls"].backward()
-    gpu.loss(gpu(x.cuda()), label.cuda())["loss_cls"].backward()
-    grads_gpu = dict(gpu.named_parameters())
-    for key, param in model.named_parameters():
-        if param.grad is not None:
-            torch.testing.assert_close(grads_gpu[key].grad.cpu(), param.grad, rtol=GRAD_RTOL, atol=GRAD_ATOL,
-                                       msg=lambda m, key=key: f"{key}: {m}")
+    _assert_cuda_grads_equal_cpu(_build_cnn(name), _heatmaps(batch=3), torch.tensor([[1], [4], [7]]))
