@@ -111,6 +111,19 @@ class TemporalMaxPool(nn.MaxPool2d):
         return out if stride == 1 else out[:, :, ::stride].contiguous(memory_format=memory_format(x))
 
 
+class _ContiguousGrad(torch.autograd.Function):
+    """Identity; the backward hands on its gradient made contiguous in the input's memory layout."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.layout = memory_format(x)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.contiguous(memory_format=ctx.layout)
+
+
 class MSG3DTCN(nn.Module):
     """Multi-scale temporal conv of MS-G3D / CTR-GCN (PYSKL ``MSTCN`` in ``msg3d_utils``).
 
@@ -159,7 +172,13 @@ class MSG3DTCN(nn.Module):
         self.drop = nn.Dropout(tcn_dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.cat([branch(x) for branch in self.branches], dim=1)
+        outs = [branch(x) for branch in self.branches]
+        if torch.is_grad_enabled() and x.device.type == "cpu":
+            # the concatenation's backward hands each branch a strided channel slice of its gradient;
+            # every branch ends in a BatchNorm, whose CPU backward runs 15-30x slower on a strided
+            # gradient than on a contiguous copy ([32, 16, 100, 25]: 19.8 ms vs 1.2 ms with the copy)
+            outs = [_ContiguousGrad.apply(out) for out in outs]
+        out = torch.cat(outs, dim=1)
         if not isinstance(self.residual, _Zero):
             out += self.residual(x)  # out is fresh and the concatenation's backward needs no values
         return self.drop(activate_fresh(self.act, out))
