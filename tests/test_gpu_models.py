@@ -36,8 +36,8 @@ HEAD_CHANNELS = {"msg3d": 384}
 # small PoseC3D backbones on 17-channel keypoint heatmaps [N, clips, 17, T, H, W]
 CNN_BACKBONES = {
     "slowonly": dict(type="ResNet3dSlowOnly", in_channels=17, base_channels=16, num_stages=3,
-                     out_indices=(2,), stage_blocks=(2, 2, 2), conv1_stride=(1, 1), pool1_stride=(1, 1), inflate=(0, 1, 1),
-                     spatial_strides=(2, 2, 2), temporal_strides=(1, 1, 2)),
+                     out_indices=(2,), stage_blocks=(2, 2, 2), conv1_stride=(1, 1), pool1_stride=(1, 1),
+                     inflate=(0, 1, 1), spatial_strides=(2, 2, 2), temporal_strides=(1, 1, 2)),
     "c3d": dict(type="C3D", in_channels=17, base_channels=16, num_stages=3, temporal_downsample=False),
     "x3d": dict(type="X3D", gamma_d=1, in_channels=17, base_channels=16, num_stages=3, se_ratio=0.0625,
                 stage_blocks=(1, 2, 1), spatial_strides=(2, 2, 2)),

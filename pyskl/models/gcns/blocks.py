@@ -20,7 +20,7 @@ __all__ = [
     "UnitGCN", "UnitTCN", "MSTCN", "unit_gcn", "unit_tcn", "mstcn",
     "split_prefixed", "build_norm", "build_act", "graph_conv", "graph_conv_reference",
     "graph_conv_channels_last", "shared_matrix_bmm", "fast_path", "set_reference_mode", "fuse_conv_bn",
-    "memory_format", "bn_scale_shift", "activate_fresh",
+    "memory_format", "bn_scale_shift", "activate_fresh", "foldable_norm",
 ]
 
 _NORMS = {"BN": nn.BatchNorm2d, "BN2d": nn.BatchNorm2d, "SyncBN": nn.BatchNorm2d,
@@ -320,7 +320,7 @@ class UnitGCN(nn.Module):
         subset; its shift is added after the contraction: by the residual conv's bias when there is
         one, else by the batched matmul (``baddbmm``).
         """
-        if self.conv_pos != "pre" or not _foldable_norm(self.bn, self.out_channels):
+        if self.conv_pos != "pre" or not foldable_norm(self.bn, self.out_channels):
             return False
         with torch.no_grad():
             scale, shift = bn_scale_shift(self.bn)
@@ -499,13 +499,14 @@ def _fuse(conv: nn.Conv2d, bn: nn.Module) -> nn.Module:
     return fuse_conv_bn_eval(conv, bn)
 
 
-def _foldable_norm(bn: nn.Module, channels: int) -> bool:
+def foldable_norm(bn: nn.Module, channels: int) -> bool:
+    """Whether ``bn`` is a plain BatchNorm2d with running statistics over ``channels`` (foldable)."""
     return (type(bn) is nn.BatchNorm2d and bn.track_running_stats and bn.running_mean is not None
             and bn.num_features == channels)
 
 
 def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
-    return isinstance(conv, nn.Conv2d) and _foldable_norm(bn, conv.out_channels)
+    return isinstance(conv, nn.Conv2d) and foldable_norm(bn, conv.out_channels)
 
 
 def fuse_conv_bn(module: nn.Module) -> nn.Module:

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ...registry import MODELS
 from ...utils.graph import Graph, k_adjacency, normalize_digraph
 from ._common import _Zero, apply_data_bn
-from .blocks import UnitTCN, activate_fresh, fast_path, memory_format, shared_matrix_bmm
+from .blocks import UnitTCN, activate_fresh, fast_path, foldable_norm, memory_format, shared_matrix_bmm
 
 __all__ = ["MSG3D", "MSG3DTCN", "MSGCN", "STMSGCN", "MSG3DBlock", "MWMSG3DBlock",
            "UnfoldTemporalWindows", "MLP"]
@@ -304,12 +305,9 @@ class MSG3DBlock(nn.Module):
 
     def fold_bn(self) -> bool:
         """Fold ``out_bn`` into the Conv3d ``out_conv`` (eval only; see ``fuse_conv_bn``)."""
-        bn = self.out_bn
-        if type(bn) is not nn.BatchNorm2d or bn.running_mean is None or bn.num_features != self.out_channels:
+        if not foldable_norm(self.out_bn, self.out_channels):
             return False
-        from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-        self.out_conv, self.out_bn = fuse_conv_bn_eval(self.out_conv, bn), nn.Identity()
+        self.out_conv, self.out_bn = fuse_conv_bn_eval(self.out_conv, self.out_bn), nn.Identity()
         return True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
