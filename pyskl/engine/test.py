@@ -76,7 +76,8 @@ def inference(model: nn.Module, loader: Any, env: DistEnv, amp: str | None = Non
         net.train(was_training)
     scores_arr = np.concatenate(rows) if rows else np.zeros((0, 0), np.float32)
     if len(indices) != len(scores_arr):
-        raise RuntimeError(f"sampler yielded {len(indices)} indices but the model scored {len(scores_arr)} samples")
+        raise RuntimeError(f"sampler yielded {len(indices)} indices but the model scored "
+                           f"{len(scores_arr)} samples")
     return np.asarray(indices, dtype=np.int64), scores_arr.astype(np.float32)
 
 
@@ -216,7 +217,8 @@ def test(cfg: dict, opts: TestOptions) -> dict[str, float]:
     try:
         logger = setup_logging(None, env.rank, rt.log_level)
         head = cfg["model"].get("cls_head") or {}
-        dataset = build_split_dataset(cfg, "test", head.get("num_classes") if isinstance(head, dict) else None)
+        num_classes = head.get("num_classes") if isinstance(head, dict) else None
+        dataset = build_split_dataset(cfg, "test", num_classes)
         model = build_model(cfg["model"]).to(env.device)
         load_checkpoint(model, ckpt)
         model = prepare_for_inference(model, opts.fuse_bn, opts.compile)
