@@ -293,3 +293,26 @@ def test_cpu_inference_runs_the_backbone_a_few_clips_at_a_time_with_the_same_sco
         model.predict(x)
     assert seen == ([4, 4, 4, 12] if per_person else [2, 2, 2, 6])
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backbone,channels", [
+    (dict(type="CTRGCN", base_channels=16, num_stages=2, inflate_stages=[], down_stages=[]), 16),
+    (dict(type="AAGCN", base_channels=16, num_stages=2, inflate_stages=[], down_stages=[]), 16),
+    (dict(type="MSG3D", base_channels=12, num_gcn_scales=3, num_g3d_scales=2), 48),
+    (dict(type="DGSTGCN", base_channels=16, num_stages=2, inflate_stages=[], down_stages=[], gcn_ratio=0.125,
+          gcn_ctr="T", gcn_ada="T", tcn_ms_cfg=[(3, 1), (3, 2), (3, 3), (3, 4), ("max", 3), "1x1"]), 16),
+])
+def test_padded_persons_give_the_scores_of_the_plain_backbone(backbone, channels):
+    from gcn_backbone_checks import randomize_norms
+
+    graph = dict(layout="nturgb+d", mode="binary_adj" if backbone["type"] == "MSG3D" else "spatial")
+    model = build_model(dict(type="RecognizerGCN", backbone=dict(backbone, graph_cfg=graph),
+                             cls_head=dict(type="GCNHead", num_classes=5, in_channels=channels)))
+    randomize_norms(model).eval()
+    x = torch.randn(4, 1, 2, 12, 25, 3)
+    x[::2, :, 1] = 0  # one-person samples padded in the second slot
+    x[1, :, 0] = 0  # and one in the first
+    with torch.no_grad():
+        got = model.predict(x)
+        want = torch.softmax(model.cls_head(model.backbone(x[:, 0])), -1)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
