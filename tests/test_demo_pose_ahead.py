@@ -30,23 +30,18 @@ class _Recording(ReplayBackend):
         return super().__call__(frame)
 
 
-def _run(tmp_path, ann, video, pose_ahead, backend=None, draw=True):
+def _demo(tmp_path, video, backend, out=None, **options):
+    """``run_demo`` of the tiny COCO model (no checkpoint), seeded, timeline to ``tmp_path/t.json``."""
     torch.manual_seed(0)
+    options = {"window": 8, "stride": 4, "progress": False, "timeline": tmp_path / "t.json", **options}
+    return run_demo(video, out, TINY_COCO, None, backend=backend, **options)
+
+
+def _run(tmp_path, ann, video, pose_ahead, backend=None, draw=True):
     name = "ahead" if pose_ahead else "inline"
-    return run_demo(
-        video,
-        tmp_path / f"{name}.mp4" if draw else None,
-        TINY_COCO,
-        None,
-        window=12,
-        stride=4,
-        backend=backend or ReplayBackend(ann),
-        progress=False,
-        timeline=tmp_path / f"{name}.json",
-        save_pose=tmp_path / f"{name}.pkl",
-        draw=draw,
-        pose_ahead=pose_ahead,
-    )
+    return _demo(tmp_path, video, backend or ReplayBackend(ann), tmp_path / f"{name}.mp4" if draw else None,
+                 window=12, timeline=tmp_path / f"{name}.json", save_pose=tmp_path / f"{name}.pkl",
+                 draw=draw, pose_ahead=pose_ahead)
 
 
 def test_pose_ahead_gives_the_same_poses_and_timeline(tmp_path):
@@ -86,20 +81,7 @@ def test_pose_ahead_with_max_frames_and_a_person_who_leaves(tmp_path):
     ann["keypoint_score"][:, 10:] = 0  # the person is gone after frame 9
     docs = []
     for pose_ahead in (True, False):
-        torch.manual_seed(0)
-        result = run_demo(
-            video,
-            None,
-            TINY_COCO,
-            None,
-            window=8,
-            stride=4,
-            backend=ReplayBackend(ann),
-            progress=False,
-            timeline=tmp_path / "t.json",
-            max_frames=15,
-            pose_ahead=pose_ahead,
-        )
+        result = _demo(tmp_path, video, ReplayBackend(ann), max_frames=15, pose_ahead=pose_ahead)
         assert result.frames == 15 and result.tracks == 1
         doc = json.loads((tmp_path / "t.json").read_text())
         assert doc["frames"] == 15
@@ -131,21 +113,8 @@ def test_pose_every_second_frame_interpolates_the_others(tmp_path, pose_ahead):
         for t in range(9):
             w.write(np.full((270, 480, 3), 10 * t, np.uint8))
     backend = _IndexedReplay(ann)
-    torch.manual_seed(0)
-    result = run_demo(
-        video,
-        None,
-        TINY_COCO,
-        None,
-        window=8,
-        stride=4,
-        backend=backend,
-        progress=False,
-        timeline=tmp_path / "t.json",
-        save_pose=tmp_path / "p.pkl",
-        pose_ahead=pose_ahead,
-        pose_every=2,
-    )
+    result = _demo(tmp_path, video, backend, save_pose=tmp_path / "p.pkl", pose_ahead=pose_ahead,
+                   pose_every=2)
     assert result.frames == 9 and backend.calls == [0, 2, 4, 6, 8]
     kp = load_annotations(tmp_path / "p.pkl", validate=False)["annotations"][0]["keypoint"][0]
     ref = ann["keypoint"][0]
@@ -169,19 +138,8 @@ def test_torch_threads_during_the_demo_and_restored_after(tmp_path):
         torch.set_num_threads(2)
         for pose_ahead, threads, expected in ((True, None, 1), (False, None, 2), (False, 1, 1), (True, 2, 2)):
             seen.clear()
-            run_demo(
-                video,
-                None,
-                TINY_COCO,
-                None,
-                window=4,
-                stride=2,
-                backend=_Threads(ann),
-                progress=False,
-                timeline=tmp_path / "t.json",
-                pose_ahead=pose_ahead,
-                torch_threads=threads,
-            )
+            _demo(tmp_path, video, _Threads(ann), window=4, stride=2, pose_ahead=pose_ahead,
+                  torch_threads=threads)
             assert set(seen) == {expected}, (pose_ahead, threads, seen)
             assert torch.get_num_threads() == 2
     finally:
