@@ -6,7 +6,28 @@ from torch import nn
 
 from .blocks import UnitTCN
 
-__all__ = ["conv_init", "bn_init", "make_residual", "build_data_bn", "apply_data_bn"]
+__all__ = ["conv_init", "bn_init", "make_residual", "build_data_bn", "apply_data_bn", "PersonwiseBackbone"]
+
+
+class PersonwiseBackbone(nn.Module):
+    """A GCN backbone in two halves: ``normalize_input`` ([N, M, T, V, C] -> [N*M, C, T, V]: the data
+    BN, the only layer that mixes a clip's persons) and ``forward_persons`` (every later layer, one
+    person at a time). ``RecognizerGCN`` calls the halves itself in inference.
+
+    Shape:
+        x: [N, M, T, V, C] -> [N, M, C_out, T_out, V]
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, m = x.shape[:2]
+        x = self.forward_persons(self.normalize_input(x))
+        return x.contiguous().reshape((n, m) + x.shape[1:])
+
+    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
 
 def conv_init(conv: nn.Module) -> None:

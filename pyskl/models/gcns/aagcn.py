@@ -16,7 +16,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph
-from ._common import apply_data_bn, bn_init, build_data_bn, conv_init, make_residual
+from ._common import PersonwiseBackbone, apply_data_bn, bn_init, build_data_bn, conv_init, make_residual
 from .blocks import MSTCN, UnitTCN, split_prefixed
 
 __all__ = ["UnitAAGCN", "AAGCNBlock", "AAGCN", "unit_aagcn"]
@@ -153,7 +153,7 @@ class AAGCNBlock(nn.Module):
 
 
 @MODELS.register("AAGCN")
-class AAGCN(nn.Module):
+class AAGCN(PersonwiseBackbone):
     """AAGCN backbone: data BN then ``num_stages`` :class:`AAGCNBlock` s (``backbone.gcn.<i>``).
 
     Args:
@@ -213,11 +213,6 @@ class AAGCN(nn.Module):
         if self.pretrained:
             from ...checkpoint import load_checkpoint
             load_checkpoint(self, self.pretrained, strict=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[:2]
-        x = self.forward_persons(self.normalize_input(x))
-        return x.reshape((n, m) + x.shape[1:])
 
     def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
         """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""

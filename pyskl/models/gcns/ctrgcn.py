@@ -15,8 +15,8 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph
-from ._common import apply_data_bn, bn_init, conv_init, make_residual
-from .blocks import bn_scale_shift, fast_path, shared_matrix_bmm
+from ._common import PersonwiseBackbone, apply_data_bn, bn_init, conv_init, make_residual
+from .blocks import bn_scale_shift, fast_path, foldable_norm, shared_matrix_bmm
 from .msg3d import MSG3DTCN
 
 __all__ = ["CTRGC", "UnitCTRGCN", "CTRGCNBlock", "CTRGCN", "unit_ctrgcn"]
@@ -104,15 +104,13 @@ class UnitCTRGCN(nn.Module):
             for i in range(1, self.num_subsets):
                 y = y + self.convs[i](x, self.A[i], self.alpha)
             return self.relu(self.bn(y) + self.down(x))
-        if not (self.training or torch.is_grad_enabled() or torch.jit.is_tracing()) and self._bn_foldable():
+        if (not (self.training or torch.is_grad_enabled() or torch.jit.is_tracing())
+                and foldable_norm(self.bn, self.out_channels)):
             return self._forward_inference(x)
         y = self.bn(self._aggregate(x))  # NCHW
         # the TCN that follows runs channels-last (oneDNN convs without layout reorders)
         y = y.contiguous(memory_format=torch.channels_last)
         return torch.relu_(y.add_(self.down(x)))
-
-    def _bn_foldable(self) -> bool:
-        return type(self.bn) is nn.BatchNorm2d and self.bn.running_var is not None
 
     def _forward_inference(self, x: torch.Tensor) -> torch.Tensor:
         """Eval without autograd: ``bn`` folded into the aggregation, and the residual add writes the
@@ -200,7 +198,7 @@ class CTRGCNBlock(nn.Module):
 
 
 @MODELS.register("CTRGCN")
-class CTRGCN(nn.Module):
+class CTRGCN(PersonwiseBackbone):
     """CTR-GCN backbone: M*V*C data BN then ``num_stages`` :class:`CTRGCNBlock` s (``backbone.net.<i>``).
 
     Args:
@@ -253,11 +251,6 @@ class CTRGCN(nn.Module):
         if self.pretrained:
             from ...checkpoint import load_checkpoint
             load_checkpoint(self, self.pretrained, strict=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[:2]
-        x = self.forward_persons(self.normalize_input(x))
-        return x.contiguous().reshape((n, m) + x.shape[1:])
 
     def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
         """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""

@@ -18,7 +18,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph
-from ._common import apply_data_bn, build_data_bn, make_residual
+from ._common import PersonwiseBackbone, apply_data_bn, build_data_bn, make_residual
 from .blocks import DEFAULT_MS_CFG, MSTCN, build_act, build_norm, split_prefixed
 
 __all__ = ["DGGCN", "DGMSTCN", "DGBlock", "DGSTGCN", "dggcn", "dgmstcn"]
@@ -165,7 +165,7 @@ class DGBlock(nn.Module):
 
 
 @MODELS.register("DGSTGCN")
-class DGSTGCN(nn.Module):
+class DGSTGCN(PersonwiseBackbone):
     """DG-STGCN backbone: data BN then ``num_stages`` :class:`DGBlock` s (``backbone.gcn.<i>``).
 
     Args:
@@ -235,11 +235,6 @@ class DGSTGCN(nn.Module):
         if self.pretrained:
             from ...checkpoint import load_checkpoint
             load_checkpoint(self, self.pretrained, strict=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[:2]
-        x = self.forward_persons(self.normalize_input(x))
-        return x.reshape((n, m) + x.shape[1:])
 
     def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
         """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""

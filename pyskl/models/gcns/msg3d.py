@@ -20,7 +20,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ...registry import MODELS
 from ...utils.graph import Graph, k_adjacency, normalize_digraph
-from ._common import _Zero, apply_data_bn
+from ._common import PersonwiseBackbone, _Zero, apply_data_bn
 from .blocks import UnitTCN, activate_fresh, fast_path, foldable_norm, memory_format, shared_matrix_bmm
 
 __all__ = ["MSG3D", "MSG3DTCN", "MSGCN", "STMSGCN", "MSG3DBlock", "MWMSG3DBlock",
@@ -346,7 +346,7 @@ def _spatial_pathway(num_scales: int, in_channels: int, mid_channels: int, out_c
 
 
 @MODELS.register("MSG3D")
-class MSG3D(nn.Module):
+class MSG3D(PersonwiseBackbone):
     """MS-G3D backbone: three stages of (G3D pathway + spatial pathway) -> ReLU -> MSTCN.
 
     Module names are PYSKL's: ``gcn3d{1,2,3}``, ``sgcn{1,2,3}``, ``tcn{1,2,3}``.
@@ -398,11 +398,6 @@ class MSG3D(nn.Module):
 
     def init_weights(self) -> None:
         """PyTorch default init (as PYSKL); ``PA`` offsets are drawn at construction."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, m = x.shape[:2]
-        x = self.forward_persons(self.normalize_input(x))
-        return x.contiguous().reshape((n, m) + x.shape[1:])
 
     def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
         """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""

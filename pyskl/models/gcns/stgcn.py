@@ -16,6 +16,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph
+from ._common import PersonwiseBackbone
 from .blocks import MSTCN, UnitGCN, UnitTCN, fast_path, split_prefixed
 
 __all__ = ["STGCN", "STGCNBlock"]
@@ -70,7 +71,7 @@ class STGCNBlock(nn.Module):
 
 
 @MODELS.register()
-class STGCN(nn.Module):
+class STGCN(PersonwiseBackbone):
     """ST-GCN / ST-GCN++ backbone (PYSKL ``STGCN``).
 
     Args:
@@ -175,9 +176,7 @@ class STGCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5:
             raise ValueError(f"STGCN expects x of shape [N, M, T, V, C], got {tuple(x.shape)}")
-        n, m = x.shape[:2]
-        x = self.forward_persons(self.normalize_input(x))
-        return x.contiguous().reshape((n, m) + x.shape[1:])
+        return super().forward(x)
 
     def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
         """The blocks on data-BN'd persons [P, C, T, V] (from :meth:`normalize_input`)."""
