@@ -96,7 +96,8 @@ def test_pyskl_config_with_class_prob_trains(tmp_path):
     assert len(loader.sampler) == counts[0] + 2 * counts[1] + counts[2]
     threads = torch.get_num_threads()
     try:
-        results = train(cfg, TrainOptions(work_dir=str(tmp_path / "wd"), seed=0, device="cpu", test_last=True))
+        opts = TrainOptions(work_dir=str(tmp_path / "wd"), seed=0, device="cpu", test_last=True)
+        results = train(cfg, opts)
     finally:
         torch.set_num_threads(threads)
     assert 0.0 <= results["test_last"]["top1_acc"] <= 1.0

@@ -23,7 +23,8 @@ def test_applied_on_glibc(monkeypatch):
     assert keep_freed_blocks() is True
 
 
-@pytest.mark.parametrize("key, value", [("MALLOC_MMAP_THRESHOLD_", "65536"), ("LD_PRELOAD", "libjemalloc.so")])
+@pytest.mark.parametrize("key, value",
+                         [("MALLOC_MMAP_THRESHOLD_", "65536"), ("LD_PRELOAD", "libjemalloc.so")])
 def test_user_allocator_settings_win(monkeypatch, key, value):
     monkeypatch.setenv(key, value)
     assert keep_freed_blocks() is False
