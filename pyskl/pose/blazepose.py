@@ -1,0 +1,279 @@
+"""Multi-person BlazePose: mediapipe 0.10.14's detector and landmark TFLite models, run with ai-edge-litert.
+
+Per frame, every person is a rotated square region (:mod:`pyskl.pose._roi`) that the landmark model
+(``pose_landmark_full.tflite``, 256 x 256 crop -> 39 landmarks, a presence score, a 64 x 64 heatmap)
+reads. A person's landmarks give its region for the next frame (the mid-hip and size/rotation
+auxiliary landmarks 33 and 34), so the person detector (``pose_detection.tflite``, 224 x 224 letterboxed
+frame -> 2254 SSD candidates, :mod:`pyskl.pose._ssd`, :mod:`pyskl.pose._nms`) runs only on the first
+frame, on the frame after a person was lost, and every ``search_every`` frames while fewer than
+``max_persons`` people are followed. Regions from the detector that belong to a person already
+followed are dropped; two followed regions that converge on one person are merged.
+
+Pre- and post-processing follow mediapipe's pose graphs (facts): detector input letterboxed into
+[-1, 1], candidates above 0.5 merged by weighted NMS (IoU 0.3); landmark crop in [0, 1] with the edge
+pixels repeated; presence threshold 0.5; landmarks refined on the heatmap (7 x 7 window, sigmoid
+weights, when the window's best confidence is at least 0.5); visibility is the sigmoid of its logit.
+Unlike mediapipe's single-person video mode, no temporal smoothing is applied.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._nms import weighted_nms
+from ._roi import RotatedRect, alignment_rect, from_crop, warp_crop
+from ._ssd import decode_detections, ssd_anchors
+from .backend import Detection, keypoint_box
+
+__all__ = ["BlazePose", "PersonState", "model_paths", "refine_on_heatmap"]
+
+DETECTOR_SIZE = 224
+LANDMARK_SIZE = 256
+NUM_LANDMARKS = 39  # 33 body landmarks + 2 auxiliary (ROI) landmarks + 4 unused
+ROI_SCALE = 1.25
+
+
+def model_paths() -> tuple[str, str]:
+    """Paths of the detector and landmark models inside the installed mediapipe package."""
+    try:
+        import mediapipe
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the BlazePose backend reads its models from mediapipe==0.10.14: pip install 'pyskl[demo]'"
+        ) from err
+    root = os.path.join(os.path.dirname(mediapipe.__file__), "modules")
+    paths = (
+        os.path.join(root, "pose_detection", "pose_detection.tflite"),
+        os.path.join(root, "pose_landmark", "pose_landmark_full.tflite"),
+    )
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: BlazePose model missing from the mediapipe package (need 0.10.14)")
+    return paths
+
+
+def _interpreter(path: str, threads: int) -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("the BlazePose backend needs ai-edge-litert: pip install 'pyskl[demo]'") from err
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))
+
+
+def refine_on_heatmap(xy: np.ndarray, heatmap: np.ndarray, kernel: int = 7, min_confidence: float = 0.5) -> np.ndarray:
+    """Landmarks ``[L, 2]`` (normalised to the crop) moved to the confidence-weighted mean heatmap cell
+    of a ``kernel`` window around each; landmarks whose window's best confidence is below
+    ``min_confidence`` (or that lie outside the heatmap) are kept as they are.
+
+    Args:
+        heatmap: ``[H, W, L]`` logits.
+    """
+    h, w, _ = heatmap.shape
+    out = xy.copy()
+    half = kernel // 2
+    for j, (x, y) in enumerate(xy):
+        col, row = int(x * w), int(y * h)
+        if not (0 <= col < w and 0 <= row < h):
+            continue
+        r0, r1, c0, c1 = max(0, row - half), min(h, row + half + 1), max(0, col - half), min(w, col + half + 1)
+        conf = _sigmoid(heatmap[r0:r1, c0:c1, j].astype(np.float64))
+        if conf.max() < min_confidence or conf.sum() <= 0:
+            continue
+        rows, cols = np.mgrid[r0:r1, c0:c1]
+        out[j] = ((cols * conf).sum() / conf.sum() / w, (rows * conf).sum() / conf.sum() / h)
+    return out
+
+
+@dataclass
+class PersonState:
+    """One followed person: the region its landmark model reads next frame and its last landmarks."""
+
+    rect: RotatedRect
+    landmarks: np.ndarray | None = None  # [35, 2] image pixels (33 body + 2 auxiliary)
+    visibility: np.ndarray | None = None  # [33]
+    presence: float = 0.0
+
+
+class BlazePose:
+    """Multi-person BlazePose as a pose backend (see the module docstring).
+
+    Args:
+        max_persons: people followed per frame at most (the best-scoring detections are taken).
+        layout: 'coco' (COCO-17, default) or 'mediapipe' (the 33 BlazePose landmarks).
+        search_every: while fewer than ``max_persons`` people are followed, run the detector every this
+            many frames to find newcomers (it also runs right after a person is lost). 1: every frame.
+        min_detection_score: detector candidates below it are dropped.
+        min_presence: a person whose landmark presence score falls below it is lost.
+        threads: interpreter threads per model; the landmark passes of several people also run on a
+            pool of ``max_persons`` threads (the interpreter releases the GIL).
+        same_person: a detection whose mid-hip lies within this fraction of a followed person's
+            hip-to-scale-point distance from that person's mid-hip is that person.
+
+    Call :meth:`reset` between videos: a new video starts with nobody followed.
+    """
+
+    def __init__(
+        self,
+        max_persons: int = 2,
+        layout: str = "coco",
+        search_every: int = 10,
+        min_detection_score: float = 0.5,
+        min_presence: float = 0.5,
+        threads: int = 1,
+        same_person: float = 0.5,
+        **_: Any,
+    ) -> None:
+        if max_persons < 1:
+            raise ValueError(f"max_persons must be >= 1, got {max_persons}")
+        if layout not in ("coco", "mediapipe"):
+            raise ValueError(f"layout must be 'coco' or 'mediapipe', got {layout!r}")
+        if search_every < 1:
+            raise ValueError(f"search_every must be >= 1, got {search_every}")
+        detector_path, landmark_path = model_paths()
+        self.layout, self.max_persons, self.search_every = layout, max_persons, search_every
+        self.min_detection_score, self.min_presence, self.same_person = min_detection_score, min_presence, same_person
+        self._detector = _interpreter(detector_path, threads)
+        # one landmark interpreter per person slot, so that the passes can run at once
+        self._landmarkers = [_interpreter(landmark_path, threads) for _ in range(max_persons)]
+        self._pool = ThreadPoolExecutor(max_persons, thread_name_prefix="blazepose") if max_persons > 1 else None
+        self._anchors = ssd_anchors(DETECTOR_SIZE)
+        self.detector_runs = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everyone followed (call at the start of each video)."""
+        self.persons: list[PersonState] = []
+        self._frame = -1
+        self._last_search = -(10**9)
+
+    # -- detector -------------------------------------------------------------------------------
+    def detect(self, rgb: np.ndarray) -> list[tuple[RotatedRect, float]]:
+        """Every person the detector finds in an RGB frame: (region, score), best first."""
+        h, w = rgb.shape[:2]
+        frame_rect = RotatedRect(w / 2, h / 2, float(max(w, h)), 0.0)
+        crop = warp_crop(rgb, frame_rect, DETECTOR_SIZE, border_zero=True)
+        self._detector.set_tensor(
+            self._detector.get_input_details()[0]["index"], (crop.astype(np.float32) / 127.5 - 1.0)[None]
+        )
+        self._detector.invoke()
+        raw_boxes, raw_scores = (self._detector.get_tensor(o["index"])[0] for o in self._detector.get_output_details())
+        boxes, keypoints, scores = decode_detections(
+            raw_boxes, raw_scores, self._anchors, DETECTOR_SIZE, self.min_detection_score
+        )
+        boxes, keypoints, scores = weighted_nms(boxes, keypoints, scores, 0.3)
+        self.detector_runs += 1
+        out = []
+        for kp, score in zip(keypoints, scores):
+            pix = from_crop(frame_rect, kp, 1.0)  # letterboxed square -> frame pixels
+            out.append((alignment_rect(pix[0], pix[1], ROI_SCALE), float(score)))
+        return out
+
+    # -- landmarks ------------------------------------------------------------------------------
+    def _landmarks(self, slot: int, rgb: np.ndarray, rect: RotatedRect) -> PersonState:
+        model = self._landmarkers[slot]
+        crop = warp_crop(rgb, rect, LANDMARK_SIZE).astype(np.float32) / 255.0
+        model.set_tensor(model.get_input_details()[0]["index"], crop[None])
+        model.invoke()
+        outputs = {o["name"]: o["index"] for o in model.get_output_details()}
+        raw = model.get_tensor(outputs["Identity"]).reshape(NUM_LANDMARKS, 5)
+        presence = float(model.get_tensor(outputs["Identity_1"]).reshape(-1)[0])
+        if presence < self.min_presence:
+            return PersonState(rect, presence=presence)
+        heatmap = model.get_tensor(outputs["Identity_3"])[0]
+        xy = refine_on_heatmap(raw[:, :2] / LANDMARK_SIZE, heatmap)
+        pix = from_crop(rect, xy[:35], 1.0)
+        return PersonState(rect, pix, _sigmoid(raw[:33, 3].astype(np.float64)), presence)
+
+    def _run_landmarks(self, rgb: np.ndarray, rects: list[RotatedRect]) -> list[PersonState]:
+        if self._pool is None or len(rects) < 2:
+            return [self._landmarks(i, rgb, r) for i, r in enumerate(rects)]
+        jobs = [self._pool.submit(self._landmarks, i, rgb, r) for i, r in enumerate(rects)]
+        return [job.result() for job in jobs]
+
+    # -- one frame --------------------------------------------------------------------------------
+    def _is_followed(self, rect: RotatedRect, persons: list[PersonState]) -> bool:
+        for person in persons:
+            hip, top = person.landmarks[33], person.landmarks[34]
+            radius = np.hypot(*(top - hip))
+            if np.hypot(rect.cx - hip[0], rect.cy - hip[1]) < self.same_person * max(radius, 1.0):
+                return True
+        return False
+
+    def _merge_duplicates(self, persons: list[PersonState]) -> list[PersonState]:
+        from .tracker import keypoint_similarity
+
+        kept: list[PersonState] = []
+        for person in sorted(persons, key=lambda p: -p.presence):
+            if kept:
+                sim = keypoint_similarity(
+                    person.landmarks[None, :33], person.visibility[None],
+                    np.stack([k.landmarks[:33] for k in kept]), np.stack([k.visibility for k in kept]),
+                )
+                if sim.max() > 0.7:
+                    continue
+            kept.append(person)
+        return kept
+
+    def __call__(self, frame: np.ndarray) -> list[Detection]:
+        import cv2
+
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected a BGR frame [H, W, 3], got shape {frame.shape}")
+        self._frame += 1
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        rects = [p.rect for p in self.persons]
+        found = [p for p in self._run_landmarks(rgb, rects) if p.landmarks is not None]
+        # the detector runs when nobody is followed, right when someone is lost, and every
+        # ``search_every`` frames while there is room for a newcomer
+        search = (
+            not found
+            or len(found) < len(self.persons)
+            or (len(found) < self.max_persons and self._frame - self._last_search >= self.search_every)
+        )
+        if search:
+            self._last_search = self._frame
+            new = [r for r, _ in self.detect(rgb) if not self._is_followed(r, found)]
+            new = new[: self.max_persons - len(found)]
+            found += [p for p in self._run_landmarks(rgb, new) if p.landmarks is not None]
+        found = self._merge_duplicates(found)[: self.max_persons]
+        h, w = frame.shape[:2]
+        self.persons = [
+            PersonState(alignment_rect(p.landmarks[33], p.landmarks[34], ROI_SCALE), p.landmarks, p.visibility, p.presence)
+            for p in found
+        ]
+        return [self._detection(p, w, h) for p in found]
+
+    def _detection(self, person: PersonState, w: int, h: int) -> Detection:
+        from ..datasets.layout_convert import convert_keypoints
+
+        xy = person.landmarks[:33].astype(np.float32)
+        inside = (xy[:, 0] >= 0) & (xy[:, 0] <= w - 1) & (xy[:, 1] >= 0) & (xy[:, 1] <= h - 1)
+        score = np.where(inside, person.visibility, 0.0).astype(np.float32)
+        xy = np.clip(xy, 0.0, np.array([w - 1, h - 1], np.float32))
+        if self.layout == "coco":
+            xy, score = convert_keypoints(xy, score, "mediapipe", "coco")
+        extra = {"presence": person.presence, "landmarks": person.landmarks.astype(np.float32)}
+        return Detection(xy.astype(np.float32), score.astype(np.float32), keypoint_box(xy, score), extra)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._detector, self._landmarkers = None, []
+
+    def __enter__(self) -> BlazePose:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
