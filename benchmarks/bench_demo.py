@@ -109,7 +109,7 @@ def main() -> int:
 
     from pyskl.apis.demo import MEDIAPIPE_SEARCH_EVERY, run_demo
     from pyskl.datasets.io import load_annotations
-    from pyskl.pose.mediapipe_backend import MediaPipePose
+    from pyskl.pose.blazepose import BlazePose
     from pyskl.pose.replay import ReplayBackend
 
     torch.set_num_threads(args.threads)
@@ -119,11 +119,7 @@ def main() -> int:
         return 0
     config = args.config or STGCNPP_COCO
     # as run_demo builds it; --sequential: the pre-threading backend (a search for new people every frame)
-    pose_kwargs = (
-        dict(parallel=False, search_every=1)
-        if args.sequential
-        else dict(parallel=True, search_every=MEDIAPIPE_SEARCH_EVERY)
-    )
+    pose_kwargs = dict(search_every=1 if args.sequential else MEDIAPIPE_SEARCH_EVERY)
     print(
         f"video {args.video}; window {args.window}, stride {args.stride}; torch threads {args.threads}; "
         + ("sequential pose" if args.sequential else "parallel pose passes, pose ahead")
@@ -140,7 +136,7 @@ def main() -> int:
             demo = partial(run_demo, args.video, config=config, checkpoint=args.checkpoint,
                            window=args.window, stride=args.stride, max_persons=persons, progress=False,
                            torch_threads=args.threads)
-            backend = MediaPipePose(max_persons=persons, **pose_kwargs)
+            backend = BlazePose(max_persons=persons, **pose_kwargs)
             t0 = time.perf_counter()
             res = demo(Path(tmp) / f"demo{persons}.mp4", save_pose=pose_file, backend=backend,
                        pose_ahead=False, pose_every=args.pose_every)
@@ -153,7 +149,7 @@ def main() -> int:
             print(_row("  same, from CPU time", res.frames, res.cpu_seconds) + "   [frames / CPU-seconds]")
             cpu_rows.append((f"mediapipe, {persons} person(s)", res.cpu_ms_per_frame))
             for draw in (False, True):
-                backend = MediaPipePose(max_persons=persons, **pose_kwargs)
+                backend = BlazePose(max_persons=persons, **pose_kwargs)
                 res = demo(Path(tmp) / f"ahead{persons}.mp4" if draw else None,
                            timeline=Path(tmp) / "ahead.json", draw=draw, backend=backend,
                            pose_ahead=not args.sequential, pose_every=args.pose_every)

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         f"extract: {len(report.done)} done, {len(report.skipped)} skipped (already done), "
         f"{len(report.errors)} failed -> {args.out}"
     )
+    if report.fps is not None:
+        print(f"  {report.fps:.1f} frames/s end to end (decoding, pose, tracking)")
     for reason in report.errors.values():
         print(f"  failed: {reason}")
     if report.errors:

@@ -119,6 +119,7 @@ class BlazePose:
             pool of ``max_persons`` threads (the interpreter releases the GIL).
         same_person: a detection whose mid-hip lies within this fraction of a followed person's
             hip-to-scale-point distance from that person's mid-hip is that person.
+        model_complexity: 1 only (the landmark model that ships in the wheel; mediapipe's name for it).
 
     Call :meth:`reset` between videos: a new video starts with nobody followed.
     """
@@ -128,12 +129,17 @@ class BlazePose:
         max_persons: int = 2,
         layout: str = "coco",
         search_every: int = 10,
-        min_detection_score: float = 0.5,
+        min_detection_score: float = 0.2,
         min_presence: float = 0.5,
         threads: int = 1,
-        same_person: float = 0.5,
-        **_: Any,
+        same_person: float = 0.25,
+        model_complexity: int = 1,
     ) -> None:
+        if model_complexity != 1:
+            raise ValueError(
+                f"model_complexity {model_complexity} is not available offline: mediapipe's wheel ships only "
+                "the full landmark model (model_complexity 1)"
+            )
         if max_persons < 1:
             raise ValueError(f"max_persons must be >= 1, got {max_persons}")
         if layout not in ("coco", "mediapipe"):
@@ -203,10 +209,16 @@ class BlazePose:
 
     # -- one frame --------------------------------------------------------------------------------
     def _is_followed(self, rect: RotatedRect, persons: list[PersonState]) -> bool:
+        """Whether a detector region is one of ``persons``: its two alignment points (mid-hip and the
+        size/rotation point) both lie within ``same_person`` times the person's own hip-to-point
+        distance of the person's (people who hug stand farther apart than that)."""
+        top = rect.corners()[:2].mean(axis=0)  # the crop's top edge centre = centre + scale * vector
+        point = np.array([rect.cx, rect.cy]) + (top - (rect.cx, rect.cy)) / ROI_SCALE
         for person in persons:
-            hip, top = person.landmarks[33], person.landmarks[34]
-            radius = np.hypot(*(top - hip))
-            if np.hypot(rect.cx - hip[0], rect.cy - hip[1]) < self.same_person * max(radius, 1.0):
+            hip, their_point = person.landmarks[33], person.landmarks[34]
+            radius = max(float(np.hypot(*(their_point - hip))), 1.0)
+            near_hip = np.hypot(rect.cx - hip[0], rect.cy - hip[1]) < self.same_person * radius
+            if near_hip and np.hypot(*(point - their_point)) < self.same_person * radius:
                 return True
         return False
 

@@ -5,6 +5,9 @@ the combined ``OUT.pkl`` (``{'split': {'extract': [...]}, 'annotations': [...]}`
 after every video. A re-run skips videos already in ``OUT.pkl`` or in the parts folder. Videos that
 cannot be used (missing, zero-length, not a video, no frames) are listed with the reason in
 ``OUT.pkl.errors.json`` and do not stop the others.
+
+Every video starts from a fresh state: the backend's ``reset()`` (where it has one) and a new tracker,
+so that a video's result never depends on the videos extracted before it in the same run.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +76,13 @@ def extract_video(
     tracker: PoseTracker | None = None,
     max_frames: int | None = None,
     on_frame: Callable[[], Any] | None = None,
+    report: dict | None = None,
 ) -> dict:
     """Run ``backend`` over every frame of one video, track persons, and build its annotation.
+
+    The backend is reset first (``backend.reset()`` where it has one): nothing carries over from the
+    video it saw before. ``report``, when given, receives the tracking figures of
+    :meth:`TrackStore.report` and ``'seconds'``, the wall time of decoding, pose and tracking.
 
     Returns:
         ``{'frame_dir', 'label', 'img_shape', 'original_shape', 'total_frames',
@@ -85,8 +94,11 @@ def extract_video(
     from ..utils.layouts import get_layout
 
     info = probe_video(path)
-    tracker = tracker or PoseTracker(similarity="iou", threshold=0.2, max_age=15)
+    start = time.perf_counter()
+    tracker = tracker or PoseTracker()
     store = TrackStore()
+    if hasattr(backend, "reset"):
+        backend.reset()
     for frame in iter_frames(path, max_frames):
         detections = backend(frame)
         store.add(tracker.update(detections), detections)
@@ -94,6 +106,8 @@ def extract_video(
             on_frame()
     if not store.frames:
         raise VideoError(f"{path}: no decodable frame")
+    if report is not None:
+        report.update(store.report(), seconds=time.perf_counter() - start)
     layout = getattr(backend, "layout", "coco")
     kp, score = store.to_arrays(get_layout(layout).num_joints, max_persons)
     shape = (info.height, info.width)
@@ -110,9 +124,25 @@ def extract_video(
 
 @dataclass
 class ExtractReport:
+    """What one ``extract_videos`` run did.
+
+    Attributes:
+        done / skipped: frame_dirs extracted now / found already done.
+        errors: video path -> reason, for the videos that failed.
+        videos: frame_dir -> tracking figures of each video extracted now (:meth:`TrackStore.report`,
+            plus ``seconds``).
+    """
+
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    videos: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float | None:
+        """End-to-end frames per second (decoding, pose and tracking) over the videos extracted now."""
+        seconds = sum(v["seconds"] for v in self.videos.values())
+        return sum(v["frames"] for v in self.videos.values()) / seconds if seconds > 0 else None
 
 
 def _atomic_pickle(obj: Any, path: Path) -> None:
@@ -192,7 +222,10 @@ def extract_videos(
             if bar is not None:
                 bar.set_postfix_str(item.path.name)
             try:
-                ann = extract_video(item.path, pose, item.label, max_persons, max_frames=max_frames)
+                figures: dict = {}
+                ann = extract_video(
+                    item.path, pose, item.label, max_persons, max_frames=max_frames, report=figures
+                )
             except VideoError as err:
                 report.errors[str(item.path)] = str(err)
             except Exception as err:  # noqa: BLE001 - any failure of one video is reported, not fatal
@@ -202,6 +235,7 @@ def extract_videos(
                 _atomic_pickle(ann, parts / f"{item.frame_dir}.pkl")
                 done[item.frame_dir] = ann
                 report.done.append(item.frame_dir)
+                report.videos[item.frame_dir] = figures
                 _write_combined(out, items, done)
             if bar is not None:
                 bar.update(1)
