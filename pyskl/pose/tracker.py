@@ -211,7 +211,7 @@ class TrackStore:
         Returns:
             ``{'frames': T, 'people_per_frame': {count: frames}, 'track_ids': N, 'id_switches': S}``.
             ``id_switches`` counts suspected swaps: two tracks, both seen in consecutive frames, whose poses
-            are each closer to the other track's previous pose than to their own (see :func:`count_swaps`).
+            each fit the other track's motion much better than their own (see :func:`count_swaps`).
         """
         counts = Counter(len(frame) for frame in self.frames)
         ids = {tid for frame in self.frames for tid in frame}
@@ -226,21 +226,29 @@ class TrackStore:
 def count_swaps(frames: list[dict[int, Detection]]) -> int:
     """Suspected identity swaps in tracked frames ``[{track_id: detection}]``.
 
-    Between consecutive frames, tracks a and b swapped when ``d(a_t, b_t-1) + d(b_t, a_t-1)`` is less than
-    half of ``d(a_t, a_t-1) + d(b_t, b_t-1)`` (d: mean distance between confident joints).
+    Each track's pose is predicted from its last two frames (constant velocity; its last pose when it was
+    not seen two frames back). Tracks a and b, both seen in consecutive frames, swapped when each pose
+    fits the other's prediction much better: ``d(a, pred_b) + d(b, pred_a) < 0.5 * (d(a, pred_a) +
+    d(b, pred_b))``, with d the mean distance between joints confident in both.
     """
 
-    def dist(p: Detection, q: Detection) -> float:
-        both = (p.score > 0.3) & (q.score > 0.3)
+    def dist(p: Detection, q: np.ndarray, q_score: np.ndarray) -> float:
+        both = (p.score > 0.3) & (q_score > 0.3)
         both = both if both.any() else np.ones_like(both)
-        return float(np.linalg.norm(p.keypoint[both] - q.keypoint[both], axis=-1).mean())
+        return float(np.linalg.norm(p.keypoint[both] - q[both], axis=-1).mean())
 
     swaps = 0
-    for before, now in zip(frames, frames[1:]):
+    for t in range(1, len(frames)):
+        before, now = frames[t - 1], frames[t]
+        older = frames[t - 2] if t >= 2 else {}
         common = sorted(set(before) & set(now))
-        for i, a in enumerate(common):
-            for b in common[i + 1 :]:
-                crossed = dist(now[a], before[b]) + dist(now[b], before[a])
-                kept = dist(now[a], before[a]) + dist(now[b], before[b])
+        pred = {
+            i: 2 * before[i].keypoint - older[i].keypoint if i in older else before[i].keypoint for i in common
+        }
+        for k, a in enumerate(common):
+            for b in common[k + 1 :]:
+                sa, sb = before[a].score, before[b].score
+                crossed = dist(now[a], pred[b], sb) + dist(now[b], pred[a], sa)
+                kept = dist(now[a], pred[a], sa) + dist(now[b], pred[b], sb)
                 swaps += crossed < 0.5 * kept
     return swaps
