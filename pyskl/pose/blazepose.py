@@ -53,7 +53,9 @@ def model_paths() -> tuple[str, str]:
     )
     for path in paths:
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: BlazePose model missing from the mediapipe package (need 0.10.14)")
+            raise FileNotFoundError(
+                f"{path}: BlazePose model missing from the mediapipe package (need 0.10.14)"
+            )
     return paths
 
 
@@ -71,7 +73,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))
 
 
-def refine_on_heatmap(xy: np.ndarray, heatmap: np.ndarray, kernel: int = 7, min_confidence: float = 0.5) -> np.ndarray:
+def refine_on_heatmap(
+    xy: np.ndarray, heatmap: np.ndarray, kernel: int = 7, min_confidence: float = 0.5
+) -> np.ndarray:
     """Landmarks ``[L, 2]`` (normalised to the crop) moved to the confidence-weighted mean heatmap cell
     of a ``kernel`` window around each; landmarks whose window's best confidence is below
     ``min_confidence`` (or that lie outside the heatmap) are kept as they are.
@@ -86,7 +90,8 @@ def refine_on_heatmap(xy: np.ndarray, heatmap: np.ndarray, kernel: int = 7, min_
         col, row = int(x * w), int(y * h)
         if not (0 <= col < w and 0 <= row < h):
             continue
-        r0, r1, c0, c1 = max(0, row - half), min(h, row + half + 1), max(0, col - half), min(w, col + half + 1)
+        r0, r1 = max(0, row - half), min(h, row + half + 1)
+        c0, c1 = max(0, col - half), min(w, col + half + 1)
         conf = _sigmoid(heatmap[r0:r1, c0:c1, j].astype(np.float64))
         if conf.max() < min_confidence or conf.sum() <= 0:
             continue
@@ -148,11 +153,14 @@ class BlazePose:
             raise ValueError(f"search_every must be >= 1, got {search_every}")
         detector_path, landmark_path = model_paths()
         self.layout, self.max_persons, self.search_every = layout, max_persons, search_every
-        self.min_detection_score, self.min_presence, self.same_person = min_detection_score, min_presence, same_person
+        self.min_detection_score, self.min_presence = min_detection_score, min_presence
+        self.same_person = same_person
         self._detector = _interpreter(detector_path, threads)
         # one landmark interpreter per person slot, so that the passes can run at once
         self._landmarkers = [_interpreter(landmark_path, threads) for _ in range(max_persons)]
-        self._pool = ThreadPoolExecutor(max_persons, thread_name_prefix="blazepose") if max_persons > 1 else None
+        self._pool = (
+            ThreadPoolExecutor(max_persons, thread_name_prefix="blazepose") if max_persons > 1 else None
+        )
         self._anchors = ssd_anchors(DETECTOR_SIZE)
         self.detector_runs = 0
         self.reset()
@@ -173,7 +181,8 @@ class BlazePose:
             self._detector.get_input_details()[0]["index"], (crop.astype(np.float32) / 127.5 - 1.0)[None]
         )
         self._detector.invoke()
-        raw_boxes, raw_scores = (self._detector.get_tensor(o["index"])[0] for o in self._detector.get_output_details())
+        outputs = self._detector.get_output_details()
+        raw_boxes, raw_scores = (self._detector.get_tensor(o["index"])[0] for o in outputs)
         boxes, keypoints, scores = decode_detections(
             raw_boxes, raw_scores, self._anchors, DETECTOR_SIZE, self.min_detection_score
         )
@@ -260,10 +269,10 @@ class BlazePose:
             found += [p for p in self._run_landmarks(rgb, new) if p.landmarks is not None]
         found = self._merge_duplicates(found)[: self.max_persons]
         h, w = frame.shape[:2]
-        self.persons = [
-            PersonState(alignment_rect(p.landmarks[33], p.landmarks[34], ROI_SCALE), p.landmarks, p.visibility, p.presence)
-            for p in found
-        ]
+        # each person's next region comes from its auxiliary landmarks (mid-hip, size/rotation point)
+        for p in found:
+            p.rect = alignment_rect(p.landmarks[33], p.landmarks[34], ROI_SCALE)
+        self.persons = found
         return [self._detection(p, w, h) for p in found]
 
     def _detection(self, person: PersonState, w: int, h: int) -> Detection:

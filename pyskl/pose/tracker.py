@@ -98,7 +98,8 @@ class PoseTracker:
     ) -> None:
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
-        self.similarity, self.threshold, self.max_age, self.max_tracks = similarity, threshold, max_age, max_tracks
+        self.similarity, self.threshold = similarity, threshold
+        self.max_age, self.max_tracks = max_age, max_tracks
         self.rejoin_distance, self.max_extrapolation = rejoin_distance, max_extrapolation
         self.frame = -1
         self.next_id = 0
@@ -128,7 +129,10 @@ class PoseTracker:
         diag = np.maximum(np.hypot(*(a[:, 2:] - a[:, :2]).T), 1.0)
         return np.linalg.norm(ca[:, None] - cb[None], axis=-1) / diag[:, None]
 
-    def _match(self, score: np.ndarray, accept: np.ndarray, rows: list[int], cols: list[int]) -> list[tuple[int, int]]:
+    @staticmethod
+    def _match(
+        score: np.ndarray, accept: np.ndarray, rows: list[int], cols: list[int]
+    ) -> list[tuple[int, int]]:
         """Optimal matching of ``rows`` x ``cols`` maximising ``score``; pairs outside ``accept`` dropped."""
         if not rows or not cols:
             return []
@@ -145,7 +149,8 @@ class PoseTracker:
         if self.tracks and detections:
             predicted = [t.predict(self.frame, self.max_extrapolation) for t in self.tracks]
             sim = self._matrix(predicted, detections)
-            pairs = self._match(sim, sim >= self.threshold, list(range(len(self.tracks))), list(range(len(detections))))
+            all_t, all_d = list(range(len(self.tracks))), list(range(len(detections)))
+            pairs = self._match(sim, sim >= self.threshold, all_t, all_d)
             # second chance: a person briefly lost or occluded rejoins the track that predicted them nearby
             free_t = [i for i in range(len(self.tracks)) if i not in {p[0] for p in pairs}]
             free_d = [j for j in range(len(detections)) if j not in {p[1] for p in pairs}]
@@ -158,7 +163,8 @@ class PoseTracker:
             motion = (det.keypoint - track.detection.keypoint) / gap
             # joints missed in either pose carry no motion; a long gap's motion is unreliable
             both = (det.score > 0.3) & (track.detection.score > 0.3)
-            track.velocity = np.where(both[:, None], motion, 0.0) if gap <= self.max_extrapolation else 0 * motion
+            reliable = both[:, None] & (gap <= self.max_extrapolation)
+            track.velocity = np.where(reliable, motion, 0.0)
             track.detection, track.last_seen = det, self.frame
             ids[di] = track.track_id
         live = {t.track_id for t in self.tracks if t.last_seen == self.frame}
@@ -243,7 +249,8 @@ def count_swaps(frames: list[dict[int, Detection]]) -> int:
         older = frames[t - 2] if t >= 2 else {}
         common = sorted(set(before) & set(now))
         pred = {
-            i: 2 * before[i].keypoint - older[i].keypoint if i in older else before[i].keypoint for i in common
+            i: (2 * before[i].keypoint - older[i].keypoint) if i in older else before[i].keypoint
+            for i in common
         }
         for k, a in enumerate(common):
             for b in common[k + 1 :]:
