@@ -36,6 +36,7 @@ DETECTOR_SIZE = 224
 LANDMARK_SIZE = 256
 NUM_LANDMARKS = 39  # 33 body landmarks + 2 auxiliary (ROI) landmarks + 4 unused
 ROI_SCALE = 1.25
+MIN_ROI_SIZE = 8.0  # pixels
 
 
 def model_paths() -> tuple[str, str]:
@@ -83,21 +84,26 @@ def refine_on_heatmap(
     Args:
         heatmap: ``[H, W, L]`` logits.
     """
-    h, w, _ = heatmap.shape
-    out = xy.copy()
+    h, w, n = heatmap.shape
     half = kernel // 2
-    for j, (x, y) in enumerate(xy):
-        col, row = int(x * w), int(y * h)
-        if not (0 <= col < w and 0 <= row < h):
-            continue
-        r0, r1 = max(0, row - half), min(h, row + half + 1)
-        c0, c1 = max(0, col - half), min(w, col + half + 1)
-        conf = _sigmoid(heatmap[r0:r1, c0:c1, j].astype(np.float64))
-        if conf.max() < min_confidence or conf.sum() <= 0:
-            continue
-        rows, cols = np.mgrid[r0:r1, c0:c1]
-        out[j] = ((cols * conf).sum() / conf.sum() / w, (rows * conf).sum() / conf.sum() / h)
-    return out
+    col = (xy[:, 0] * w).astype(np.int64)  # truncated towards zero, as mediapipe casts
+    row = (xy[:, 1] * h).astype(np.int64)
+    inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    # cells of each window, [L, k, k]; those beyond the heatmap's edge weigh nothing
+    offsets = np.arange(-half, half + 1)
+    rows = row[:, None, None] + offsets[None, :, None]
+    cols = col[:, None, None] + offsets[None, None, :]
+    valid = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w) & inside[:, None, None]
+    channel = np.arange(len(xy))[:, None, None]
+    logits = heatmap[np.clip(rows, 0, h - 1), np.clip(cols, 0, w - 1), np.minimum(channel, n - 1)]
+    conf = np.where(valid, _sigmoid(logits.astype(np.float64)), 0.0)
+    total = conf.sum(axis=(1, 2))
+    refine = inside & (conf.max(axis=(1, 2)) >= min_confidence) & (total > 0)
+    safe = np.where(total > 0, total, 1.0)
+    refined = np.stack(
+        [(cols * conf).sum(axis=(1, 2)) / safe / w, (rows * conf).sum(axis=(1, 2)) / safe / h], axis=-1
+    )
+    return np.where(refine[:, None], refined, xy)
 
 
 @dataclass
@@ -108,6 +114,14 @@ class PersonState:
     landmarks: np.ndarray | None = None  # [35, 2] image pixels (33 body + 2 auxiliary)
     visibility: np.ndarray | None = None  # [33]
     presence: float = 0.0
+    held: int = 0  # frames in a row it has been missing (see BlazePose.max_hold)
+
+    def drift(self) -> float:
+        """How far the mid-hip landmark lies from the centre of the region it was read in, in units of
+        the hip-to-scale-point distance (small for a person the region was centred on)."""
+        hip, point = self.landmarks[33], self.landmarks[34]
+        radius = max(float(np.hypot(*(point - hip))), 1.0)
+        return float(np.hypot(hip[0] - self.rect.cx, hip[1] - self.rect.cy)) / radius
 
 
 class BlazePose:
@@ -119,11 +133,16 @@ class BlazePose:
         search_every: while fewer than ``max_persons`` people are followed, run the detector every this
             many frames to find newcomers (it also runs right after a person is lost). 1: every frame.
         min_detection_score: detector candidates below it are dropped.
-        min_presence: a person whose landmark presence score falls below it is lost.
+        min_presence: a person whose landmark presence score falls below it goes missing (see ``max_hold``).
         threads: interpreter threads per model; the landmark passes of several people also run on a
             pool of ``max_persons`` threads (the interpreter releases the GIL).
         same_person: a detection whose mid-hip lies within this fraction of a followed person's
             hip-to-scale-point distance from that person's mid-hip is that person.
+        max_hold: a followed person goes missing when its presence score falls below ``min_presence`` or
+            its landmarks land on another followed person's body (people hugging or crossing: the model
+            reads the more visible person in a region centred on the other; of the two, the one farther
+            off its region's centre goes missing). A missing person is not output and keeps its last
+            region for up to this many frames, until its landmarks come back or the detector finds it.
         model_complexity: 1 only (the landmark model that ships in the wheel; mediapipe's name for it).
 
     Call :meth:`reset` between videos: a new video starts with nobody followed.
@@ -133,11 +152,12 @@ class BlazePose:
         self,
         max_persons: int = 2,
         layout: str = "coco",
-        search_every: int = 10,
+        search_every: int = 3,
         min_detection_score: float = 0.2,
         min_presence: float = 0.5,
         threads: int = 1,
         same_person: float = 0.25,
+        max_hold: int = 10,
         model_complexity: int = 1,
     ) -> None:
         if model_complexity != 1:
@@ -154,7 +174,7 @@ class BlazePose:
         detector_path, landmark_path = model_paths()
         self.layout, self.max_persons, self.search_every = layout, max_persons, search_every
         self.min_detection_score, self.min_presence = min_detection_score, min_presence
-        self.same_person = same_person
+        self.same_person, self.max_hold = same_person, max_hold
         self._detector = _interpreter(detector_path, threads)
         # one landmark interpreter per person slot, so that the passes can run at once
         self._landmarkers = [_interpreter(landmark_path, threads) for _ in range(max_persons)]
@@ -231,20 +251,18 @@ class BlazePose:
                 return True
         return False
 
-    def _merge_duplicates(self, persons: list[PersonState]) -> list[PersonState]:
+    @staticmethod
+    def _same_body(person: PersonState, others: list[PersonState], threshold: float = 0.7) -> bool:
+        """Whether ``person``'s landmarks are (nearly) those of one of ``others``."""
         from .tracker import keypoint_similarity
 
-        kept: list[PersonState] = []
-        for person in sorted(persons, key=lambda p: -p.presence):
-            if kept:
-                sim = keypoint_similarity(
-                    person.landmarks[None, :33], person.visibility[None],
-                    np.stack([k.landmarks[:33] for k in kept]), np.stack([k.visibility for k in kept]),
-                )
-                if sim.max() > 0.7:
-                    continue
-            kept.append(person)
-        return kept
+        if not others:
+            return False
+        sim = keypoint_similarity(
+            person.landmarks[None, :33], person.visibility[None],
+            np.stack([o.landmarks[:33] for o in others]), np.stack([o.visibility for o in others]),
+        )
+        return bool(sim.max() > threshold)
 
     def __call__(self, frame: np.ndarray) -> list[Detection]:
         import cv2
@@ -253,27 +271,49 @@ class BlazePose:
             raise ValueError(f"expected a BGR frame [H, W, 3], got shape {frame.shape}")
         self._frame += 1
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        rects = [p.rect for p in self.persons]
-        found = [p for p in self._run_landmarks(rgb, rects) if p.landmarks is not None]
-        # the detector runs when nobody is followed, right when someone is lost, and every
-        # ``search_every`` frames while there is room for a newcomer
-        search = (
-            not found
-            or len(found) < len(self.persons)
-            or (len(found) < self.max_persons and self._frame - self._last_search >= self.search_every)
-        )
+        previous = self.persons
+        results = self._run_landmarks(rgb, [p.rect for p in previous])
+        kept: list[PersonState] = []
+        missing = [i for i, r in enumerate(results) if r.landmarks is None]
+        # the person least displaced within its region keeps the body; another one landing on it is missing
+        for i in sorted(set(range(len(results))) - set(missing), key=lambda i: results[i].drift()):
+            if self._same_body(results[i], kept):
+                missing.append(i)
+            else:
+                kept.append(results[i])
+        # a missing person keeps its last region for a while: the presence score dips for a frame or two
+        # when people overlap, and the detector often cannot see a person half hidden by another
+        held = [
+            PersonState(p.rect, p.landmarks, p.visibility, p.presence, p.held + 1)
+            for p in (previous[i] for i in missing)
+            if p.held < self.max_hold
+        ]
+        newly_missing = any(previous[i].held == 0 for i in missing)
+        # the detector runs when nobody is followed, right when someone goes missing, and every
+        # ``search_every`` frames while there is room for a newcomer (or a missing person to find again)
+        room = len(kept) < self.max_persons
+        search = not kept or newly_missing or (room and self._frame - self._last_search >= self.search_every)
         if search:
             self._last_search = self._frame
-            new = [r for r, _ in self.detect(rgb) if not self._is_followed(r, found)]
-            new = new[: self.max_persons - len(found)]
-            found += [p for p in self._run_landmarks(rgb, new) if p.landmarks is not None]
-        found = self._merge_duplicates(found)[: self.max_persons]
+            new = []
+            for rect, _ in self.detect(rgb):
+                if self._is_followed(rect, kept):
+                    continue
+                # a detection of a held person gives it a fresh region
+                held = [h for h in held if not self._is_followed(rect, [h])]
+                new.append(rect)
+            new = new[: self.max_persons - len(kept)]
+            for person in self._run_landmarks(rgb, new):
+                if person.landmarks is not None and not self._same_body(person, kept):
+                    kept.append(person)
         h, w = frame.shape[:2]
-        # each person's next region comes from its auxiliary landmarks (mid-hip, size/rotation point)
-        for p in found:
+        # each person's next region comes from its auxiliary landmarks (mid-hip, size/rotation point);
+        # a region that collapsed to a few pixels holds no person to follow
+        for p in kept:
             p.rect = alignment_rect(p.landmarks[33], p.landmarks[34], ROI_SCALE)
-        self.persons = found
-        return [self._detection(p, w, h) for p in found]
+        kept = [p for p in kept if p.rect.size >= MIN_ROI_SIZE]
+        self.persons = kept + held[: self.max_persons - len(kept)]
+        return [self._detection(p, w, h) for p in kept]
 
     def _detection(self, person: PersonState, w: int, h: int) -> Detection:
         from ..datasets.layout_convert import convert_keypoints
