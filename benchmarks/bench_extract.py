@@ -56,9 +56,8 @@ def main() -> int:
                 return 0
             videos = [SAMPLE, _scaled_copy(SAMPLE, Path(tmp), 960, 540)]
         backend = BlazePose(max_persons=args.max_persons)
-        print(
-            f"{'video':<28} {'frames':>6} {'wall fps':>9} {'CPU ms/frame':>13} {'CPU-bound fps':>14}   tracking"
-        )
+        header = f"{'video':<28} {'frames':>6} {'wall fps':>9} {'CPU ms/frame':>13} {'CPU-bound fps':>14}"
+        print(header + "   tracking")
         for _ in range(args.repeat):
             for video in videos:
                 figures: dict = {}
