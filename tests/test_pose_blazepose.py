@@ -142,6 +142,10 @@ def test_extract_cli_layout_mediapipe_gives_33_joints(tmp_path, capsys):
     out = tmp_path / "mp.pkl"
     assert main(["extract", str(listing), str(out), "--layout", "mediapipe", "--no-progress"]) == 0
     assert "frames/s end to end" in capsys.readouterr().out
+    import json
+
+    tracks = json.loads((tmp_path / "mp.pkl.tracks.json").read_text())
+    assert tracks["plain"]["frames"] == 3 and tracks["plain"]["people_per_frame"] == {"2": 3}
     ann = load_annotations(out)["annotations"][0]
     assert ann["keypoint"].shape == (2, 3, 33, 2) and ann["label"] == 7
     assert Graph("mediapipe", "spatial").A.shape == (3, 33, 33)

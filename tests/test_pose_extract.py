@@ -98,7 +98,11 @@ def test_extract_videos_errors_resume_and_atomic(tmp_path):
         "skeletons.pkl",
         "skeletons.pkl.errors.json",
         "skeletons.pkl.parts",
+        "skeletons.pkl.tracks.json",
     ]  # no temp files left
+    tracks = json.loads((tmp_path / "out" / "skeletons.pkl.tracks.json").read_text())
+    assert set(tracks) == {"good"} and tracks["good"]["people_per_frame"] == {"1": 12}
+    assert tracks["good"]["track_ids"] == 1 and tracks["good"]["id_switches"] == 0
     # a re-run skips the finished video and does not call the backend for it
     calls = []
 

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if report.fps is not None:
         print(f"  {report.fps:.1f} frames/s end to end (decoding, pose, tracking)")
+        print(f"  tracking report (people per frame, track ids, id switches): {args.out}.tracks.json")
     for reason in report.errors.values():
         print(f"  failed: {reason}")
     if report.errors:

@@ -8,6 +8,8 @@ cannot be used (missing, zero-length, not a video, no frames) are listed with th
 
 Every video starts from a fresh state: the backend's ``reset()`` (where it has one) and a new tracker,
 so that a video's result never depends on the videos extracted before it in the same run.
+``OUT.pkl.tracks.json`` holds each extracted video's tracking figures (frames with each number of people,
+track ids, suspected id switches, seconds); a re-run adds to it.
 """
 
 from __future__ import annotations
@@ -177,6 +179,21 @@ def _write_combined(out: Path, items: list[VideoItem], done: dict[str, dict]) ->
     save_annotations({"split": {"extract": order}, "annotations": annotations}, out)
 
 
+def _update_tracks_report(path: Path, videos: dict[str, dict]) -> None:
+    """Merge this run's per-video figures into the JSON report at ``path`` (written atomically)."""
+    figures: dict = {}
+    if path.is_file():
+        try:
+            figures = json.loads(path.read_text())
+        except (ValueError, OSError):  # a torn report is rewritten from this run's figures
+            figures = {}
+    for name, fig in videos.items():
+        figures[name] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in fig.items()}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(figures, indent=1))
+    os.replace(tmp, path)
+
+
 def extract_videos(
     items: Iterable[VideoItem],
     out: str | os.PathLike,
@@ -249,6 +266,8 @@ def extract_videos(
             bar.close()
     if not out.is_file() and done:
         _write_combined(out, items, done)
+    if report.videos:
+        _update_tracks_report(out.with_name(out.name + ".tracks.json"), report.videos)
     errors_path = out.with_name(out.name + ".errors.json")
     if report.errors:
         errors_path.parent.mkdir(parents=True, exist_ok=True)
