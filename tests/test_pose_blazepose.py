@@ -149,3 +149,15 @@ def test_extract_cli_layout_mediapipe_gives_33_joints(tmp_path, capsys):
     ann = load_annotations(out)["annotations"][0]
     assert ann["keypoint"].shape == (2, 3, 33, 2) and ann["label"] == 7
     assert Graph("mediapipe", "spatial").A.shape == (3, 33, 33)
+
+
+def test_no_person_on_an_empty_wall(tmp_path):
+    """A corner of the sample with wall, a bag and a sliver of a sleeve: the detector's weak candidate
+    there gets a high landmark presence score but no visible hips, so nobody is reported."""
+    video = require_shared("samples", "ntu_sample.avi")
+    wall = _write_avi(tmp_path / "wall.avi", [f[0:500, 1100:1700].copy() for f in _frames(video, 12)])
+    backend = _backend(max_persons=2)
+    figures: dict = {}
+    extract_video(wall, backend, report=figures)
+    backend.close()
+    assert figures["people_per_frame"] == {0: 12} and figures["track_ids"] == 0

@@ -37,6 +37,7 @@ LANDMARK_SIZE = 256
 NUM_LANDMARKS = 39  # 33 body landmarks + 2 auxiliary (ROI) landmarks + 4 unused
 ROI_SCALE = 1.25
 MIN_ROI_SIZE = 8.0  # pixels
+TORSO = [11, 12, 23, 24]  # shoulders and hips
 
 
 def model_paths() -> tuple[str, str]:
@@ -132,7 +133,10 @@ class BlazePose:
         layout: 'coco' (COCO-17, default) or 'mediapipe' (the 33 BlazePose landmarks).
         search_every: while fewer than ``max_persons`` people are followed, run the detector every this
             many frames to find newcomers (it also runs right after a person is lost). 1: every frame.
-        min_detection_score: detector candidates below it are dropped.
+        min_detection_score: detector candidates below it are dropped (mediapipe's graph: 0.2; its
+            single-person solution: 0.5). People who hug or overlap often score between the two.
+        confirm_below: a newcomer from a detection scoring below this is kept only when its landmarks
+            show both shoulders and both hips (visibility at least 0.5).
         min_presence: a person whose landmark presence score falls below it goes missing (see ``max_hold``).
         threads: interpreter threads per model; the landmark passes of several people also run on a
             pool of ``max_persons`` threads (the interpreter releases the GIL).
@@ -156,6 +160,7 @@ class BlazePose:
         min_detection_score: float = 0.2,
         min_presence: float = 0.5,
         threads: int = 1,
+        confirm_below: float = 0.5,
         same_person: float = 0.25,
         max_hold: int = 10,
         model_complexity: int = 1,
@@ -174,7 +179,7 @@ class BlazePose:
         detector_path, landmark_path = model_paths()
         self.layout, self.max_persons, self.search_every = layout, max_persons, search_every
         self.min_detection_score, self.min_presence = min_detection_score, min_presence
-        self.same_person, self.max_hold = same_person, max_hold
+        self.same_person, self.max_hold, self.confirm_below = same_person, max_hold, confirm_below
         self._detector = _interpreter(detector_path, threads)
         # one landmark interpreter per person slot, so that the passes can run at once
         self._landmarkers = [_interpreter(landmark_path, threads) for _ in range(max_persons)]
@@ -296,16 +301,20 @@ class BlazePose:
         if search:
             self._last_search = self._frame
             new = []
-            for rect, _ in self.detect(rgb):
-                if self._is_followed(rect, kept):
-                    continue
-                # a detection of a held person gives it a fresh region
-                held = [h for h in held if not self._is_followed(rect, [h])]
-                new.append(rect)
+            for rect, score in self.detect(rgb):
+                if not self._is_followed(rect, kept):
+                    new.append((rect, score))
             new = new[: self.max_persons - len(kept)]
-            for person in self._run_landmarks(rgb, new):
-                if person.landmarks is not None and not self._same_body(person, kept):
-                    kept.append(person)
+            for (rect, score), person in zip(new, self._run_landmarks(rgb, [rect for rect, _ in new])):
+                if person.landmarks is None or self._same_body(person, kept):
+                    continue
+                # the landmark model's presence score is high on almost any crop: a weak detection must
+                # show a body (shoulders and hips visible) to count as a person
+                if score < self.confirm_below and person.visibility[TORSO].min() < 0.5:
+                    continue
+                kept.append(person)
+                # a held person found again by the detector continues from this fresh region
+                held = [h for h in held if not self._is_followed(rect, [h])]
         h, w = frame.shape[:2]
         # each person's next region comes from its auxiliary landmarks (mid-hip, size/rotation point);
         # a region that collapsed to a few pixels holds no person to follow
