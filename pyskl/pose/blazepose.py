@@ -4,16 +4,17 @@ Per frame, every person is a rotated square region (:mod:`pyskl.pose._roi`) that
 (``pose_landmark_full.tflite``, 256 x 256 crop -> 39 landmarks, a presence score, a 64 x 64 heatmap)
 reads. A person's landmarks give its region for the next frame (the mid-hip and size/rotation
 auxiliary landmarks 33 and 34), so the person detector (``pose_detection.tflite``, 224 x 224 letterboxed
-frame -> 2254 SSD candidates, :mod:`pyskl.pose._ssd`, :mod:`pyskl.pose._nms`) runs only on the first
-frame, on the frame after a person was lost, and every ``search_every`` frames while fewer than
-``max_persons`` people are followed. Regions from the detector that belong to a person already
-followed are dropped; two followed regions that converge on one person are merged.
+frame -> 2254 SSD candidates, :mod:`pyskl.pose._ssd`, :mod:`pyskl.pose._nms`) runs only when nobody is
+followed, right when someone goes missing, and every ``search_every`` frames while fewer than
+``max_persons`` people are followed. Detections of people already followed are dropped. A followed
+person goes missing when its presence score drops or its landmarks land on another followed person's
+body (people hugging); it keeps its last region for a few frames (``max_hold``) to be found again.
 
 Pre- and post-processing follow mediapipe's pose graphs (facts): detector input letterboxed into
-[-1, 1], candidates above 0.5 merged by weighted NMS (IoU 0.3); landmark crop in [0, 1] with the edge
-pixels repeated; presence threshold 0.5; landmarks refined on the heatmap (7 x 7 window, sigmoid
-weights, when the window's best confidence is at least 0.5); visibility is the sigmoid of its logit.
-Unlike mediapipe's single-person video mode, no temporal smoothing is applied.
+[-1, 1], candidates merged by weighted NMS (IoU 0.3); landmark crop in [0, 1] with the edge pixels
+repeated; presence threshold 0.5; landmarks refined on the heatmap (7 x 7 window, sigmoid weights, when
+the window's best confidence is at least 0.5); visibility is the sigmoid of its logit. Unlike
+mediapipe's single-person video mode, no temporal smoothing is applied.
 """
 
 from __future__ import annotations
@@ -269,23 +270,23 @@ class BlazePose:
         )
         return bool(sim.max() > threshold)
 
-    def __call__(self, frame: np.ndarray) -> list[Detection]:
-        import cv2
+    def _follow(self, rgb: np.ndarray) -> tuple[list[PersonState], list[PersonState], bool]:
+        """Landmarks of everyone followed, read in their regions from the last frame.
 
-        if frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"expected a BGR frame [H, W, 3], got shape {frame.shape}")
-        self._frame += 1
-        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        Returns:
+            ``(found, held, newly_missing)``: the people found again; the missing ones kept with their last
+            region (see ``max_hold``); whether someone went missing in this frame.
+        """
         previous = self.persons
         results = self._run_landmarks(rgb, [p.rect for p in previous])
-        kept: list[PersonState] = []
+        found: list[PersonState] = []
         missing = [i for i, r in enumerate(results) if r.landmarks is None]
         # the person least displaced within its region keeps the body; another one landing on it is missing
         for i in sorted(set(range(len(results))) - set(missing), key=lambda i: results[i].drift()):
-            if self._same_body(results[i], kept):
+            if self._same_body(results[i], found):
                 missing.append(i)
             else:
-                kept.append(results[i])
+                found.append(results[i])
         # a missing person keeps its last region for a while: the presence score dips for a frame or two
         # when people overlap, and the detector often cannot see a person half hidden by another
         held = [
@@ -293,36 +294,50 @@ class BlazePose:
             for p in (previous[i] for i in missing)
             if p.held < self.max_hold
         ]
-        newly_missing = any(previous[i].held == 0 for i in missing)
+        return found, held, any(previous[i].held == 0 for i in missing)
+
+    def _find_newcomers(
+        self, rgb: np.ndarray, found: list[PersonState], held: list[PersonState]
+    ) -> tuple[list[PersonState], list[PersonState]]:
+        """Run the detector; add the people it finds who are not followed yet to ``found`` (up to
+        ``max_persons``); drop from ``held`` those found again. Returns the new ``(found, held)``."""
+        self._last_search = self._frame
+        new = [(rect, score) for rect, score in self.detect(rgb) if not self._is_followed(rect, found)]
+        new = new[: self.max_persons - len(found)]
+        found = list(found)
+        for (rect, score), person in zip(new, self._run_landmarks(rgb, [rect for rect, _ in new])):
+            if person.landmarks is None or self._same_body(person, found):
+                continue
+            # the landmark model's presence score is high on almost any crop: a weak detection must show
+            # a body (shoulders and hips visible) to count as a person
+            if score < self.confirm_below and person.visibility[TORSO].min() < 0.5:
+                continue
+            found.append(person)
+            # a held person found again by the detector continues from this fresh region
+            held = [h for h in held if not self._is_followed(rect, [h])]
+        return found, held
+
+    def __call__(self, frame: np.ndarray) -> list[Detection]:
+        import cv2
+
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"expected a BGR frame [H, W, 3], got shape {frame.shape}")
+        self._frame += 1
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        found, held, newly_missing = self._follow(rgb)
         # the detector runs when nobody is followed, right when someone goes missing, and every
         # ``search_every`` frames while there is room for a newcomer (or a missing person to find again)
-        room = len(kept) < self.max_persons
-        search = not kept or newly_missing or (room and self._frame - self._last_search >= self.search_every)
-        if search:
-            self._last_search = self._frame
-            new = []
-            for rect, score in self.detect(rgb):
-                if not self._is_followed(rect, kept):
-                    new.append((rect, score))
-            new = new[: self.max_persons - len(kept)]
-            for (rect, score), person in zip(new, self._run_landmarks(rgb, [rect for rect, _ in new])):
-                if person.landmarks is None or self._same_body(person, kept):
-                    continue
-                # the landmark model's presence score is high on almost any crop: a weak detection must
-                # show a body (shoulders and hips visible) to count as a person
-                if score < self.confirm_below and person.visibility[TORSO].min() < 0.5:
-                    continue
-                kept.append(person)
-                # a held person found again by the detector continues from this fresh region
-                held = [h for h in held if not self._is_followed(rect, [h])]
-        h, w = frame.shape[:2]
+        due = self._frame - self._last_search >= self.search_every
+        if not found or newly_missing or (len(found) < self.max_persons and due):
+            found, held = self._find_newcomers(rgb, found, held)
         # each person's next region comes from its auxiliary landmarks (mid-hip, size/rotation point);
         # a region that collapsed to a few pixels holds no person to follow
-        for p in kept:
+        for p in found:
             p.rect = alignment_rect(p.landmarks[33], p.landmarks[34], ROI_SCALE)
-        kept = [p for p in kept if p.rect.size >= MIN_ROI_SIZE]
-        self.persons = kept + held[: self.max_persons - len(kept)]
-        return [self._detection(p, w, h) for p in kept]
+        found = [p for p in found if p.rect.size >= MIN_ROI_SIZE]
+        self.persons = found + held[: self.max_persons - len(found)]
+        h, w = frame.shape[:2]
+        return [self._detection(p, w, h) for p in found]
 
     def _detection(self, person: PersonState, w: int, h: int) -> Detection:
         from ..datasets.layout_convert import convert_keypoints
