@@ -1,13 +1,13 @@
 """End-to-end frames/s of ``pyskl demo`` on ../shared/samples/ntu_sample.avi, split by stage.
 
 Stages (wall-clock seconds inside ``pyskl.apis.demo.run_demo``, one after the other: ``pose_ahead=False``):
-pose (multi-person BlazePose, its per-person landmark passes on threads; the video decode is not
-included), tracking (OKS + IoU tracker), recognition (sliding-window ST-GCN++ per track), drawing
-(skeletons, labels and H.264 encoding); each as wall-clock frames/s and from CPU time (frames per
-CPU-second, all threads of the process), which does not depend on what else runs on the machine. Then the demo as ``pyskl demo`` runs it (pose of the next
-frame on a worker thread, ``pose_ahead=True``), end to end: without drawing (decode + pose + tracking +
-recognition: the issue's "pose + recognition" figure) and with drawing. Also runs the recognition stage
-alone on replayed poses, so the model's share can be read without the pose cost.
+pose (multi-person BlazePose, its per-person landmark passes on threads; the video decode is not included),
+tracking (OKS + IoU tracker), recognition (sliding-window ST-GCN++ per track), drawing (skeletons, labels
+and H.264 encoding); each as wall-clock frames/s and from CPU time (frames per CPU-second, all threads of
+the process), which does not depend on what else runs on the machine. Then the demo as ``pyskl demo`` runs
+it (pose of the next frame on a worker thread, ``pose_ahead=True``), end to end: without drawing (decode +
+pose + tracking + recognition: the issue's "pose + recognition" figure) and with drawing. Also runs the
+recognition stage alone on replayed poses, so the model's share can be read without the pose cost.
 
 Wall figures need idle cores (the per-person landmark passes and the pose-ahead worker run in parallel):
 on a loaded machine compare CPU figures only.
