@@ -1,15 +1,15 @@
 """End-to-end frames/s of ``pyskl demo`` on ../shared/samples/ntu_sample.avi, split by stage.
 
 Stages (wall-clock seconds inside ``pyskl.apis.demo.run_demo``, one after the other: ``pose_ahead=False``):
-pose (mediapipe Pose, its per-person passes on threads; the video decode is not included), tracking (IoU
-tracker), recognition (sliding-window ST-GCN++ per track), drawing (skeletons, labels and H.264 encoding);
-each as wall-clock frames/s and from CPU time (frames per CPU-second, all threads of the process), which
-does not depend on what else runs on the machine. Then the demo as ``pyskl demo`` runs it (pose of the next
-frame on a worker thread, ``pose_ahead=True``), end to end: without drawing (decode + pose + tracking +
-recognition: the issue's "pose + recognition" figure) and with drawing. Also runs the recognition stage
-alone on replayed poses, so the model's share can be read without the pose cost.
+pose (multi-person BlazePose, its per-person landmark passes on threads; the video decode is not included),
+tracking (OKS + IoU tracker), recognition (sliding-window ST-GCN++ per track), drawing (skeletons, labels
+and H.264 encoding); each as wall-clock frames/s and from CPU time (frames per CPU-second, all threads of
+the process), which does not depend on what else runs on the machine. Then the demo as ``pyskl demo`` runs
+it (pose of the next frame on a worker thread, ``pose_ahead=True``), end to end: without drawing (decode +
+pose + tracking + recognition: the issue's "pose + recognition" figure) and with drawing. Also runs the
+recognition stage alone on replayed poses, so the model's share can be read without the pose cost.
 
-Wall figures need idle cores (the per-person mediapipe passes and the pose-ahead worker run in parallel):
+Wall figures need idle cores (the per-person landmark passes and the pose-ahead worker run in parallel):
 on a loaded machine compare CPU figures only.
 
 Model: a full-size ST-GCN++ on COCO-17 (PYSKL's stgcn++ defaults: 10 stages, 64 base channels, 60 classes)
@@ -18,7 +18,7 @@ with random weights: timings do not depend on the weights. Pass --config/--check
     python benchmarks/bench_demo.py [--video V] [--max-persons 2] [--window 48] [--stride 16] [--threads 1]
         [--sequential] [--pose-every N]
 
-``--sequential``: the pipeline before the threading (for before/after figures on the same machine).
+``--sequential``: no pose-ahead worker and the person detector run on every frame with room for a newcomer.
 ``--pose-every N``: the interpolation fallback (its 'pose' stage then includes the decode).
 
 Goal (issue 7): pose + recognition at least the source frame rate (30 fps) on 2 CPU cores.
@@ -92,7 +92,7 @@ def main() -> int:
     parser.add_argument(
         "--sequential",
         action="store_true",
-        help="the pre-threading pipeline: mediapipe passes one after the other, no pose ahead",
+        help="no pose ahead; the person detector runs on every frame with room for a newcomer",
     )
     parser.add_argument(
         "--pose-every",
@@ -109,7 +109,7 @@ def main() -> int:
 
     from pyskl.apis.demo import MEDIAPIPE_SEARCH_EVERY, run_demo
     from pyskl.datasets.io import load_annotations
-    from pyskl.pose.mediapipe_backend import MediaPipePose
+    from pyskl.pose.blazepose import BlazePose
     from pyskl.pose.replay import ReplayBackend
 
     torch.set_num_threads(args.threads)
@@ -118,12 +118,8 @@ def main() -> int:
         print(f"skipped: {args.video} not found")
         return 0
     config = args.config or STGCNPP_COCO
-    # as run_demo builds it; --sequential: the pre-threading backend (a search for new people every frame)
-    pose_kwargs = (
-        dict(parallel=False, search_every=1)
-        if args.sequential
-        else dict(parallel=True, search_every=MEDIAPIPE_SEARCH_EVERY)
-    )
+    # as run_demo builds it; --sequential: a search for new people on every frame
+    pose_kwargs = dict(search_every=1 if args.sequential else MEDIAPIPE_SEARCH_EVERY)
     print(
         f"video {args.video}; window {args.window}, stride {args.stride}; torch threads {args.threads}; "
         + ("sequential pose" if args.sequential else "parallel pose passes, pose ahead")
@@ -140,7 +136,7 @@ def main() -> int:
             demo = partial(run_demo, args.video, config=config, checkpoint=args.checkpoint,
                            window=args.window, stride=args.stride, max_persons=persons, progress=False,
                            torch_threads=args.threads)
-            backend = MediaPipePose(max_persons=persons, **pose_kwargs)
+            backend = BlazePose(max_persons=persons, **pose_kwargs)
             t0 = time.perf_counter()
             res = demo(Path(tmp) / f"demo{persons}.mp4", save_pose=pose_file, backend=backend,
                        pose_ahead=False, pose_every=args.pose_every)
@@ -153,7 +149,7 @@ def main() -> int:
             print(_row("  same, from CPU time", res.frames, res.cpu_seconds) + "   [frames / CPU-seconds]")
             cpu_rows.append((f"mediapipe, {persons} person(s)", res.cpu_ms_per_frame))
             for draw in (False, True):
-                backend = MediaPipePose(max_persons=persons, **pose_kwargs)
+                backend = BlazePose(max_persons=persons, **pose_kwargs)
                 res = demo(Path(tmp) / f"ahead{persons}.mp4" if draw else None,
                            timeline=Path(tmp) / "ahead.json", draw=draw, backend=backend,
                            pose_ahead=not args.sequential, pose_every=args.pose_every)

@@ -1,4 +1,4 @@
-"""``pyskl extract``: video lists, resumable extraction, per-video errors, and mediapipe on the NTU sample."""
+"""``pyskl extract``: video lists, resumable extraction, per-video errors, and BlazePose on the NTU sample."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from tests.conftest import require_shared
 
 
 def _mediapipe_or_skip():
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed (pip install 'pyskl[demo]')")
     return pytest.importorskip("mediapipe", reason="mediapipe not installed (pip install 'pyskl[demo]')")
 
 
@@ -97,7 +98,11 @@ def test_extract_videos_errors_resume_and_atomic(tmp_path):
         "skeletons.pkl",
         "skeletons.pkl.errors.json",
         "skeletons.pkl.parts",
+        "skeletons.pkl.tracks.json",
     ]  # no temp files left
+    tracks = json.loads((tmp_path / "out" / "skeletons.pkl.tracks.json").read_text())
+    assert set(tracks) == {"good"} and tracks["good"]["people_per_frame"] == {"1": 12}
+    assert tracks["good"]["track_ids"] == 1 and tracks["good"]["id_switches"] == 0
     # a re-run skips the finished video and does not call the backend for it
     calls = []
 
@@ -187,39 +192,3 @@ def test_extract_cli_full_ntu_sample(tmp_path):
     listing.write_text(f"{video} 54\n")
     assert main(["extract", str(listing), str(tmp_path / "ntu.pkl"), "--no-progress"]) == 0
     _check_ntu_annotation(load_annotations(tmp_path / "ntu.pkl")["annotations"][0], 72)
-
-
-def test_mediapipe_pose_shrunk_input_gives_frame_pixels():
-    _mediapipe_or_skip()
-    video = require_shared("samples", "ntu_sample.avi")
-    from pyskl.pose.mediapipe_backend import MediaPipePose
-    from pyskl.pose.video_reader import iter_frames
-
-    frame = next(iter_frames(video))
-    results = []
-    for max_side in (None, 640):
-        with MediaPipePose(max_persons=2, static_image_mode=True, max_side=max_side) as pose:
-            results.append(pose(frame))
-    full, small = results
-    assert len(full) == len(small) == 2
-    for a in full:  # the same people, in full-frame pixels, whichever resolution mediapipe saw
-        err = min(np.median(np.linalg.norm(a.keypoint - b.keypoint, axis=-1)) for b in small)
-        assert err < 15
-
-
-def test_mediapipe_pose_matches_reference_extraction():
-    """../shared's ntu_sample_mediapipe.pkl: mediapipe 0.10.14 Pose (complexity 1, video mode) -> COCO-17."""
-    _mediapipe_or_skip()
-    video = require_shared("samples", "ntu_sample.avi")
-    reference = require_shared("samples", "ntu_sample_mediapipe.pkl")
-    from pyskl.datasets.io import load_annotations
-    from pyskl.pose.mediapipe_backend import MediaPipePose
-    from pyskl.pose.video_reader import iter_frames
-
-    ref = load_annotations(reference, validate=False)["annotations"][0]
-    with MediaPipePose(max_persons=1, max_side=None) as pose:
-        found = [pose(frame)[0] for frame in iter_frames(video, 6)]
-    kp = np.stack([d.keypoint for d in found])
-    score = np.stack([d.score for d in found])
-    np.testing.assert_allclose(kp, ref["keypoint"][0, :6], atol=0.05)
-    np.testing.assert_allclose(score, ref["keypoint_score"][0, :6], atol=1e-5)

@@ -135,3 +135,98 @@ def test_onnx_rtmo_decoding():
     assert len(out) == 1
     np.testing.assert_allclose(out[0].keypoint, 50.0)
     np.testing.assert_allclose(out[0].box, [0, 0, 100, 50])
+
+
+def _walker(x0: float, y0: float, vx: float, t: int, score: float = 0.9, body: int = 1) -> Detection:
+    """A 17-joint figure 40 x 100 px (joint layout drawn with seed ``body``) at (x0 + vx * t, y0)."""
+    rng = np.random.default_rng(body)
+    offsets = np.stack([rng.uniform(0, 40, 17), rng.uniform(0, 100, 17)], axis=-1)
+    kp = (offsets + [x0 + vx * t, y0]).astype(np.float32)
+    s = np.full(17, score, np.float32)
+    return Detection(kp, s, keypoint_box(kp, s))
+
+
+def _run(tracker, frames, store=None):
+    """Track ``frames`` (lists of (true_id, detection)); returns true_id -> set of track ids."""
+    seen: dict[int, set[int]] = {}
+    for people in frames:
+        ids = tracker.update([d for _, d in people])
+        if store is not None:
+            store.add(ids, [d for _, d in people])
+        for (true_id, _), tid in zip(people, ids):
+            seen.setdefault(true_id, set()).add(tid)
+    return seen
+
+
+def _crossing() -> list[list[tuple[int, Detection]]]:
+    """Two people of the same build walk through each other, 10 px per frame, 4 px apart in height: from
+    t = 11 to t = 12 each moves to where the other was (x 210 <-> 220), so their previous poses alone
+    cannot tell them apart."""
+    return [[(0, _walker(100, 50, 10, t)), (1, _walker(330, 54, -10, t))] for t in range(24)]
+
+
+def _one_id_each(seen: dict[int, set[int]]) -> bool:
+    ids = [next(iter(v)) for v in seen.values() if len(v) == 1]
+    return len(ids) == len(seen) and len(set(ids)) == len(ids)
+
+
+def test_crossing_people_keep_their_ids():
+    frames = _crossing()
+    for t in range(24):
+        if t % 3 == 0:
+            frames[t].reverse()  # the detection order must not matter
+    store = TrackStore()
+    seen = _run(PoseTracker(), frames, store)
+    assert _one_id_each(seen), seen
+    report = store.report()
+    assert report == {"frames": 24, "people_per_frame": {2: 24}, "track_ids": 2, "id_switches": 0}
+
+
+def test_crossing_people_with_a_greedy_matcher_would_swap():
+    """The constant-velocity prediction is what keeps the ids: matched against their last poses instead
+    (no motion), the two people swap ids when they overlap, and the report counts the swap."""
+    frames = _crossing()
+    store = TrackStore()
+    seen = _run(PoseTracker(max_extrapolation=0), frames, store)
+    assert seen[0] == {0, 1} and seen[1] == {0, 1}
+    assert store.report()["id_switches"] >= 1
+
+
+def test_occluded_person_keeps_the_id_and_no_new_track_starts():
+    # B is hidden for 8 frames (behind A, or missed by the detector) and reappears further along its path
+    frames = []
+    for t in range(40):
+        people = [(0, _walker(100, 50, 0, t))]
+        if not 15 <= t < 23:
+            people.append((1, _walker(200, 60, 4, t)))
+        frames.append(people)
+    store = TrackStore()
+    seen = _run(PoseTracker(max_age=15), frames, store)
+    assert seen == {0: {0}, 1: {1}}
+    report = store.report()
+    assert report["track_ids"] == 2 and report["people_per_frame"] == {1: 8, 2: 32}
+
+
+def test_sporadic_missed_detections_do_not_fragment_tracks():
+    rng = np.random.default_rng(3)
+    frames = []
+    for t in range(60):
+        people = [(0, _walker(50, 40, 3, t)), (1, _walker(400, 40, -2, t))]
+        frames.append([p for p in people if rng.random() > 0.3])  # each missed in 30% of frames
+    seen = _run(PoseTracker(), frames)
+    assert seen == {0: {0}, 1: {1}}
+
+
+def test_count_swaps_flags_exchanged_poses_only():
+    from pyskl.pose.tracker import count_swaps
+
+    a0, b0 = _walker(0, 0, 0, 0), _walker(300, 0, 0, 0)
+    a1, b1 = _walker(5, 0, 0, 0), _walker(305, 0, 0, 0)
+    assert count_swaps([{0: a0, 1: b0}, {0: a1, 1: b1}]) == 0
+    assert count_swaps([{0: a0, 1: b0}, {0: b1, 1: a1}]) == 1
+    assert count_swaps([{0: a0}, {1: a1}]) == 0  # no track seen in both frames
+    # people passing through each other at constant speed are not a swap; their ids exchanged are one
+    walk = [{0: _walker(100, 50, 10, t), 1: _walker(330, 54, -10, t)} for t in range(24)]
+    assert count_swaps(walk) == 0
+    walk[12] = {0: walk[12][1], 1: walk[12][0]}
+    assert count_swaps(walk[:13]) == 1

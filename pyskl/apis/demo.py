@@ -166,7 +166,7 @@ def run_demo(
     pose = build_pose_backend(backend, **kwargs) if own else backend
     layout = getattr(pose, "layout", "coco")
     _check_layout(model.cfg, layout)
-    tracker = PoseTracker(similarity="iou", threshold=0.2, max_age=15, max_tracks=max_persons)
+    tracker = PoseTracker(max_tracks=max_persons)
     stream = StreamingRecognizer(model, window=window, stride=stride, img_shape=(info.height, info.width))
     lines = Timeline(classes, info.fps)
     latest: dict[int, list[tuple[int, float]]] = {}

@@ -191,7 +191,8 @@ def run_gesture(
         hand_coords: 'frame' or 'crop' (see the module docstring).
         crop_size: side in pixels of the crops around the wrists.
     """
-    from ..pose.mediapipe_backend import MediaPipeHands, MediaPipePose, wrist_crops
+    from ..pose.blazepose import BlazePose
+    from ..pose.mediapipe_backend import MediaPipeHands, wrist_crops
     from ..pose.tracker import PoseTracker
     from ..viz import VideoWriter, draw_skeleton, draw_text_block
     from .inference import init_recognizer
@@ -237,7 +238,7 @@ def run_gesture(
             found = hands(frame)
             t1 = time.perf_counter()
             if not found:
-                pose = pose or MediaPipePose(max_persons=1, static_image_mode=False)
+                pose = pose or BlazePose(max_persons=1)
                 people = pose(frame)
                 crops = wrist_crops(people[0], frame.shape[:2], crop_size) if people else []
                 found = hands(frame, crops) if crops else []

@@ -35,8 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-persons",
         type=int,
         default=2,
-        help="persons detected and tracked (default 2); mediapipe finds persons after the first "
-        "by blanking those found, so people who overlap are found unreliably",
+        help="persons detected and tracked (default 2; BlazePose's detector finds every person)",
     )
     parser.add_argument("--topk", type=int, default=3, help="labels drawn per person (default 3)")
     parser.add_argument(

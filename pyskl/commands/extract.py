@@ -25,8 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-persons",
         type=int,
         default=2,
-        help="persons tracked per video (default 2); mediapipe finds persons after the first "
-        "by blanking those found, so people who overlap are found unreliably",
+        help="persons tracked per video (default 2; BlazePose's detector finds every person)",
     )
     parser.add_argument(
         "--layout",
@@ -35,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output joints: COCO-17 (default) or mediapipe's 33",
     )
     parser.add_argument(
-        "--model-complexity", type=int, default=1, choices=[0, 1, 2], help="mediapipe model size"
+        "--model-complexity", type=int, default=1, choices=[1], help="mediapipe model size (only 1 ships)"
     )
     parser.add_argument("--max-frames", type=int, default=None, help="only the first N frames of each video")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -66,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         f"extract: {len(report.done)} done, {len(report.skipped)} skipped (already done), "
         f"{len(report.errors)} failed -> {args.out}"
     )
+    if report.fps is not None:
+        print(f"  {report.fps:.1f} frames/s end to end (decoding, pose, tracking)")
+        print(f"  tracking report (people per frame, track ids, id switches): {args.out}.tracks.json")
     for reason in report.errors.values():
         print(f"  failed: {reason}")
     if report.errors:

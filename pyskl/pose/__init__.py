@@ -1,6 +1,8 @@
-"""Pose estimation from video: backends (mediapipe, ONNX slot), tracking, and ``pyskl extract``.
+"""Pose estimation from video: backends (multi-person BlazePose from mediapipe's models, the ONNX slot),
+tracking, and ``pyskl extract``.
 
-Heavy dependencies (mediapipe, onnxruntime, cv2) are imported only inside the functions that use them.
+Heavy dependencies (mediapipe, ai-edge-litert, onnxruntime, cv2) are imported only inside the functions
+that use them.
 """
 
 from .backend import BACKENDS, Detection, PoseBackend, build_pose_backend, keypoint_box

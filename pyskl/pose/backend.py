@@ -1,11 +1,13 @@
 """The pose-backend interface: one frame in, a list of person detections out.
 
 A backend is any callable ``backend(frame_bgr) -> list[Detection]`` with a ``layout`` attribute
-(the joint order of ``Detection.keypoint``) and a ``close()`` method. :func:`build_pose_backend`
-makes one by name:
+(the joint order of ``Detection.keypoint``) and a ``close()`` method; a backend that keeps state from
+frame to frame also has ``reset()``, called before each video. :func:`build_pose_backend` makes one
+by name:
 
-- ``'mediapipe'`` (default): mediapipe 0.10.14 Pose, offline on CPU, converted to COCO-17
-  (:mod:`pyskl.pose.mediapipe_backend`).
+- ``'mediapipe'`` (default, also called ``'blazepose'``): multi-person BlazePose from mediapipe
+  0.10.14's detector and landmark models, run with ai-edge-litert, offline on CPU; COCO-17 or the
+  33 landmarks (:mod:`pyskl.pose.blazepose`).
 - ``'onnx'``: the slot for heavier top-down / one-stage models (RTMPose, RTMO) exported to ONNX.
   pyskl ships no such weights; pass ``model=PATH.onnx`` that you provide
   (:mod:`pyskl.pose.onnx_backend` documents the expected input/output tensors).
@@ -57,7 +59,8 @@ def keypoint_box(keypoint: np.ndarray, score: np.ndarray, threshold: float = 0.3
 
 # name -> "module:factory" under pyskl.pose; imported only when used (heavy optional deps).
 BACKENDS: dict[str, str] = {
-    "mediapipe": "mediapipe_backend:MediaPipePose",
+    "mediapipe": "blazepose:BlazePose",
+    "blazepose": "blazepose:BlazePose",
     "mediapipe_hands": "mediapipe_backend:MediaPipeHands",
     "onnx": "onnx_backend:OnnxPose",
     "replay": "replay:ReplayBackend",

@@ -5,6 +5,11 @@ the combined ``OUT.pkl`` (``{'split': {'extract': [...]}, 'annotations': [...]}`
 after every video. A re-run skips videos already in ``OUT.pkl`` or in the parts folder. Videos that
 cannot be used (missing, zero-length, not a video, no frames) are listed with the reason in
 ``OUT.pkl.errors.json`` and do not stop the others.
+
+Every video starts from a fresh state: the backend's ``reset()`` (where it has one) and a new tracker,
+so that a video's result never depends on the videos extracted before it in the same run.
+``OUT.pkl.tracks.json`` holds each extracted video's tracking figures (frames with each number of people,
+track ids, suspected id switches, seconds); a re-run adds to it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +25,7 @@ from typing import Any
 
 from .backend import PoseBackend, build_pose_backend
 from .tracker import PoseTracker, TrackStore
-from .video_reader import VideoError, iter_frames, list_videos, probe_video
+from .video_reader import VideoError, iter_frames, list_videos, probe_video, read_ahead
 
 __all__ = ["ExtractReport", "VideoItem", "extract_video", "extract_videos", "read_video_list"]
 
@@ -72,8 +78,14 @@ def extract_video(
     tracker: PoseTracker | None = None,
     max_frames: int | None = None,
     on_frame: Callable[[], Any] | None = None,
+    report: dict | None = None,
 ) -> dict:
     """Run ``backend`` over every frame of one video, track persons, and build its annotation.
+
+    The backend is reset first (``backend.reset()`` where it has one): nothing carries over from the
+    video it saw before. ``report``, when given, receives the tracking figures of
+    :meth:`TrackStore.report`, ``'seconds'``, the wall time of decoding, pose and tracking, and
+    ``'cpu_seconds'``, the CPU time the process spent meanwhile (all threads).
 
     Returns:
         ``{'frame_dir', 'label', 'img_shape', 'original_shape', 'total_frames',
@@ -85,15 +97,22 @@ def extract_video(
     from ..utils.layouts import get_layout
 
     info = probe_video(path)
-    tracker = tracker or PoseTracker(similarity="iou", threshold=0.2, max_age=15)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    tracker = tracker or PoseTracker()
     store = TrackStore()
-    for frame in iter_frames(path, max_frames):
+    if hasattr(backend, "reset"):
+        backend.reset()
+    for frame in read_ahead(iter_frames(path, max_frames)):
         detections = backend(frame)
         store.add(tracker.update(detections), detections)
         if on_frame is not None:
             on_frame()
     if not store.frames:
         raise VideoError(f"{path}: no decodable frame")
+    if report is not None:
+        report.update(
+            store.report(), seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start
+        )
     layout = getattr(backend, "layout", "coco")
     kp, score = store.to_arrays(get_layout(layout).num_joints, max_persons)
     shape = (info.height, info.width)
@@ -110,9 +129,25 @@ def extract_video(
 
 @dataclass
 class ExtractReport:
+    """What one ``extract_videos`` run did.
+
+    Attributes:
+        done / skipped: frame_dirs extracted now / found already done.
+        errors: video path -> reason, for the videos that failed.
+        videos: frame_dir -> tracking figures of each video extracted now (:meth:`TrackStore.report`,
+            plus ``seconds``).
+    """
+
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    videos: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float | None:
+        """End-to-end frames per second (decoding, pose and tracking) over the videos extracted now."""
+        seconds = sum(v["seconds"] for v in self.videos.values())
+        return sum(v["frames"] for v in self.videos.values()) / seconds if seconds > 0 else None
 
 
 def _atomic_pickle(obj: Any, path: Path) -> None:
@@ -142,6 +177,21 @@ def _write_combined(out: Path, items: list[VideoItem], done: dict[str, dict]) ->
     order = listed + [k for k in done if k not in set(listed)]
     annotations = [done[k] for k in order]
     save_annotations({"split": {"extract": order}, "annotations": annotations}, out)
+
+
+def _update_tracks_report(path: Path, videos: dict[str, dict]) -> None:
+    """Merge this run's per-video figures into the JSON report at ``path`` (written atomically)."""
+    figures: dict = {}
+    if path.is_file():
+        try:
+            figures = json.loads(path.read_text())
+        except (ValueError, OSError):  # a torn report is rewritten from this run's figures
+            figures = {}
+    for name, fig in videos.items():
+        figures[name] = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in fig.items()}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(figures, indent=1))
+    os.replace(tmp, path)
 
 
 def extract_videos(
@@ -192,7 +242,10 @@ def extract_videos(
             if bar is not None:
                 bar.set_postfix_str(item.path.name)
             try:
-                ann = extract_video(item.path, pose, item.label, max_persons, max_frames=max_frames)
+                figures: dict = {}
+                ann = extract_video(
+                    item.path, pose, item.label, max_persons, max_frames=max_frames, report=figures
+                )
             except VideoError as err:
                 report.errors[str(item.path)] = str(err)
             except Exception as err:  # noqa: BLE001 - any failure of one video is reported, not fatal
@@ -202,6 +255,7 @@ def extract_videos(
                 _atomic_pickle(ann, parts / f"{item.frame_dir}.pkl")
                 done[item.frame_dir] = ann
                 report.done.append(item.frame_dir)
+                report.videos[item.frame_dir] = figures
                 _write_combined(out, items, done)
             if bar is not None:
                 bar.update(1)
@@ -212,6 +266,8 @@ def extract_videos(
             bar.close()
     if not out.is_file() and done:
         _write_combined(out, items, done)
+    if report.videos:
+        _update_tracks_report(out.with_name(out.name + ".tracks.json"), report.videos)
     errors_path = out.with_name(out.name + ".errors.json")
     if report.errors:
         errors_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,18 +1,25 @@
-"""Frame-to-frame person tracking by box IoU or keypoint similarity (greedy, highest first).
+"""Frame-to-frame person tracking: optimal assignment over keypoint similarity and box IoU.
 
-``PoseTracker.update(detections)`` returns a track id per detection; ``TrackStore`` accumulates the
-tracked poses of a whole video into PYSKL's ``keypoint [M, T, V, 2]`` / ``keypoint_score [M, T, V]``.
+``PoseTracker.update(detections)`` returns a track id per detection. Each track predicts where its person
+is (constant velocity from its last two sightings), detections are matched to predictions by an optimal
+assignment (:func:`pyskl.pose._assignment.linear_assignment`) over the similarity (OKS and box IoU,
+averaged, by default), and a track that found nobody is kept for ``max_age`` frames; a person who
+reappears near where their track predicted them keeps their id (a second, looser matching by the
+distance between box centres relative to the box size). ``TrackStore`` accumulates a video's tracked
+poses into PYSKL's ``keypoint [M, T, V, 2]`` / ``keypoint_score [M, T, V]`` and reports on them.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import Detection
+from ._assignment import linear_assignment
+from .backend import Detection, keypoint_box
 
-__all__ = ["PoseTracker", "TrackStore", "box_iou", "keypoint_similarity"]
+__all__ = ["PoseTracker", "TrackStore", "box_iou", "count_swaps", "keypoint_similarity"]
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -55,67 +62,111 @@ class _Track:
     track_id: int
     detection: Detection
     last_seen: int
+    velocity: np.ndarray  # [V, 2] keypoint motion per frame
+
+    def predict(self, frame: int, max_gap: int) -> Detection:
+        """Where the person should be at ``frame`` (motion extrapolated over at most ``max_gap`` frames)."""
+        gap = min(frame - self.last_seen, max_gap)
+        kp = self.detection.keypoint + gap * self.velocity
+        return Detection(kp, self.detection.score, keypoint_box(kp, self.detection.score))
+
+
+SIMILARITIES = ("iou", "oks", "oks+iou")
 
 
 class PoseTracker:
-    """Greedy tracker: each detection joins the most similar live track above ``threshold``.
+    """Optimal-assignment tracker with constant-velocity prediction.
 
     Args:
-        similarity: 'iou' (box IoU) or 'oks' (keypoint similarity).
-        threshold: minimum similarity to continue a track.
+        similarity: 'oks+iou' (default: the mean of keypoint similarity and box IoU), 'iou' or 'oks'.
+        threshold: minimum similarity between a detection and a track's prediction to continue it.
         max_age: frames a track survives without a match.
         max_tracks: new tracks are not started while this many are live (None: unlimited).
+        rejoin_distance: a detection left unmatched joins an unmatched track whose predicted box centre is
+            within this many box diagonals (a person briefly lost or occluded keeps their id).
+        max_extrapolation: frames of motion extrapolated for a track that found nobody.
     """
 
     def __init__(
         self,
-        similarity: str = "iou",
-        threshold: float = 0.3,
-        max_age: int = 10,
+        similarity: str = "oks+iou",
+        threshold: float = 0.2,
+        max_age: int = 15,
         max_tracks: int | None = None,
+        rejoin_distance: float = 0.5,
+        max_extrapolation: int = 5,
     ) -> None:
-        if similarity not in ("iou", "oks"):
-            raise ValueError(f"similarity must be 'iou' or 'oks', got {similarity!r}")
-        self.similarity, self.threshold, self.max_age, self.max_tracks = (
-            similarity,
-            threshold,
-            max_age,
-            max_tracks,
-        )
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+        self.similarity, self.threshold = similarity, threshold
+        self.max_age, self.max_tracks = max_age, max_tracks
+        self.rejoin_distance, self.max_extrapolation = rejoin_distance, max_extrapolation
         self.frame = -1
         self.next_id = 0
         self.tracks: list[_Track] = []
 
-    def _matrix(self, detections: list[Detection]) -> np.ndarray:
-        if self.similarity == "iou":
-            return box_iou(
-                np.array([t.detection.box for t in self.tracks]), np.array([d.box for d in detections])
+    def _matrix(self, predicted: list[Detection], detections: list[Detection]) -> np.ndarray:
+        iou = oks = None
+        if self.similarity != "oks":
+            iou = box_iou(np.array([p.box for p in predicted]), np.array([d.box for d in detections]))
+        if self.similarity != "iou":
+            oks = keypoint_similarity(
+                np.array([p.keypoint for p in predicted]),
+                np.array([p.score for p in predicted]),
+                np.array([d.keypoint for d in detections]),
+                np.array([d.score for d in detections]),
             )
-        return keypoint_similarity(
-            np.array([t.detection.keypoint for t in self.tracks]),
-            np.array([t.detection.score for t in self.tracks]),
-            np.array([d.keypoint for d in detections]),
-            np.array([d.score for d in detections]),
-        )
+        if iou is None:
+            return oks
+        return iou if oks is None else (iou + oks) / 2
+
+    @staticmethod
+    def _centre_distance(predicted: list[Detection], detections: list[Detection]) -> np.ndarray:
+        """Distance between box centres in units of the predicted box's diagonal, ``[P, D]``."""
+        a = np.array([p.box for p in predicted], np.float64)
+        b = np.array([d.box for d in detections], np.float64)
+        ca, cb = (a[:, :2] + a[:, 2:]) / 2, (b[:, :2] + b[:, 2:]) / 2
+        diag = np.maximum(np.hypot(*(a[:, 2:] - a[:, :2]).T), 1.0)
+        return np.linalg.norm(ca[:, None] - cb[None], axis=-1) / diag[:, None]
+
+    @staticmethod
+    def _match(
+        score: np.ndarray, accept: np.ndarray, rows: list[int], cols: list[int]
+    ) -> list[tuple[int, int]]:
+        """Optimal matching of ``rows`` x ``cols`` maximising ``score``; pairs outside ``accept`` dropped."""
+        if not rows or not cols:
+            return []
+        sub = score[np.ix_(rows, cols)]
+        r, c = linear_assignment(-np.where(accept[np.ix_(rows, cols)], sub, -1e3))
+        return [(rows[i], cols[j]) for i, j in zip(r, c) if accept[rows[i], cols[j]]]
 
     def update(self, detections: list[Detection]) -> list[int]:
         """Advance one frame; returns the track id of each detection (-1: dropped by ``max_tracks``)."""
         self.frame += 1
         self.tracks = [t for t in self.tracks if self.frame - t.last_seen <= self.max_age]
         ids = [-1] * len(detections)
+        pairs: list[tuple[int, int]] = []
         if self.tracks and detections:
-            sim = self._matrix(detections)
-            order = np.dstack(np.unravel_index(np.argsort(-sim, axis=None), sim.shape))[0]
-            used_t, used_d = set(), set()
-            for ti, di in order:
-                if sim[ti, di] < self.threshold:
-                    break
-                if ti in used_t or di in used_d:
-                    continue
-                used_t.add(ti), used_d.add(di)
-                track = self.tracks[ti]
-                track.detection, track.last_seen = detections[di], self.frame
-                ids[di] = track.track_id
+            predicted = [t.predict(self.frame, self.max_extrapolation) for t in self.tracks]
+            sim = self._matrix(predicted, detections)
+            all_t, all_d = list(range(len(self.tracks))), list(range(len(detections)))
+            pairs = self._match(sim, sim >= self.threshold, all_t, all_d)
+            # second chance: a person briefly lost or occluded rejoins the track that predicted them nearby
+            free_t = [i for i in range(len(self.tracks)) if i not in {p[0] for p in pairs}]
+            free_d = [j for j in range(len(detections)) if j not in {p[1] for p in pairs}]
+            if free_t and free_d:
+                dist = self._centre_distance(predicted, detections)
+                pairs += self._match(-dist, dist <= self.rejoin_distance, free_t, free_d)
+        for ti, di in pairs:
+            track, det = self.tracks[ti], detections[di]
+            gap = self.frame - track.last_seen
+            motion = (det.keypoint - track.detection.keypoint) / gap
+            # joints missed in either pose carry no motion; a long gap's motion is unreliable
+            both = (det.score > 0.3) & (track.detection.score > 0.3)
+            reliable = both[:, None] & (gap <= self.max_extrapolation)
+            track.velocity = np.where(reliable, motion, 0.0)
+            track.detection, track.last_seen = det, self.frame
+            ids[di] = track.track_id
         live = {t.track_id for t in self.tracks if t.last_seen == self.frame}
         for di, det in enumerate(detections):
             if ids[di] >= 0:
@@ -126,7 +177,7 @@ class PoseTracker:
                 if not stale:
                     continue
                 self.tracks.remove(min(stale, key=lambda t: t.last_seen))
-            self.tracks.append(_Track(self.next_id, det, self.frame))
+            self.tracks.append(_Track(self.next_id, det, self.frame, np.zeros_like(det.keypoint)))
             ids[di] = self.next_id
             live.add(self.next_id)
             self.next_id += 1
@@ -134,7 +185,7 @@ class PoseTracker:
 
 
 class TrackStore:
-    """Collects tracked poses per frame and packs them as PYSKL arrays."""
+    """Collects tracked poses per frame, packs them as PYSKL arrays and reports on them."""
 
     def __init__(self) -> None:
         self.frames: list[dict[int, Detection]] = []
@@ -159,3 +210,52 @@ class TrackStore:
                     kp[mi, fi] = frame[tid].keypoint
                     score[mi, fi] = frame[tid].score
         return kp, score
+
+    def report(self) -> dict:
+        """Per-video tracking figures.
+
+        Returns:
+            ``{'frames': T, 'people_per_frame': {count: frames}, 'track_ids': N, 'id_switches': S}``.
+            ``id_switches`` counts suspected swaps: two tracks, both seen in consecutive frames, whose poses
+            each fit the other track's motion much better than their own (see :func:`count_swaps`).
+        """
+        counts = Counter(len(frame) for frame in self.frames)
+        ids = {tid for frame in self.frames for tid in frame}
+        return {
+            "frames": len(self.frames),
+            "people_per_frame": dict(sorted(counts.items())),
+            "track_ids": len(ids),
+            "id_switches": count_swaps(self.frames),
+        }
+
+
+def count_swaps(frames: list[dict[int, Detection]]) -> int:
+    """Suspected identity swaps in tracked frames ``[{track_id: detection}]``.
+
+    Each track's pose is predicted from its last two frames (constant velocity; its last pose when it was
+    not seen two frames back). Tracks a and b, both seen in consecutive frames, swapped when each pose
+    fits the other's prediction much better: ``d(a, pred_b) + d(b, pred_a) < 0.5 * (d(a, pred_a) +
+    d(b, pred_b))``, with d the mean distance between joints confident in both.
+    """
+
+    def dist(p: Detection, q: np.ndarray, q_score: np.ndarray) -> float:
+        both = (p.score > 0.3) & (q_score > 0.3)
+        both = both if both.any() else np.ones_like(both)
+        return float(np.linalg.norm(p.keypoint[both] - q[both], axis=-1).mean())
+
+    swaps = 0
+    for t in range(1, len(frames)):
+        before, now = frames[t - 1], frames[t]
+        older = frames[t - 2] if t >= 2 else {}
+        common = sorted(set(before) & set(now))
+        pred = {
+            i: (2 * before[i].keypoint - older[i].keypoint) if i in older else before[i].keypoint
+            for i in common
+        }
+        for k, a in enumerate(common):
+            for b in common[k + 1 :]:
+                sa, sb = before[a].score, before[b].score
+                crossed = dist(now[a], pred[b], sb) + dist(now[b], pred[a], sa)
+                kept = dist(now[a], pred[a], sa) + dist(now[b], pred[b], sb)
+                swaps += crossed < 0.5 * kept
+    return swaps

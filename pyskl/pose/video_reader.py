@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["VIDEO_EXTENSIONS", "VideoError", "VideoInfo", "iter_frames", "list_videos", "probe_video"]
+__all__ = [
+    "VIDEO_EXTENSIONS", "VideoError", "VideoInfo", "iter_frames", "list_videos", "probe_video", "read_ahead",
+]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
@@ -69,6 +71,27 @@ def iter_frames(path: str | os.PathLike, max_frames: int | None = None) -> Itera
             yield frame
     finally:
         cap.release()
+
+
+def read_ahead(frames: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """``frames`` in order, up to ``depth`` of them decoded ahead on a worker thread (OpenCV releases
+    the GIL while decoding, so decoding overlaps the caller's work on the current frame)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    end = object()
+    with ThreadPoolExecutor(1, thread_name_prefix="decode") as pool:
+        jobs = deque(pool.submit(next, frames, end) for _ in range(depth))
+        try:
+            while True:
+                frame = jobs.popleft().result()
+                if frame is end:
+                    return
+                jobs.append(pool.submit(next, frames, end))
+                yield frame
+        finally:  # stopped early: let the queued reads finish before the video is released
+            for job in jobs:
+                job.cancel()
 
 
 def list_videos(folder: str | os.PathLike) -> list[Path]:

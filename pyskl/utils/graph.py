@@ -1,8 +1,9 @@
 """Skeleton graphs: the adjacency tensors PYSKL's GCNs are built on.
 
 ``Graph(layout, mode).A`` equals PYSKL's ``pyskl.utils.graph.Graph(...).A`` (float64 numpy array)
-for every layout in :mod:`pyskl.utils.layouts` and the modes ``spatial``, ``stgcn_spatial``,
-``binary_adj`` and ``random``. Conventions (facts of PYSKL's graphs):
+for PYSKL's layouts (``nturgb+d``, ``coco``, ``openpose``, ``handmp``) and the modes ``spatial``,
+``stgcn_spatial``, ``binary_adj`` and ``random``; ``mediapipe`` (BlazePose's 33 landmarks, pyskl's own
+layout) is built by the same rules. Conventions (facts of PYSKL's graphs):
 
 * an edge list ``[(i, j), ...]`` becomes ``A[j, i] = 1`` (column = source, row = target);
 * ``normalize_digraph`` divides each column by its sum (zero columns stay zero);
@@ -69,7 +70,7 @@ class Graph:
     """The adjacency tensor of a skeleton layout.
 
     Args:
-        layout: ``'nturgb+d'``, ``'coco'``, ``'openpose'`` or ``'handmp'``.
+        layout: ``'nturgb+d'``, ``'coco'``, ``'openpose'``, ``'handmp'`` or ``'mediapipe'``.
         mode: ``'spatial'`` (identity, inward, outward; [3, V, V]), ``'stgcn_spatial'`` (ST-GCN's
             distance partition, ``1 + 2 * max_hop`` subsets), ``'binary_adj'`` ([1, V, V], no self
             loops) or ``'random'`` (``randn(num_filter, V*nx_node, V*nx_node) * init_std + init_off``

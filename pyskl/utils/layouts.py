@@ -15,7 +15,8 @@ class Layout:
     """A skeleton layout.
 
     Attributes:
-        name: PYSKL's layout name (``'nturgb+d'``, ``'coco'``, ``'openpose'``, ``'handmp'``).
+        name: PYSKL's layout name (``'nturgb+d'``, ``'coco'``, ``'openpose'``, ``'handmp'``), or
+            ``'mediapipe'`` (BlazePose's 33 landmarks; pyskl's own, not one of PYSKL's).
         joint_names: one name per joint, in index order.
         center: the graph's centre joint (PYSKL ``Graph.center``).
         inward: directed edges (child, parent) towards the centre, as PYSKL's ``Graph`` lists them.
@@ -78,6 +79,22 @@ _OPENPOSE_NAMES = (
     "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
     "right_eye", "left_eye", "right_ear", "left_ear",
 )
+_MEDIAPIPE_NAMES = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
+    "left_foot_index", "right_foot_index",
+)
+# BlazePose's 33 landmarks as a tree rooted at the nose (COCO's centre): face, then shoulders -> arms
+# -> hand points, shoulders -> hips -> legs -> foot points; each edge is (child, parent)
+_MEDIAPIPE_INWARD = (
+    (1, 0), (2, 1), (3, 2), (7, 3), (4, 0), (5, 4), (6, 5), (8, 6), (9, 0), (10, 0),
+    (11, 0), (12, 0), (13, 11), (15, 13), (17, 15), (19, 15), (21, 15), (14, 12), (16, 14), (18, 16),
+    (20, 16), (22, 16), (23, 11), (24, 12), (25, 23), (27, 25), (29, 27), (31, 27), (26, 24), (28, 26),
+    (30, 28), (32, 28),
+)
 _HAND_NAMES = ("wrist",) + tuple(
     f"{finger}_{part}"
     for finger, parts in (("thumb", ("cmc", "mcp", "ip", "tip")),) + tuple(
@@ -112,6 +129,13 @@ LAYOUTS: dict[str, Layout] = {
         bone_pairs=((0, 0), (1, 0), (2, 1), (3, 2), (4, 3), (5, 1), (6, 5), (7, 6), (8, 2), (9, 8),
                     (10, 9), (11, 5), (12, 11), (13, 12), (14, 0), (15, 0), (16, 14), (17, 15)),
         flip_pairs=((5, 2), (6, 3), (7, 4), (11, 8), (12, 9), (13, 10), (15, 14), (17, 16)),
+    ),
+    "mediapipe": Layout(
+        name="mediapipe", joint_names=_MEDIAPIPE_NAMES, center=0, inward=_MEDIAPIPE_INWARD,
+        # as COCO: each joint minus its parent, the root's bone zero
+        bone_pairs=((0, 0),) + tuple(sorted(_MEDIAPIPE_INWARD)),
+        flip_pairs=((1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18),
+                    (19, 20), (21, 22), (23, 24), (25, 26), (27, 28), (29, 30), (31, 32)),
     ),
     "handmp": Layout(
         name="handmp", joint_names=_HAND_NAMES, center=0,
