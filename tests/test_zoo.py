@@ -135,8 +135,9 @@ def test_zoo_name_downloads_from_mirror_and_loads_strictly(home, server, monkeyp
     reference = init_recognizer(str(config_path(get_entry(NAME))))
     server.files[f"/{NAME}.pth"] = _bytes({"state_dict": reference.state_dict(), "meta": {"epoch": 80}})
     model = init_recognizer(NAME, NAME)  # the config implied by the zoo name
+    loaded = model.state_dict()
     for key, value in reference.state_dict().items():
-        assert torch.equal(model.state_dict()[key], value), key
+        assert torch.equal(loaded[key], value), key
     assert zoo_cache_path(NAME).is_file()
     init_recognizer(NAME, NAME)
     assert len(server.requests) == 1
