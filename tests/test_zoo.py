@@ -162,3 +162,33 @@ def test_unknown_spec_and_unreleased_recipe():
         resolve_checkpoint("quickstart_stgcnpp_synthetic")
     with pytest.raises(CheckpointError, match="is not a torch checkpoint"):
         load_checkpoint(_tiny(), __file__)
+
+
+def test_docs_tables_are_generated_from_the_table(tmp_path):
+    from pyskl.zoo.docs import DOCS, render_table, sync_docs
+
+    assert sync_docs(ROOT, write=False) == [], "run `pyskl zoo docs` to regenerate docs/model_zoo*.md"
+    # a stale copy is found and rewritten back to the generated text
+    for rel in DOCS:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text((ROOT / rel).read_text().replace("[84.4](", "[84.5]("))
+    assert sync_docs(tmp_path, write=True) == [tmp_path / DOCS[0]]
+    assert (tmp_path / DOCS[0]).read_text() == (ROOT / DOCS[0]).read_text()
+    assert "[84.4](../configs/stgcn++/stgcn++_ntu120_xsub_hrnet/j.py)" in render_table("ST-GCN++")
+
+
+def test_zoo_cli(capsys, monkeypatch, tmp_path):
+    from pyskl.cli import main
+
+    monkeypatch.setenv("PYSKL_HOME", str(tmp_path))
+    assert main(["zoo", "list", "ntu120_xsub_hrnet"]) == 0
+    out = capsys.readouterr().out
+    assert "stgcnpp_ntu120_xsub_hrnet_j         84.4  configs/stgcn++/stgcn++_ntu120_xsub_hrnet/j.py" in out
+    assert out.rstrip().endswith("20 models")
+    assert main(["zoo", "show", "slowonly_r50_gym_joint"]) == 0
+    out = capsys.readouterr().out
+    assert "published accuracy: 93.8 (mean class)" in out
+    assert f"cache: {tmp_path / 'checkpoints' / 'zoo' / 'slowonly_r50_gym_joint.pth'} (not downloaded yet)" in out
+    assert main(["zoo", "show", "slowonly_r50_gym"]) == 2
+    assert "error: unknown zoo model 'slowonly_r50_gym'; did you mean" in capsys.readouterr().out
+    assert main(["zoo", "docs", "--check"]) == 0
