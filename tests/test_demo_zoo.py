@@ -149,3 +149,19 @@ def test_default_demo_on_the_ntu_sample_downloads_once(tmp_path, monkeypatch, ca
     assert f"model {name}, weights {name}" in out and "end to end: 48 frames in" in out
     doc = json.loads((tmp_path / "b.json").read_text())
     assert doc["classes"] == load_label_map("nturgbd_120") and doc["random_weights"] is False
+
+
+def test_vis_confusion_names_classes_from_the_config(tmp_path, monkeypatch, capsys):
+    import pyskl.viz as viz
+    from pyskl.cli import main
+    from pyskl.engine.test import save_results
+
+    rng = np.random.default_rng(0)
+    res = save_results(tmp_path / "r.json", rng.random((6, 60)), rng.integers(0, 60, 6), [f"s{i}" for i in range(6)])
+    seen = {}
+    monkeypatch.setattr(viz, "plot_confusion_matrix", lambda results, out, names, normalize: seen.update(names=names))
+    cfg = ROOT / "configs/stgcn/stgcn_pyskl_ntu60_xsub_3dkp/j.py"
+    assert main(["vis", "confusion", str(res), str(tmp_path / "c.png"), "--config", str(cfg)]) == 0
+    assert seen["names"] == load_label_map("ntu60")
+    assert main(["vis", "confusion", str(res), str(tmp_path / "c.png"), "--label-map", "ntu120"]) == 2
+    assert "error: label map ntu120 has 120 names but the model has 60 classes" in capsys.readouterr().out
