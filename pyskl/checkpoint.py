@@ -102,7 +102,8 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
             f"that are not plain weights or allow-listed metadata; unpickling them could run "
             f"arbitrary code. If you trust the file, load it yourself and pass its state_dict.") from err
     except (RuntimeError, EOFError, ValueError, KeyError) as err:
-        raise CheckpointError(f"{path} is not a readable torch checkpoint: {type(err).__name__}: {err}") from err
+        raise CheckpointError(
+            f"{path} is not a readable torch checkpoint: {type(err).__name__}: {err}") from err
 
 
 def _resolve(spec: str | os.PathLike, model: nn.Module | None = None) -> Path:
@@ -173,7 +174,8 @@ def describe_state_dict(state_dict: Mapping[str, torch.Tensor]) -> str:
     parts = [f"{len(keys)} tensors"]
     if kind is not None:
         parts.append(f"backbone like {kind}")
-    head = [k for k in keys if k.startswith("cls_head.") and k.endswith(".weight") and state_dict[k].ndim == 2]
+    head = [k for k in keys
+            if k.startswith("cls_head.") and k.endswith(".weight") and state_dict[k].ndim == 2]
     if head:
         parts.append(f"{state_dict[head[-1]].shape[0]} classes ({head[-1]})")
     prefixes = sorted({k.split(".", 1)[0] for k in keys})
@@ -195,9 +197,11 @@ def _mismatch_summary(model: nn.Module, state_dict: Mapping[str, torch.Tensor], 
     if missing:
         lines.append(f"  missing in checkpoint: {first([f'{k} {tuple(own[k].shape)}' for k in missing])}")
     if unexpected:
-        lines.append(f"  unexpected in checkpoint: {first([f'{k} {tuple(state_dict[k].shape)}' for k in unexpected])}")
+        shown = first([f"{k} {tuple(state_dict[k].shape)}" for k in unexpected])
+        lines.append(f"  unexpected in checkpoint: {shown}")
     if mismatch:
-        lines.append(f"  shape mismatch: {first([f'{k} checkpoint {a} vs model {b}' for k, a, b in mismatch])}")
+        shown = first([f"{k} checkpoint {a} vs model {b}" for k, a, b in mismatch])
+        lines.append(f"  shape mismatch: {shown}")
     lines.append(f"  the checkpoint holds: {describe_state_dict(state_dict)}; is it for another config?")
     return "\n".join(lines)
 

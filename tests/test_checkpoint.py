@@ -145,7 +145,8 @@ def test_text_file_as_checkpoint_names_the_file(tmp_path):
 def test_another_models_checkpoint_is_summarised(tmp_path):
     from pyskl.models import build_model
 
-    gcn = dict(type="RecognizerGCN", backbone=dict(type="STGCN", graph_cfg=dict(layout="coco", mode="stgcn_spatial")),
+    gcn = dict(type="RecognizerGCN",
+               backbone=dict(type="STGCN", graph_cfg=dict(layout="coco", mode="stgcn_spatial")),
                cls_head=dict(type="GCNHead", num_classes=60, in_channels=256))
     c3d = dict(type="Recognizer3D", backbone=dict(type="C3D", in_channels=17, base_channels=16, num_stages=3,
                                                   temporal_downsample=False),

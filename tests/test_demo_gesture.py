@@ -51,7 +51,8 @@ def test_gesture_checkpoint_comes_from_the_zoo(tmp_path, monkeypatch, capsys):
         model = init_recognizer(GESTURE_CONFIG)
         server.files[f"/{GESTURE_ZOO_NAME}.pth"] = buf.getvalue()
         load_checkpoint(model, spec)
-        assert torch.equal(model.state_dict()["cls_head.fc_cls.weight"], reference.state_dict()["cls_head.fc_cls.weight"])
+        key = "cls_head.fc_cls.weight"
+        assert torch.equal(model.state_dict()[key], reference.state_dict()[key])
         assert zoo_cache_path(GESTURE_ZOO_NAME).is_file()
         zoo_cache_path(GESTURE_ZOO_NAME).unlink()
         server.httpd.server_close()

@@ -50,13 +50,15 @@ def test_table_covers_every_config_once():
     assert len({e.name for e in table}) == len(table)
     entry = get_entry(NAME)
     assert entry.config == "configs/stgcn++/stgcn++_ntu120_xsub_hrnet/j.py"
-    assert entry.url == "https://download.openmmlab.com/mmaction/pyskl/ckpt/stgcn++/stgcn++_ntu120_xsub_hrnet/j.pth"
+    assert entry.url == ("https://download.openmmlab.com/mmaction/pyskl/ckpt/"
+                         "stgcn++/stgcn++_ntu120_xsub_hrnet/j.pth")
     assert entry.top1 == 84.4 and entry.details["fused"] == {"2s": 86.4, "4s": 86.4}
     assert get_entry("slowonly_r50_ntu120_xsub_joint").top1 == 85.9
     assert get_entry("slowonly_r50_gym_joint").metric == "mean_class"
     # recipes PYSKL released no checkpoint for
     assert {e.name for e in table if e.url is None} == {
-        "quickstart_posec3d_synthetic", "quickstart_stgcnpp_synthetic", "quickstart_stgcnpp_synthetic_shuffled"}
+        "quickstart_posec3d_synthetic", "quickstart_stgcnpp_synthetic",
+        "quickstart_stgcnpp_synthetic_shuffled"}
     assert entry_for_config(ROOT / entry.config) == entry
     assert config_path(entry) == ROOT / entry.config
     with pytest.raises(ZooError, match="did you mean stgcnpp_ntu120_xsub_hrnet_j"):
@@ -150,8 +152,9 @@ def test_zoo_download_of_another_models_weights_is_refused(home, server, monkeyp
     monkeypatch.setenv("PYSKL_ZOO_URL", server.url)
     other = init_recognizer(str(config_path(get_entry("stgcnpp_ntu60_xsub_hrnet_j"))))  # 60 classes, not 120
     server.files[f"/{NAME}.pth"] = _bytes({"state_dict": other.state_dict()})
-    with pytest.raises(DownloadError, match=r"(?s)refused and not kept: .*cls_head\.fc_cls\.weight checkpoint "
-                                            r"\(60, 256\) vs model \(120, 256\).*60 classes"):
+    expected = (r"(?s)refused and not kept: .*"
+                r"cls_head\.fc_cls\.weight checkpoint \(60, 256\) vs model \(120, 256\)")
+    with pytest.raises(DownloadError, match=expected + ".*60 classes"):
         resolve_checkpoint(NAME)
     assert not zoo_cache_path(NAME).exists()
 
@@ -184,13 +187,14 @@ def test_zoo_cli(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("PYSKL_HOME", str(tmp_path))
     assert main(["zoo", "list", "ntu120_xsub_hrnet"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^stgcnpp_ntu120_xsub_hrnet_j +84\.4  configs/stgcn\+\+/stgcn\+\+_ntu120_xsub_hrnet/j\.py$",
-                     out, re.M)
+    line = r"^stgcnpp_ntu120_xsub_hrnet_j +84\.4  configs/stgcn\+\+/stgcn\+\+_ntu120_xsub_hrnet/j\.py$"
+    assert re.search(line, out, re.M)
     assert out.rstrip().endswith("20 models")
     assert main(["zoo", "show", "slowonly_r50_gym_joint"]) == 0
     out = capsys.readouterr().out
     assert "published accuracy: 93.8 (mean class)" in out
-    assert f"cache: {tmp_path / 'checkpoints' / 'zoo' / 'slowonly_r50_gym_joint.pth'} (not downloaded yet)" in out
+    cached = tmp_path / "checkpoints" / "zoo" / "slowonly_r50_gym_joint.pth"
+    assert f"cache: {cached} (not downloaded yet)" in out
     assert main(["zoo", "show", "slowonly_r50_gym"]) == 2
     assert "error: unknown zoo model 'slowonly_r50_gym'; did you mean" in capsys.readouterr().out
     assert main(["zoo", "docs", "--check"]) == 0

@@ -24,7 +24,10 @@ __all__ = ["DEMO_MODELS", "MEDIAPIPE_SEARCH_EVERY", "POSE_AHEAD_FRAMES", "DemoRe
            "run_demo"]
 
 # the zoo models ``pyskl demo`` runs without --config: PYSKL's own demo models (NTU-120 X-Sub, HRNet 2D)
-DEMO_MODELS: dict[str, str] = {"posec3d": "slowonly_r50_ntu120_xsub_joint", "stgcnpp": "stgcnpp_ntu120_xsub_hrnet_j"}
+DEMO_MODELS: dict[str, str] = {
+    "posec3d": "slowonly_r50_ntu120_xsub_joint",
+    "stgcnpp": "stgcnpp_ntu120_xsub_hrnet_j",
+}
 
 # frames the pose worker may run ahead of recognition and drawing (each held frame: 6 MB at 1080p)
 POSE_AHEAD_FRAMES = 4
@@ -162,8 +165,8 @@ def run_demo(
         raise ValueError("give an output video, a timeline path, or both")
     timeline = Path(timeline) if timeline is not None else Path(out).with_suffix(".json")
     random_weights = checkpoint is None or str(checkpoint).lower() == "none"
-    model = init_recognizer(config, None if random_weights else checkpoint, device=device, num_clips=num_clips,
-                            fuse_bn=True)
+    weights = None if random_weights else checkpoint
+    model = init_recognizer(config, weights, device=device, num_clips=num_clips, fuse_bn=True)
     classes = class_names_for(_num_classes(model), label_map, model.cfg)
     banner = ["RANDOM WEIGHTS: labels are meaningless"] if random_weights else []
     own = isinstance(backend, str)
@@ -260,7 +263,9 @@ def run_demo(
                         avoid=placed,
                     )
                     placed.append(box)
-                draw_text_block(frame, [f"frame {t}"] + banner, (8, 8))
+                draw_text_block(frame, [f"frame {t}"], (8, 8))
+                if banner:  # bottom left, in red: people's labels sit above them, near the top
+                    draw_text_block(frame, banner, (8, frame.shape[0] - 8), (0, 0, 255), anchor="bottom")
                 writer.write(frame)
             t4 = _now()
             clock[:4] += np.stack([t1 - t0, t2 - t1, t3 - t2, t4 - t3])

@@ -22,8 +22,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GESTURE_CLASSES", "GESTURE_CONFIG", "GESTURE_ZOO_NAME", "GestureResult", "find_gesture_checkpoint",
-           "run_gesture"]
+__all__ = [
+    "GESTURE_CLASSES",
+    "GESTURE_CONFIG",
+    "GESTURE_ZOO_NAME",
+    "GestureResult",
+    "find_gesture_checkpoint",
+    "run_gesture",
+]
 
 # PYSKL's gesture label order: 27 Jester dynamic gestures, then 13 HaGRID static ones.
 GESTURE_CLASSES: tuple[str, ...] = (
@@ -116,8 +122,10 @@ def find_gesture_checkpoint(explicit: str | os.PathLike | None = None) -> str:
 
     if not (is_remote(spec) or is_zoo_name(spec) or Path(spec).is_file()):
         source = "--checkpoint" if explicit else f"${CHECKPOINT_ENV}"
-        raise FileNotFoundError(f"gesture checkpoint {spec} ({source}) not found: give a file, an http(s) URL "
-                                f"or a zoo name (default: {GESTURE_ZOO_NAME}, PYSKL's hagrid.pth)")
+        raise FileNotFoundError(
+            f"gesture checkpoint {spec} ({source}) not found: give a file, an http(s) URL "
+            f"or a zoo name (default: {GESTURE_ZOO_NAME}, PYSKL's hagrid.pth)"
+        )
     return spec
 
 

@@ -24,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{DEMO_MODELS['posec3d']}; stgcnpp: {DEMO_MODELS['stgcnpp']})",
     )
     parser.add_argument(
-        "--config", default=None, help="PYSKL-style config (or zoo name) of a 2D skeleton model (GCN or PoseC3D)"
+        "--config",
+        default=None,
+        help="PYSKL-style config (or zoo name) of a 2D skeleton model (GCN or PoseC3D)",
     )
     parser.add_argument(
         "--checkpoint",
@@ -91,8 +93,10 @@ def _model_and_checkpoint(args: argparse.Namespace) -> tuple[str, str]:
     entry = None if is_zoo_name(args.config) else entry_for_config(args.config)
     name = args.config if is_zoo_name(args.config) else (entry.name if entry is not None else None)
     if name is None:
-        raise ValueError(f"{args.config} is not a zoo config: pass its weights with --checkpoint FILE|URL|ZOO_NAME "
-                         f"(or --checkpoint none for random weights)")
+        raise ValueError(
+            f"{args.config} is not a zoo config: pass its weights with --checkpoint FILE|URL|ZOO_NAME "
+            f"(or --checkpoint none for random weights)"
+        )
     return args.config, name
 
 

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show = kinds.add_parser("show", help="everything about one zoo model, and whether it is cached")
     show.add_argument("name", help="zoo name (see `pyskl zoo list`)")
     docs = kinds.add_parser("docs", help="rewrite the generated tables of docs/model_zoo*.md")
-    docs.add_argument("--check", action="store_true", help="only say whether they are in sync (exit 1 if not)")
+    docs.add_argument("--check", action="store_true", help="only say whether they are in sync (1 if not)")
     docs.add_argument("--root", default=None, help="source checkout holding docs/ (default: this package's)")
 
 
@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         cached = zoo_cache_path(e.name)
         print(f"{e.name}: {e.family}, {e.dataset}" + (f", stream {e.stream}" if e.stream else ""))
         print(f"  config: {e.config}")
-        print(f"  published accuracy: {_accuracy(e)}" + (" (PYSKL's, not re-measured here)" if e.top1 else ""))
+        note = " (PYSKL's, not re-measured here)" if e.top1 else ""
+        print(f"  published accuracy: {_accuracy(e)}{note}")
         for key, value in e.details.items():
             print(f"  {key}: {value}")
         print(f"  checkpoint: {e.download_url or 'none released'}")

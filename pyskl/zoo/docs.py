@@ -71,7 +71,8 @@ def _other_table() -> list[str]:
     for entry in entries():
         if entry.family in _OTHER:
             ckpt = f"[PYSKL's]({entry.url})" if entry.url else "none released: train it"
-            lines.append(f"| `{entry.name}` | [{entry.config}](../{entry.config}) | {ckpt} | {entry.dataset} |")
+            config = f"[{entry.config}](../{entry.config})"
+            lines.append(f"| `{entry.name}` | {config} | {ckpt} | {entry.dataset} |")
     return lines
 
 

@@ -71,7 +71,8 @@ def _open(url: str, offset: int):
     if offset:
         request.add_header("Range", f"bytes={offset}-")
     try:
-        return urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # noqa: S310 - http(s) only, checked by fetch
+        # http(s) only: fetch() checked the scheme
+        return urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # noqa: S310
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:  # the partial file is not a prefix the server can continue
             return None
