@@ -114,7 +114,7 @@ def _resolve(spec: str | os.PathLike, model: nn.Module | None = None) -> Path:
     text = os.fspath(spec)
     if Path(text).is_file():
         return Path(text)
-    if is_remote(text) or "/" not in text and not Path(text).suffix:
+    if is_remote(text) or ("/" not in text and not Path(text).suffix):
         return resolve_checkpoint(text, model=model)
     raise FileNotFoundError(f"checkpoint {text} does not exist")
 
