@@ -8,7 +8,9 @@ then renamed into place. Its sha256 is recorded beside it (``<file>.sha256``) an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import os
 import sys
 import urllib.error
@@ -102,6 +104,25 @@ def _download(url: str, part: Path) -> None:
                             f"run again to resume")
 
 
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an advisory lock on ``<path>.lock``: processes started together (one per GPU) download once.
+
+    The lock is released by the OS if the holder dies; without ``fcntl`` (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def fetch(url: str, dest: str | os.PathLike, verify: Callable[[Path], None] | None = None,
           sha256: str | None = None) -> Path:
     """``dest`` if already cached (its sha256 checked), else download ``url`` to it.
@@ -123,10 +144,17 @@ def fetch(url: str, dest: str | os.PathLike, verify: Callable[[Path], None] | No
     if dest.is_file():
         return _check_cached(dest, sha256)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(dest):
+        if dest.is_file():  # another process fetched it while this one waited
+            return _check_cached(dest, sha256)
+        return _fetch_new(url, dest, verify, sha256)
+
+
+def _fetch_new(url: str, dest: Path, verify: Callable[[Path], None] | None, sha256: str | None) -> Path:
     part = dest.with_name(dest.name + ".part")
     try:
         _download(url, part)
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
+    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", None) or err
         raise DownloadError(f"cannot download {url} ({reason}); if this machine is offline, download it "
                             f"elsewhere and place it at {dest}") from err
