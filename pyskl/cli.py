@@ -19,7 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "export",
     "info": "info",
     "train-streams": "train_streams",
-    "extract": "extract", "demo": "demo", "gesture": "gesture", "vis": "vis",
+    "extract": "extract", "demo": "demo", "gesture": "gesture", "vis": "vis", "zoo": "zoo",
 }
 
 HELP: dict[str, str] = {
@@ -30,6 +30,7 @@ HELP: dict[str, str] = {
     "info": "model facts: parameters, FLOPs per clip (10^9), latency and throughput",
     "train-streams": "train each stream (j, b, jm, bm), test, fuse (2:2:1:1) and write a report",
     "extract": "videos -> 2D skeleton annotation pickle", "demo": "video -> actions: skeleton video + timeline", "gesture": "hand-gesture recognition from camera or video", "vis": "render skeletons, heatmaps, training curves, confusion matrices",
+    "zoo": "PYSKL's released models: list, show, regenerate the zoo docs",
 }
 
 

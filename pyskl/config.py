@@ -188,7 +188,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
     """Read a PYSKL-style ``.py`` config (or a ``.json`` dump of one) into a plain dict.
 
     Args:
-        path: the config file.
+        path: the config file, or a zoo name (``pyskl zoo list``) standing for its config.
         overrides: ``--cfg-options`` strings ``"a.b.c=value"`` applied after loading.
 
     Returns:
@@ -196,7 +196,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        from .zoo import ZooError, config_path, get_entry, is_zoo_name
+
+        if not is_zoo_name(str(path)):
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            path = config_path(get_entry(str(path)))
+        except ZooError as err:
+            raise ConfigError(str(err)) from err
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         cfg = json.loads(text)

@@ -128,3 +128,39 @@ def test_hagrid_real_checkpoint_loads_strict():
     ckpt = load_checkpoint(model, path)
     assert len(ckpt["state_dict"]) == 418
     assert isinstance(info, dict)
+
+
+def test_text_file_as_checkpoint_names_the_file(tmp_path):
+    notes = tmp_path / "notes.pth"
+    notes.write_text("epoch 12: top1 0.81\n")
+    with pytest.raises(CheckpointError, match=r"notes\.pth is not a torch checkpoint: a text file "
+                                              r"\(it starts with 'epoch 12: top1 0.81'\)"):
+        load_checkpoint(_net(), notes)
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty.pth is empty"):
+        read_checkpoint(empty)
+
+
+def test_another_models_checkpoint_is_summarised(tmp_path):
+    from pyskl.models import build_model
+
+    gcn = dict(type="RecognizerGCN",
+               backbone=dict(type="STGCN", graph_cfg=dict(layout="coco", mode="stgcn_spatial")),
+               cls_head=dict(type="GCNHead", num_classes=60, in_channels=256))
+    c3d = dict(type="Recognizer3D", backbone=dict(type="C3D", in_channels=17, base_channels=16, num_stages=3,
+                                                  temporal_downsample=False),
+               cls_head=dict(type="I3DHead", in_channels=256, num_classes=7))
+    path = save_checkpoint({"state_dict": build_model(c3d).state_dict()}, tmp_path / "c3d.pth")
+    model = build_model(gcn)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(model, path)
+    text = str(err.value)
+    lines = text.splitlines()
+    assert len(lines) <= 5, text
+    own, theirs = model.state_dict(), torch.load(path)["state_dict"]
+    n_missing = sum(1 for k in own if k not in theirs and not k.endswith("num_batches_tracked"))
+    n_unexpected = sum(1 for k in theirs if k not in own)
+    assert f"{n_missing} missing, {n_unexpected} unexpected" in lines[0]
+    assert "backbone like C3D" in text and "7 classes (cls_head.fc_cls.weight)" in text
+    assert "(+" in lines[1]  # only the first few keys are listed

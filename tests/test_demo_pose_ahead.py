@@ -181,5 +181,5 @@ def test_cli_passes_pose_every(monkeypatch):
 
     monkeypatch.setattr(demo_api, "run_demo", fake_run_demo)
     with pytest.raises(Stop):
-        main(["demo", "in.mp4", "out.mp4", "--config", "c.py", "--pose-every", "2"])
+        main(["demo", "in.mp4", "out.mp4", "--config", "c.py", "--checkpoint", "none", "--pose-every", "2"])
     assert seen["pose_every"] == 2 and seen["torch_threads"] is None

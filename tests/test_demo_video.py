@@ -132,10 +132,11 @@ def test_demo_refuses_a_3d_ntu_config(tmp_path):
 
 def test_class_names_for():
     assert class_names_for(3, None) == ["0", "1", "2"]
-    assert class_names_for(2, ["a", "b", "c"]) == ["a", "b"]
     assert class_names_for(60, "ntu60")[0] == "drink water"
-    with pytest.raises(ValueError, match="has 2 names"):
+    with pytest.raises(ValueError, match="has 2 names but the model has 3 classes"):
         class_names_for(3, ["a", "b"])
+    with pytest.raises(ValueError, match="label map ntu60 has 60 names but the model has 120 classes"):
+        class_names_for(120, "ntu60")
 
 
 TINY_TRAIN_2D = """

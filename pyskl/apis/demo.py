@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MEDIAPIPE_SEARCH_EVERY", "POSE_AHEAD_FRAMES", "DemoResult", "class_names_for", "run_demo"]
+__all__ = ["DEMO_MODELS", "MEDIAPIPE_SEARCH_EVERY", "POSE_AHEAD_FRAMES", "DemoResult", "class_names_for",
+           "run_demo"]
+
+# the zoo models ``pyskl demo`` runs without --config: PYSKL's own demo models (NTU-120 X-Sub, HRNet 2D)
+DEMO_MODELS: dict[str, str] = {
+    "posec3d": "slowonly_r50_ntu120_xsub_joint",
+    "stgcnpp": "stgcnpp_ntu120_xsub_hrnet_j",
+}
 
 # frames the pose worker may run ahead of recognition and drawing (each held frame: 6 MB at 1080p)
 POSE_AHEAD_FRAMES = 4
@@ -41,10 +48,13 @@ class DemoResult:
     seconds: dict[str, float] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     pose_ahead: bool = False
+    random_weights: bool = False
+    classes: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> dict[str, float]:
-        """Frames per second of each stage alone and of everything together ('total')."""
+        """Frames per second of each stage alone and of everything together ('total': end to end, with
+        decoding, pose, recognition, drawing and encoding)."""
         return {k: self.frames / v if v > 0 else float("inf") for k, v in self.seconds.items()}
 
     @property
@@ -59,21 +69,16 @@ def _now() -> np.ndarray:
     return np.array([time.perf_counter(), time.process_time()])
 
 
-def class_names_for(num_classes: int, label_map: str | os.PathLike | Sequence[str] | None) -> list[str]:
-    """Class names from a label map name/file/list, checked against the model's class count."""
-    if label_map is None:
-        return [str(i) for i in range(num_classes)]
-    if isinstance(label_map, (str, os.PathLike)):
-        from ..label_maps import load_label_map
+def class_names_for(
+    num_classes: int, label_map: str | os.PathLike | Sequence[str] | None, config: dict | None = None
+) -> list[str]:
+    """Class names from a label map name/file/list (exactly ``num_classes`` of them), else the shipped map
+    of the config's dataset when known, else the class numbers (see :func:`pyskl.label_maps.class_names`)."""
+    from ..label_maps import class_names
 
-        names = load_label_map(label_map)
-    else:
-        names = list(label_map)
-    if len(names) < num_classes:
-        raise ValueError(
-            f"label map {label_map!s:.80} has {len(names)} names; the model has {num_classes} classes"
-        )
-    return names[:num_classes]
+    if isinstance(label_map, os.PathLike):
+        label_map = Path(label_map)
+    return class_names(num_classes, label_map, config)
 
 
 def _check_layout(cfg: dict, layout: str) -> None:
@@ -123,9 +128,11 @@ def run_demo(
     Args:
         video: input video file.
         out: annotated H.264 mp4 (None: no video, timeline only).
-        config, checkpoint: any GCN or PoseC3D PYSKL config and its weights (2D COCO-17 keypoints
-            unless the backend gives another layout).
-        label_map: class names (shipped label-map name, text file, or list).
+        config, checkpoint: any GCN or PoseC3D PYSKL config (or zoo name) and its weights: a file, an
+            http(s) URL or a zoo name (2D COCO-17 keypoints unless the backend gives another layout).
+            None or 'none': random weights, and the video, the timeline and the result say so.
+        label_map: class names (shipped label-map name, text file, or list; exactly one per class).
+            None: the shipped map of the config's dataset when known, else class numbers.
         window, stride: frames per recognition window, frames between recognitions of a track.
         num_clips: clips per window (overrides the test pipeline's; None keeps it).
         max_persons: persons detected and tracked.
@@ -157,8 +164,11 @@ def run_demo(
     if out is None and timeline is None:
         raise ValueError("give an output video, a timeline path, or both")
     timeline = Path(timeline) if timeline is not None else Path(out).with_suffix(".json")
-    model = init_recognizer(config, checkpoint, device=device, num_clips=num_clips, fuse_bn=True)
-    classes = class_names_for(_num_classes(model), label_map)
+    random_weights = checkpoint is None or str(checkpoint).lower() == "none"
+    weights = None if random_weights else checkpoint
+    model = init_recognizer(config, weights, device=device, num_clips=num_clips, fuse_bn=True)
+    classes = class_names_for(_num_classes(model), label_map, model.cfg)
+    banner = ["RANDOM WEIGHTS: labels are meaningless"] if random_weights else []
     own = isinstance(backend, str)
     kwargs = dict(backend_kwargs or {}, max_persons=max_persons)
     if backend == "mediapipe":
@@ -254,6 +264,8 @@ def run_demo(
                     )
                     placed.append(box)
                 draw_text_block(frame, [f"frame {t}"], (8, 8))
+                if banner:  # bottom left, in red: people's labels sit above them, near the top
+                    draw_text_block(frame, banner, (8, frame.shape[0] - 8), (0, 0, 255), anchor="bottom")
                 writer.write(frame)
             t4 = _now()
             clock[:4] += np.stack([t1 - t0, t2 - t1, t3 - t2, t4 - t3])
@@ -288,6 +300,8 @@ def run_demo(
         height=info.height,
         window=window,
         stride=stride,
+        random_weights=random_weights,
+        checkpoint=None if random_weights else str(checkpoint),
     )
     return DemoResult(
         frames,
@@ -299,6 +313,8 @@ def run_demo(
         seconds,
         cpu_seconds,
         pose_ahead,
+        random_weights,
+        classes,
     )
 
 

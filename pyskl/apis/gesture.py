@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["GESTURE_CLASSES", "GESTURE_CONFIG", "GestureResult", "find_gesture_checkpoint", "run_gesture"]
+__all__ = [
+    "GESTURE_CLASSES",
+    "GESTURE_CONFIG",
+    "GESTURE_ZOO_NAME",
+    "GestureResult",
+    "find_gesture_checkpoint",
+    "run_gesture",
+]
 
 # PYSKL's gesture label order: 27 Jester dynamic gestures, then 13 HaGRID static ones.
 GESTURE_CLASSES: tuple[str, ...] = (
@@ -98,29 +105,28 @@ GESTURE_CONFIG: dict[str, Any] = {
 
 CHECKPOINT_ENV = "PYSKL_GESTURE_CHECKPOINT"
 
+# the zoo entry of PYSKL's gesture checkpoint (hagrid.pth), downloaded into the cache on first use
+GESTURE_ZOO_NAME = "stgcnpp_hagrid"
 
-def find_gesture_checkpoint(explicit: str | os.PathLike | None = None) -> Path:
-    """``explicit``, else ``$PYSKL_GESTURE_CHECKPOINT``, else ``hagrid.pth`` in ./, ./checkpoints/ or
-    ../shared/checkpoints/ (relative to the working directory)."""
-    candidates = (
-        [explicit]
-        if explicit
-        else [
-            os.environ.get(CHECKPOINT_ENV),
-            "hagrid.pth",
-            "checkpoints/hagrid.pth",
-            "../shared/checkpoints/hagrid.pth",
-        ]
-    )
-    for cand in candidates:
-        if cand and Path(cand).is_file():
-            return Path(cand)
-    if explicit:
-        raise FileNotFoundError(f"{explicit}: gesture checkpoint not found")
-    raise FileNotFoundError(
-        "no gesture checkpoint: pass --checkpoint hagrid.pth (PYSKL's trained model) or set "
-        f"${CHECKPOINT_ENV}"
-    )
+
+def find_gesture_checkpoint(explicit: str | os.PathLike | None = None) -> str:
+    """The gesture checkpoint spec: ``explicit`` (a file, an http(s) URL or a zoo name), else
+    ``$PYSKL_GESTURE_CHECKPOINT``, else the zoo entry :data:`GESTURE_ZOO_NAME` (PYSKL's hagrid.pth, fetched
+    into the cache like every zoo checkpoint). Nothing is looked up relative to the working folder.
+
+    Raises:
+        FileNotFoundError: the spec looks like a file path (has a folder or a suffix) and is not a file.
+    """
+    spec = os.fspath(explicit) if explicit else os.environ.get(CHECKPOINT_ENV) or GESTURE_ZOO_NAME
+    from ..zoo import is_remote, is_zoo_name
+
+    if not (is_remote(spec) or is_zoo_name(spec) or Path(spec).is_file()):
+        source = "--checkpoint" if explicit else f"${CHECKPOINT_ENV}"
+        raise FileNotFoundError(
+            f"gesture checkpoint {spec} ({source}) not found: give a file, an http(s) URL "
+            f"or a zoo name (default: {GESTURE_ZOO_NAME}, PYSKL's hagrid.pth)"
+        )
+    return spec
 
 
 @dataclass
@@ -137,6 +143,7 @@ class GestureResult:
 
     @property
     def fps(self) -> float:
+        """End-to-end frames per second: decoding, hands, recognition, drawing and encoding together."""
         return self.frames / self.seconds if self.seconds > 0 else float("inf")
 
 
@@ -182,7 +189,8 @@ def run_gesture(
 
     Args:
         source: camera index (int) or video path.
-        checkpoint: hagrid.pth (see :func:`find_gesture_checkpoint`).
+        checkpoint: a file, URL or zoo name (default: PYSKL's hagrid.pth from the zoo; see
+            :func:`find_gesture_checkpoint`).
         config: a config path/dict (default :data:`GESTURE_CONFIG`).
         out_video: annotated mp4 (headless output); None: no video.
         timeline: JSON timeline (+ CSV beside it); default: ``out_video`` with ``.json``.

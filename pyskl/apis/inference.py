@@ -34,9 +34,11 @@ def init_recognizer(
     num_clips: int | None = None,
     fuse_bn: bool = False,
 ) -> nn.Module:
-    """Build a recognizer from a PYSKL config (path or dict) and load ``checkpoint`` (strict).
+    """Build a recognizer from a PYSKL config (path, zoo name or dict) and load ``checkpoint`` (strict).
 
-    Without a checkpoint the weights stay randomly initialised (only useful to test plumbing).
+    ``checkpoint`` is a file, an ``http(s)://`` URL or a zoo name (``init_recognizer(name, name)`` runs
+    PYSKL's released model; downloads are cached, see :mod:`pyskl.zoo`). Without one (None or ``'none'``)
+    the weights stay randomly initialised (only useful to test plumbing).
     ``model.cfg`` holds the config and ``model.test_pipeline`` the composed test pipeline
     (``data.test.pipeline``, else ``test_pipeline``), with ``num_clips`` overridden when given.
     ``fuse_bn=True`` folds the BatchNorms into their convs: same scores up to float rounding, faster,
@@ -54,7 +56,7 @@ def init_recognizer(
         if isinstance(model_cfg.get("backbone"), dict):
             model_cfg["backbone"].pop(key, None)
     model = build_model(model_cfg)
-    if checkpoint is not None:
+    if checkpoint is not None and str(checkpoint).lower() != "none":
         load_checkpoint(model, checkpoint, map_location="cpu")
     model.cfg = cfg
     model.test_pipeline = build_test_pipeline(cfg, num_clips)

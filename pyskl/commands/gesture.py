@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         default=None,
-        help="hagrid.pth (default: $PYSKL_GESTURE_CHECKPOINT, ./hagrid.pth, ../shared/checkpoints/)",
+        help="a file, an http(s) URL or a zoo name (default: $PYSKL_GESTURE_CHECKPOINT, else the zoo's "
+        "stgcnpp_hagrid: PYSKL's hagrid.pth, downloaded once into the cache)",
     )
     parser.add_argument("--config", default=None, help="model config (default: the built-in hagrid config)")
     parser.add_argument(
@@ -74,12 +75,16 @@ def run(args: argparse.Namespace) -> int:
             max_frames=args.max_frames,
             progress=args.headless,
         )
-    except (FileNotFoundError, RuntimeError) as err:
+    except (FileNotFoundError, RuntimeError, LookupError, ValueError) as err:
         print(f"error: {err}")
         return 2
     print(
-        f"gesture: {result.frames} frames at {result.fps:.1f} fps; hand in {result.hand_frames} frames "
+        f"gesture: {result.frames} frames; hand in {result.hand_frames} frames "
         f"({result.crop_frames} from wrist crops); {result.predictions} predictions"
+    )
+    print(
+        f"  end to end: {result.frames} frames in {result.seconds:.1f} s = {result.fps:.1f} fps "
+        "(decoding, hands, recognition, drawing and encoding)"
     )
     print("  seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in result.stages.items()))
     if result.video:

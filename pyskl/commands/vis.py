@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cm.add_argument("results", help="results .pkl or .json")
     cm.add_argument("out", help="output PNG")
     cm.add_argument("--label-map", default=None, help="class names (shipped label map name or text file)")
+    cm.add_argument("--config", default=None, help="the model's config: class names from its dataset")
     cm.add_argument("--counts", action="store_true", help="raw counts instead of row-normalised rates")
 
 
@@ -122,9 +123,15 @@ def _run(args: argparse.Namespace) -> int:
 
         results = load_results(args.results)
         names = None
-        if args.label_map:
-            from ..apis.demo import class_names_for
+        if args.label_map or args.config:
+            from ..config import load_config
+            from ..label_maps import class_names
 
-            names = class_names_for(results["scores"].shape[1], args.label_map)
+            try:
+                cfg = load_config(args.config) if args.config else None
+                names = class_names(results["scores"].shape[1], args.label_map, cfg)
+            except (ValueError, FileNotFoundError) as err:  # ConfigError is a ValueError
+                print(f"error: {err}")
+                return 2
         print(f"vis: {plot_confusion_matrix(results, args.out, names, normalize=not args.counts)}")
     return 0
