@@ -160,3 +160,18 @@ def test_pipelines_feed_the_model(name):
     with torch.no_grad():
         scores = model.predict(torch.as_tensor(np.asarray(test["keypoint"]))[None, :1, :, :16])
     assert scores.shape == (1, cfg["model"]["cls_head"]["num_classes"])
+
+
+def test_model_zoo_links_every_protogcn_config_with_the_published_numbers():
+    """docs/model_zoo.md: J/B/K cells quote ProtoGCN's top-1 (its data/README.md) and link their config."""
+    import re
+
+    text = (ROOT / "docs" / "model_zoo.md").read_text()
+    section = text[text.index("## ProtoGCN"):]
+    links = re.findall(r"\[([\d.]+|config)\]\(\.\./configs/(protogcn/[^)]+\.py)\)", section)
+    assert sorted(p for _, p in links) == IDS
+    quoted = {p: v for v, p in links if v != "config"}
+    assert quoted["protogcn/protogcn_ntu60_xsub/j.py"] == "91.54"
+    assert quoted["protogcn/protogcn_finegym/b.py"] == "94.84"
+    assert quoted["protogcn/protogcn_k400/k.py"] == "45.86"
+    assert len(quoted) == 18 and all(p.endswith(("/j.py", "/b.py", "/k.py")) for p in quoted)
