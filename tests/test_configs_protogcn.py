@@ -22,7 +22,8 @@ IDS = [str(p.relative_to(CONFIG_ROOT)) for p in CONFIGS]
 SPLITS = ("train", "val", "test")
 
 # Facts: num_prototype / SimpleHead weight per modality; classes, layout, ann file per dataset.
-PROTOTYPES = {"j": (400, 0.2), "jm": (400, 0.2), "b": (100, 0.3), "bm": (100, 0.3), "k": (100, 0.1), "km": (100, 0.1)}
+PROTOTYPES = {"j": (400, 0.2), "jm": (400, 0.2), "b": (100, 0.3), "bm": (100, 0.3),
+              "k": (100, 0.1), "km": (100, 0.1)}
 DATASET_FACTS = {
     "ntu60_xsub": (60, "nturgb+d", "data/nturgbd/ntu60_3danno.pkl", "xsub"),
     "ntu60_xview": (60, "nturgb+d", "data/nturgbd/ntu60_3danno.pkl", "xview"),
@@ -65,7 +66,8 @@ def test_config_equals_protogcn_recipe(path: Path):
         tcn_ms_cfg=[(3, 1), (3, 2), (3, 3), (3, 4), ("max", 3), "1x1"],
         graph_cfg=dict(layout=layout, mode="random", num_filter=8, init_off=0.04, init_std=0.02))
     assert all(isinstance(c, tuple) for c in backbone["tcn_ms_cfg"][:5])  # mstcn needs tuples
-    assert head == dict(type="SimpleHead", joint_cfg=layout, num_classes=classes, in_channels=384, weight=weight)
+    assert head == dict(type="SimpleHead", joint_cfg=layout, num_classes=classes, in_channels=384,
+                        weight=weight)
     assert cfg["ann_file"] == ann_file and cfg["total_epochs"] == 150
     assert cfg["lr_config"] == dict(policy="CosineAnnealing", min_lr=0, by_epoch=False)
     lr, batch = (0.1, 64) if dataset == "k400" else (0.025, 16)
@@ -101,7 +103,11 @@ def _unique(key_of) -> list[tuple[str, dict]]:
     return out
 
 
-@pytest.mark.parametrize("name,cfg", _unique(lambda c: c["model"]), ids=lambda v: v if isinstance(v, str) else "")
+def _ids(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@pytest.mark.parametrize("name,cfg", _unique(lambda c: c["model"]), ids=_ids)
 def test_config_builds_its_model(name, cfg):
     from pyskl.models import build_model
 
@@ -115,7 +121,7 @@ def test_config_builds_its_model(name, cfg):
 
 
 @pytest.mark.parametrize("name,cfg", _unique(lambda c: [c[f"{s}_pipeline"] for s in SPLITS]),
-                         ids=lambda v: v if isinstance(v, str) else "")
+                         ids=_ids)
 def test_config_pipelines_build(name, cfg):
     from pyskl.datasets.pipelines import Compose
 
@@ -131,7 +137,8 @@ def _fake_sample(rng: np.random.Generator, hrnet: bool, frames: int = 40) -> dic
     sample = dict(frame_dir="fake", label=7, total_frames=frames, start_index=0, modality="Pose",
                   keypoint=(base + drift).astype(np.float32))
     if hrnet:
-        sample.update(img_shape=(480, 640), original_shape=(480, 640), keypoint=sample["keypoint"] * 100 + 200,
+        sample.update(img_shape=(480, 640), original_shape=(480, 640),
+                      keypoint=sample["keypoint"] * 100 + 200,
                       keypoint_score=rng.uniform(0.3, 1.0, size=(2, frames, joints)).astype(np.float32))
     return sample
 

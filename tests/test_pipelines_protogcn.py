@@ -56,7 +56,7 @@ def test_genskefeat_k_km_order_and_coco_new_motion():
     assert feat.shape == (1, 2, 20, 9) and "j" in out  # j stays, as PYSKL leaves unconsumed features
     np.testing.assert_array_equal(feat[0, 0, :, 0:3], 0)  # km: the hub difference is constant over time
     np.testing.assert_array_equal(feat[0, 0, 1, 3:6], [-18, -180, -1800])  # k
-    # jm on coco_new: a plain difference, the score channel too (ProtoGCN's ToMotion averages only coco/openpose)
+    # jm on coco_new: a plain difference, score too (ProtoGCN's ToMotion averages only coco/openpose)
     np.testing.assert_array_equal(feat[0, 0, 5, 6:9], [1000, 1000, 1000])
     np.testing.assert_array_equal(feat[0, 1, :, [0, 1, 2, 6, 7, 8]], 0)  # last frame of both motions is 0
 
@@ -174,7 +174,8 @@ def test_registered_pickle_and_repr(cfg, text):
 
 
 def test_protogcn_finegym_style_pipeline():
-    pipeline = Compose([dict(type="Kinetics_Transform"), dict(type="GenSkeFeat", dataset="coco_new", feats=["k"])])
+    pipeline = Compose([dict(type="Kinetics_Transform"),
+                        dict(type="GenSkeFeat", dataset="coco_new", feats=["k"])])
     out = pipeline({"keypoint": _indexed(17, c=2), "keypoint_score": np.ones((1, 2, 17), np.float32)})
     assert out["keypoint"].shape == (1, 2, 20, 3)
     np.testing.assert_array_equal(out["keypoint"][0, 0, 13], [1.5, 15, 0])  # (13, 17): 13 - (11 + 12) / 2

@@ -37,8 +37,8 @@ def test_protogcn_kbone_streams(stream, tmp_path):
     out = stream_config(cfg, stream, tmp_path)
     assert _feats(out) == [[stream]] * 3 and out["test_pipeline"][3]["feats"] == [stream]
     coco = load_config("configs/stgcn++/stgcn++_ntu60_xsub_hrnet/j.py")
-    with pytest.raises(ConfigError, match="data.train pipeline: stream 'k' \\(K-Bone\\) needs GenSkeFeat dataset in "
-                                          "'nturgb\\+d', 'coco_new', the config has 'coco'"):
+    msg = "data.train pipeline: stream 'k' \\(K-Bone\\) needs GenSkeFeat dataset in 'nturgb\\+d', "
+    with pytest.raises(ConfigError, match=msg + "'coco_new', the config has 'coco'"):
         stream_config(coco, "k")
 
 

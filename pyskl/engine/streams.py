@@ -16,7 +16,8 @@ from typing import Any
 
 from ..config import ConfigError, dump_config
 
-__all__ = ["KNOWN_STREAMS", "STREAMS", "StreamsOptions", "stream_commands", "stream_config", "train_streams"]
+__all__ = ["KNOWN_STREAMS", "STREAMS", "StreamsOptions", "stream_commands", "stream_config",
+           "train_streams"]
 
 #: PYSKL's four streams, the default set
 STREAMS = ("j", "b", "jm", "bm")

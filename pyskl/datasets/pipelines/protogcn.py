@@ -104,8 +104,8 @@ class Kinetics_Transform(Transform):  # noqa: N801 (ProtoGCN's config name)
         if kp.shape[-1] == 2:
             score = require_array(self, results, "keypoint_score", ndim=3)
             if score.shape != kp.shape[:3]:
-                raise PipelineError(f"Kinetics_Transform: keypoint {kp.shape} with keypoint_score {score.shape}: "
-                                    "expects scores [M, T, V] matching keypoint [M, T, V, 2]")
+                raise PipelineError(f"Kinetics_Transform: keypoint {kp.shape} with keypoint_score "
+                                    f"{score.shape}: expects scores [M, T, V] matching keypoint [M, T, V, 2]")
             kp = np.concatenate([kp, score[..., None]], axis=-1)
         elif "keypoint_score" in results:
             raise PipelineError(f"Kinetics_Transform: keypoint {kp.shape} already has 3 channels and "
@@ -114,7 +114,8 @@ class Kinetics_Transform(Transform):  # noqa: N801 (ProtoGCN's config name)
         shoulder = (kp[:, :, 5] + kp[:, :, 6]) / 2
         spine = (hip + shoulder) / 2
         results.pop("keypoint_score", None)
-        results["keypoint"] = np.concatenate([kp, np.stack([hip, spine, shoulder], axis=2)], axis=2).astype(np.float32)
+        centres = np.stack([hip, spine, shoulder], axis=2)  # joints 17, 18, 19
+        results["keypoint"] = np.concatenate([kp, centres], axis=2).astype(np.float32)
         return results
 
 
