@@ -25,6 +25,7 @@ B = np.array([[0.3, 0.4, 0.3], [0.45, 0.35, 0.2], [0.1, 0.1, 0.8], [0.8, 0.1, 0.
 
 def test_default_weights_follow_pyskl():
     assert default_weights(4) == [2, 2, 1, 1]
+    assert default_weights(6) == [1] * 6  # ProtoGCN's six streams: equal (its own weights are unpublished)
     assert default_weights(2) == [1, 1]
     assert default_weights(3) == [1, 1, 1]
     with pytest.raises(FusionError):

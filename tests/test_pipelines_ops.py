@@ -374,7 +374,7 @@ def test_non_dict_results_is_a_clear_error():
         dict(type="PreNormalize2D", mode="box"),
         dict(type="FormatGCNInput", mode="repeat"),
         dict(type="PadTo", length=3, mode="x"),
-        dict(type="GenSkeFeat", feats=["k"]),
+        dict(type="GenSkeFeat", feats=["kb"]),
         dict(type="GenSkeFeat", dataset="kinect"),
         dict(type="RandomGaussianNoise", shared=True),
         dict(type="RandomScale", scale="big"),

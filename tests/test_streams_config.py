@@ -31,10 +31,21 @@ def test_every_pipeline_gets_the_stream(stream, tmp_path):
     assert out["model"] == cfg["model"]  # same channels: one 3-channel feature per stream
 
 
+@pytest.mark.parametrize("stream", ["k", "km"])
+def test_protogcn_kbone_streams(stream, tmp_path):
+    cfg = load_config("configs/protogcn/protogcn_finegym/j.py")
+    out = stream_config(cfg, stream, tmp_path)
+    assert _feats(out) == [[stream]] * 3 and out["test_pipeline"][3]["feats"] == [stream]
+    coco = load_config("configs/stgcn++/stgcn++_ntu60_xsub_hrnet/j.py")
+    msg = "data.train pipeline: stream 'k' \\(K-Bone\\) needs GenSkeFeat dataset in 'nturgb\\+d', "
+    with pytest.raises(ConfigError, match=msg + "'coco_new', the config has 'coco'"):
+        stream_config(coco, "k")
+
+
 def test_unusable_configs_are_refused():
     cfg = load_config(QUICK)
-    with pytest.raises(ConfigError, match="unknown stream 'k'"):
-        stream_config(cfg, "k")
+    with pytest.raises(ConfigError, match="unknown stream 'kb'"):
+        stream_config(cfg, "kb")
     multi = load_config(QUICK)
     multi["data"]["val"]["pipeline"][1]["feats"] = ["j", "b"]
     with pytest.raises(ConfigError, match="combines feats=\\['j', 'b'\\]"):

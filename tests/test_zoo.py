@@ -56,9 +56,14 @@ def test_table_covers_every_config_once():
     assert get_entry("slowonly_r50_ntu120_xsub_joint").top1 == 85.9
     assert get_entry("slowonly_r50_gym_joint").metric == "mean_class"
     # recipes PYSKL released no checkpoint for
+    # (ProtoGCN's checkpoints are a Google Drive folder, no per-file URL)
     assert {e.name for e in table if e.url is None} == {
         "quickstart_posec3d_synthetic", "quickstart_stgcnpp_synthetic",
-        "quickstart_stgcnpp_synthetic_shuffled"}
+        "quickstart_stgcnpp_synthetic_shuffled", "quickstart_protogcn_synthetic"} | {
+        e.name for e in table if e.family == "ProtoGCN"}
+    assert len([e for e in table if e.family == "ProtoGCN"]) == 36
+    assert get_entry("protogcn_ntu60_xsub_j").top1 == 91.54
+    assert get_entry("protogcn_finegym_k").details["fused"]["6s"] == 95.94
     assert entry_for_config(ROOT / entry.config) == entry
     assert config_path(entry) == ROOT / entry.config
     with pytest.raises(ZooError, match="did you mean stgcnpp_ntu120_xsub_hrnet_j"):

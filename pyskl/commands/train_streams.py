@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--streams",
         nargs="+",
         default=["j", "b", "jm", "bm"],
-        choices=["j", "b", "jm", "bm"],
-        help="streams to train (default: j b jm bm)",
+        choices=["j", "b", "jm", "bm", "k", "km"],
+        help="streams to train (default: j b jm bm; ProtoGCN's six: j b k jm bm km)",
     )
     parser.add_argument("--work-dir", default=None, help="base work_dir; stream s goes to WORK_DIR/s")
     parser.add_argument(
@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=float,
         default=None,
-        help="fusion weights, one per stream (default: 2 2 1 1 for four, 1 1 for two)",
+        help="fusion weights, one per stream (default: 2 2 1 1 for four, 1 1 for two, else equal)",
     )
     parser.add_argument("--search", action="store_true", help="choose fusion weights on data.val results")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every stream's run")

@@ -32,8 +32,9 @@ __all__ = [
     "stream_metrics",
 ]
 
-# PYSKL's published ensembles: 2 streams (j + b) 1:1, 4 streams (j, b, jm, bm) 2:2:1:1.
-_PYSKL_WEIGHTS = {1: (1.0,), 2: (1.0, 1.0), 4: (2.0, 2.0, 1.0, 1.0)}
+# PYSKL's published ensembles: 2 streams (j + b) 1:1, 4 streams (j, b, jm, bm) 2:2:1:1. ProtoGCN's six
+# (j, b, k, jm, bm, km): equal, as its released weights are not known to us (see docs/model_zoo.md).
+_PYSKL_WEIGHTS = {1: (1.0,), 2: (1.0, 1.0), 4: (2.0, 2.0, 1.0, 1.0), 6: (1.0,) * 6}
 
 #: per-stream weights tried by :func:`search_weights`
 DEFAULT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)

@@ -16,9 +16,13 @@ from typing import Any
 
 from ..config import ConfigError, dump_config
 
-__all__ = ["STREAMS", "StreamsOptions", "stream_commands", "stream_config", "train_streams"]
+__all__ = ["KNOWN_STREAMS", "STREAMS", "StreamsOptions", "stream_commands", "stream_config",
+           "train_streams"]
 
+#: PYSKL's four streams, the default set
 STREAMS = ("j", "b", "jm", "bm")
+#: every stream GenSkeFeat makes: PYSKL's plus ProtoGCN's K-Bone (k) and its motion (km)
+KNOWN_STREAMS = STREAMS + ("k", "km")
 
 
 def _pipelines(node: Any):
@@ -31,6 +35,17 @@ def _pipelines(node: Any):
         node = node.get("dataset")
 
 
+def _check_kbone_layout(stream: str, op: dict, split: str) -> None:
+    from ..datasets.pipelines.protogcn import KB_PAIRS
+
+    layout = op.get("dataset", "nturgb+d")
+    if stream in ("k", "km") and layout not in KB_PAIRS:
+        raise ConfigError(
+            f"data.{split} pipeline: stream {stream!r} (K-Bone) needs GenSkeFeat dataset in "
+            f"{', '.join(map(repr, KB_PAIRS))}, the config has {layout!r}"
+        )
+
+
 def stream_config(cfg: dict, stream: str, work_dir: str | Path | None = None) -> dict:
     """A copy of ``cfg`` training ``stream``: every ``GenSkeFeat`` of data.train/val/test gets ``feats=[stream]``.
 
@@ -38,8 +53,8 @@ def stream_config(cfg: dict, stream: str, work_dir: str | Path | None = None) ->
         ConfigError: unknown stream, no ``GenSkeFeat`` in a data pipeline, or one combining several features
             (its channel count would change with the stream).
     """
-    if stream not in STREAMS:
-        raise ConfigError(f"unknown stream {stream!r}; choose from {', '.join(STREAMS)}")
+    if stream not in KNOWN_STREAMS:
+        raise ConfigError(f"unknown stream {stream!r}; choose from {', '.join(KNOWN_STREAMS)}")
     out = copy.deepcopy(cfg)
     found = 0
     for split in ("train", "val", "test"):
@@ -52,6 +67,7 @@ def stream_config(cfg: dict, stream: str, work_dir: str | Path | None = None) ->
                             f"data.{split} pipeline: GenSkeFeat combines feats={feats}; "
                             f"train-streams needs a single-feature config (feats=['j'])"
                         )
+                    _check_kbone_layout(stream, op, split)
                     op["feats"] = [stream]
                     found += 1
     if not found:

@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from ..registry import MODELS
+from ..utils.layouts import get_layout
 from . import losses  # noqa: F401  (registers the loss types)
+from .class_contrastive import ClassSpecificContrastiveLoss
 
 __all__ = ["BaseHead", "SimpleHead", "GCNHead", "I3DHead", "top_k_hits"]
 
@@ -103,16 +105,53 @@ class SimpleHead(BaseHead):
     """Pool -> (dropout) -> linear, for features of any layout given by ``mode``.
 
     Args:
+        dropout: before ``fc_cls``; default 0.5 (0 with ``joint_cfg``).
         mode: ``'GCN'`` ([N, M, C, T, V]: pool over T, V per person, mean over M), ``'3D'``
-            ([N, C, T, H, W]) or ``'2D'`` ([N, C, H, W]).
+            ([N, C, T, H, W]) or ``'2D'`` ([N, C, H, W]); default '3D' ('GCN' with ``joint_cfg``).
+        joint_cfg: ProtoGCN's configs give the head their skeleton layout: the head then adds ProtoGCN's
+            class-specific contrastive loss on the backbone's reconstructed graph (V*V values per sample),
+            ``loss_cls = CE + weight * L_csc``, kept as ``csc_loss`` (its ``cl_fc`` is in checkpoints).
+        weight: the contrastive term's weight (ProtoGCN's configs: 0.1-0.3); needs ``joint_cfg``.
     """
 
     def __init__(self, num_classes: int, in_channels: int, loss_cls: dict | None = None,
-                 dropout: float = 0.5, init_std: float = 0.01, mode: str = "3D", **kwargs) -> None:
+                 dropout: float | None = None, init_std: float = 0.01, mode: str | None = None,
+                 joint_cfg: str | None = None, weight: float | None = None, **kwargs) -> None:
+        # PYSKL's defaults are dropout 0.5 and mode '3D'; ProtoGCN's head (the one given a joint_cfg)
+        # defaults to dropout 0 and mode 'GCN'.
+        if dropout is None:
+            dropout = 0.5 if joint_cfg is None else 0.0
+        if mode is None:
+            mode = "3D" if joint_cfg is None else "GCN"
         super().__init__(num_classes, in_channels, loss_cls, dropout=dropout, init_std=init_std, **kwargs)
         if mode not in ("GCN", "3D", "2D"):
             raise ValueError(f"SimpleHead mode must be 'GCN', '3D' or '2D', got {mode!r}")
         self.mode = mode
+        if weight is not None and joint_cfg is None:
+            raise ValueError("SimpleHead(weight=...) weighs ProtoGCN's contrastive loss, which needs "
+                             "joint_cfg (the skeleton layout, e.g. 'nturgb+d')")
+        self.csc_weight = 0.0 if weight is None else weight
+        self.csc_loss: ClassSpecificContrastiveLoss | None = None
+        if joint_cfg is not None:
+            num_joints = get_layout(joint_cfg).num_joints
+            self.csc_loss = ClassSpecificContrastiveLoss(num_classes, num_joints * num_joints)
+
+    def loss(self, cls_score: torch.Tensor, label: torch.Tensor, recon_graph: torch.Tensor | None = None,
+             **kwargs) -> dict[str, torch.Tensor]:
+        """PYSKL's loss dict; with ``joint_cfg``, ``loss_cls`` adds ``weight`` x ProtoGCN's contrastive
+        loss of ``recon_graph`` [N, V*V] (the backbone's second output)."""
+        losses = super().loss(cls_score, label, **kwargs)
+        if self.csc_loss is None:
+            if recon_graph is not None:
+                raise ValueError("SimpleHead got a reconstructed graph but has no contrastive loss: "
+                                 "set joint_cfg (and weight) in the head config")
+            return losses
+        if recon_graph is None:
+            raise ValueError("SimpleHead(joint_cfg=...) needs the backbone's reconstructed graph for its "
+                             "contrastive loss: use it with a backbone that returns one (ProtoGCN)")
+        csc = self.csc_loss(recon_graph.to(cls_score.dtype), label.reshape(-1), cls_score)
+        losses["loss_cls"] = losses["loss_cls"] + self.csc_weight * csc
+        return losses
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, (list, tuple)):

@@ -105,7 +105,16 @@ class BaseRecognizer(nn.Module):
         if self.cls_head is None:
             raise RuntimeError(f"{type(self).__name__} has no cls_head; use extract_feat()")
         flat, n, nc = self._split_clips(x)
-        logits = self.cls_head(self.extract_feat(flat))
+        feat = self.extract_feat(flat)
+        # ProtoGCN's backbone also returns the graph its head's training loss needs. The engine computes
+        # the logits under autocast and the loss outside it, in two calls, so the graph of this forward
+        # is kept for the next ``loss()`` (training only).
+        self._loss_inputs = {}
+        if isinstance(feat, tuple):
+            feat, recon_graph = feat
+            if self.training:
+                self._loss_inputs = {"recon_graph": recon_graph}
+        logits = self.cls_head(feat)
         return logits if nc is None else logits.reshape(n, nc, logits.shape[-1])
 
     @torch.no_grad()
@@ -125,6 +134,8 @@ class BaseRecognizer(nn.Module):
         if self.cls_head is None:
             raise RuntimeError(f"{type(self).__name__} has no cls_head to compute a loss")
         logits, label = self._flatten_for_loss(logits, label)
+        kwargs = {**getattr(self, "_loss_inputs", {}), **kwargs}
+        self._loss_inputs = {}
         return self.cls_head.loss(logits, label, **kwargs)
 
     def train_step(self, x: torch.Tensor, label: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -185,7 +196,10 @@ class RecognizerGCN(BaseRecognizer):
         per_pass = max(1, self.cpu_inference_frames // frames_per_item)
         if x.shape[0] <= per_pass:
             return fn(x)
-        return torch.cat([fn(part) for part in x.split(per_pass)])
+        parts = [fn(part) for part in x.split(per_pass)]
+        if isinstance(parts[0], tuple):  # several outputs (ProtoGCN): each concatenated
+            return tuple(torch.cat(outputs) for outputs in zip(*parts))
+        return torch.cat(parts)
 
     def _flatten_for_loss(self, logits, label):
         if logits.dim() == 3:

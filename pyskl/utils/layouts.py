@@ -137,6 +137,18 @@ LAYOUTS: dict[str, Layout] = {
         flip_pairs=((1, 4), (2, 5), (3, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16), (17, 18),
                     (19, 20), (21, 22), (23, 24), (25, 26), (27, 28), (29, 30), (31, 32)),
     ),
+    # ProtoGCN's 2D layout (K400, FineGYM): COCO-17 plus three joints that its Kinetics_Transform appends,
+    # the hip centre (17), the spine centre (18) and the shoulder centre (19, the graph's centre).
+    "coco_new": Layout(
+        name="coco_new", joint_names=_COCO_NAMES + ("hip_center", "spine_center", "shoulder_center"),
+        center=19,
+        inward=((15, 13), (13, 11), (16, 14), (14, 12), (11, 17), (12, 17), (9, 7), (7, 5), (10, 8), (8, 6),
+                (5, 19), (6, 19), (1, 0), (3, 1), (2, 0), (4, 2), (0, 19), (17, 18), (18, 19)),
+        bone_pairs=((0, 19), (1, 0), (2, 0), (3, 1), (4, 2), (5, 19), (6, 19), (7, 5), (8, 6), (9, 7),
+                    (10, 8), (11, 17), (12, 17), (13, 11), (14, 12), (15, 13), (16, 14), (17, 18),
+                    (18, 19), (19, 19)),
+        flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
+    ),
     "handmp": Layout(
         name="handmp", joint_names=_HAND_NAMES, center=0,
         inward=((1, 0), (2, 1), (3, 2), (4, 3), (5, 0), (6, 5), (7, 6), (8, 7), (9, 0), (10, 9),

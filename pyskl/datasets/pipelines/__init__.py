@@ -11,6 +11,7 @@ from .multimodal import MMCompact, MMDecode, MMPad, MMUniformSampleFrames  # noq
 from .shape import FormatShape, Normalize  # noqa: F401
 from .decompress import DecompressPose  # noqa: F401
 from .controls import ShuffleFrames  # noqa: F401
+from .protogcn import JointToKB, Kinetics_Transform, Part_Drop, Spatial_Flip  # noqa: F401
 
 __all__ = [
     "Compose", "Transform", "PipelineError", "MissingKeyError",

@@ -10,6 +10,10 @@ from ...registry import TRANSFORMS
 from ...utils.layouts import LAYOUTS, get_layout
 from .compose import PipelineError, Transform, require, require_array
 from .functional import SCORE_LAYOUTS, joint_to_bone, pre_normalize_2d, pre_normalize_3d, to_motion
+from .protogcn import JointToKB
+
+# ProtoGCN averages the bone score on its coco_new layout too (its motion keeps the plain difference).
+_BONE_SCORE_LAYOUTS = SCORE_LAYOUTS + ("coco_new",)
 
 __all__ = [
     "GenSkeFeat",
@@ -147,7 +151,7 @@ class JointToBone(Transform):
                 f"JointToBone: layout {self.dataset!r} needs {needed} joints, "
                 f"results['keypoint'] has shape {kp.shape}"
             )
-        score = kp.shape[-1] == 3 and self.dataset in SCORE_LAYOUTS
+        score = kp.shape[-1] == 3 and self.dataset in _BONE_SCORE_LAYOUTS
         results[self.target] = joint_to_bone(kp, self._pairs, score)
         return results
 
@@ -228,15 +232,18 @@ class Rename(Transform):
 class GenSkeFeat(Transform):
     """Joint (j), bone (b) and motion (jm, bm) features concatenated in ``feats`` order (PYSKL).
 
+    ProtoGCN's K-Bone (k, ``JointToKB``) and its motion (km) are accepted too, for the layouts
+    ``JointToKB`` knows.
+
     With keypoint_score present (2D layouts only) it is first appended to keypoint as channel 2.
     Like PYSKL, intermediate features not listed in ``feats`` stay in results (e.g. ``j`` for
     feats=['jm'], ``b`` and ``j`` for ['bm']).
 
     Required keys: keypoint ``[M, T, V, C]``, keypoint_score (optional).
-    Added keys: j, b (when not consumed). Modified keys: keypoint; keypoint_score removed.
+    Added keys: j, b, k (when not consumed). Modified keys: keypoint; keypoint_score removed.
     """
 
-    _FEATS = ("j", "b", "jm", "bm")
+    _FEATS = ("j", "b", "k", "jm", "bm", "km")
 
     def __init__(self, dataset: str = "nturgb+d", feats: Sequence[str] = ["j"], axis: int = -1) -> None:
         _check_dataset("GenSkeFeat", dataset)
@@ -247,6 +254,7 @@ class GenSkeFeat(Transform):
         self.feats = feats
         self.axis = axis
         self._bone = JointToBone(dataset, target="b")
+        self._kbone = JointToKB(dataset, target="k") if "k" in feats or "km" in feats else None
         self._merge = MergeSkeFeat(feats, axis=axis)
 
     def __call__(self, results: dict) -> dict:
@@ -268,6 +276,8 @@ class GenSkeFeat(Transform):
         feats = self.feats
         if "b" in feats or "bm" in feats:
             self._bone(results)
+        if self._kbone is not None:
+            self._kbone(results)
         if "j" in results:
             raise PipelineError("GenSkeFeat: results already has a 'j' key")
         results["j"] = results.pop("keypoint")
@@ -276,4 +286,6 @@ class GenSkeFeat(Transform):
             results["jm"] = to_motion(results["j"], score)
         if "bm" in feats:
             results["bm"] = to_motion(results["b"], score)
+        if "km" in feats:
+            results["km"] = to_motion(results["k"], score)
         return self._merge(results)
