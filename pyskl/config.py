@@ -106,7 +106,8 @@ class _Evaluator:
             count, seq = (right, left) if isinstance(right, int) else (left, right)
             if isinstance(count, int) and isinstance(seq, (str, bytes, list, tuple)) and count * len(seq) > MAX_ITEMS:
                 raise self.too_big(node, f"repeating {len(seq)} items {count} times")
-            if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            both_int = isinstance(left, int) and isinstance(right, int)
+            if both_int and left.bit_length() + right.bit_length() > MAX_INT_BITS:
                 raise self.too_big(node, "the product is too large")
         if op is ast.Add and isinstance(left, (str, list, tuple)) and _size(left) + _size(right) > MAX_ITEMS:
             raise self.too_big(node, f"a {type(left).__name__} of {_size(left) + _size(right)} items")

@@ -123,4 +123,5 @@ def test_data_check_reports_labels_duplicates_and_empty_files(tmp_path, capsys):
     assert "sample name 'b' is used by 2 samples (indices 1, 2)" in out
     save_annotations({"split": {}, "annotations": []}, tmp_path / "empty.pkl")
     assert main(["data", "check", str(tmp_path / "empty.pkl")]) == 2
-    assert capsys.readouterr().out == f"error: {tmp_path / 'empty.pkl'}: holds no samples (the annotation list is empty)\n"
+    want = f"error: {tmp_path / 'empty.pkl'}: holds no samples (the annotation list is empty)\n"
+    assert capsys.readouterr().out == want

@@ -67,8 +67,8 @@ def test_memo_index_does_not_allocate(tmp_path):
 
 
 def test_budget_is_configurable_and_legit_files_fit(tmp_path):
-    anns = [dict(frame_dir=f"s{i}", label=i, total_frames=3, img_shape=(4, 5), keypoint=np.ones((2, 3, 17, 2), np.float16),
-                 keypoint_score=np.ones((2, 3, 17), np.float32)) for i in range(50)]
+    anns = [dict(frame_dir=f"s{i}", label=i, total_frames=3, img_shape=(4, 5),
+                 keypoint=np.ones((2, 3, 17, 2), np.float16), keypoint_score=np.ones((2, 3, 17), np.float32)) for i in range(50)]
     for protocol in range(6):
         data = pickle.dumps({"split": {"a": ["s0"]}, "annotations": anns}, protocol=protocol)
         got = loads_annotations(data)

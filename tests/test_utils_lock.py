@@ -24,7 +24,8 @@ def _python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def _holder(lock_call: str) -> subprocess.Popen:
     """A process that takes a lock, says so, and waits until its stdin closes."""
-    code = f"import sys; from pyskl.utils.lock import *; lock = {lock_call}; print('locked', flush=True); sys.stdin.read()"
+    code = (f"import sys; from pyskl.utils.lock import *; lock = {lock_call}; print('locked', flush=True); "
+            "sys.stdin.read()")
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.stdout.readline().strip() == "locked"

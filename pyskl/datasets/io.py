@@ -199,7 +199,8 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         elif func is _latin1_encode or func in (bytes, bytearray):
             self.charge(sum(_sized(a) for a in args[:1]), f"{name} of a {type(args[0]).__name__}" if args else name)
         elif func in (list, tuple, set, frozenset, dict, collections.OrderedDict, collections.deque):
-            self.charge(_POINTER * sum(_sized(a) for a in args[:1]), f"{name} of {_sized(args[0]) if args else 0} items")
+            items = _sized(args[0]) if args else 0
+            self.charge(_POINTER * items, f"{name} of {items} items")
         value = func(*args)
         if isinstance(value, np.dtype) and value.hasobject:
             raise self.refuse(f"numpy dtype {value} (arrays of Python objects are not annotation data)")
