@@ -116,42 +116,45 @@ def _sized(value: Any) -> int:
         return 0
 
 
-class _CappedReader:
-    """A file that never reads (or allocates) past its end, however many bytes the pickle claims."""
-
-    def __init__(self, stream: Any, size: int) -> None:
-        self._stream = stream
-        self._left = size
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(self._left if n is None or n < 0 or n > self._left else n)
-        self._left -= len(data)
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        count = self._stream.readinto(buffer)
-        self._left -= count
-        return count
-
-    def readline(self) -> bytes:
-        line = self._stream.readline(self._left)
-        self._left -= len(line)
-        return line
-
-
 class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
     """Pickle's Python unpickler, with globals from an allow-list and every allocation charged to a budget.
 
     The Python implementation is used because the C one grows its memo table to any index a file names
-    (a 9-byte pickle can take gigabytes) and allocates counted byte strings before reading them.
+    (a 9-byte pickle can take gigabytes) and allocates counted byte strings before reading them. It reads
+    from memory (``io.BytesIO``), which never allocates past the end of the data whatever length a
+    corrupt file claims.
     """
 
     dispatch = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
 
-    def __init__(self, file: Any, source: str, size: int, max_bytes: int | None = None) -> None:
-        super().__init__(_CappedReader(file, size))
+    def __init__(self, data: bytes, source: str, max_bytes: int | None = None) -> None:
+        self._data = io.BytesIO(data)
+        super().__init__(self._data)
+        size = self._size = len(data)
         self._source = source
         self._budget = max_bytes if max_bytes is not None else ALLOCATION_FACTOR * size + ALLOCATION_SLACK
+
+    def load(self) -> Any:
+        """Pickle's own loop, reading straight from memory: frames need no buffering when all data is there."""
+        self.read, self.readinto, self.readline = self._data.read, self._data.readinto, self._data.readline
+        self.metastack = []
+        self.stack: list = []
+        self.append = self.stack.append
+        self.proto = 0
+        read, dispatch = self.read, self.dispatch
+        try:
+            while True:
+                key = read(1)
+                if not key:
+                    raise EOFError
+                dispatch[key[0]](self)
+        except pickle._Stop as stop:  # type: ignore[attr-defined]
+            return stop.value
+
+    def load_frame(self) -> None:
+        (size,) = struct.unpack("<Q", self.read(8))
+        if size > self._size - self._data.tell():
+            raise pickle.UnpicklingError(f"a frame of {size} bytes runs past the end of the data")
 
     def refuse(self, what: str) -> AnnotationError:
         return AnnotationError(f"{self._source}: refused {what} in annotation pickle")
@@ -246,6 +249,7 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
     dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
     dispatch[pickle.BUILD[0]] = load_build
     dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
+    dispatch[pickle.FRAME[0]] = load_frame
 
 
 def _short_args(args: tuple) -> str:
@@ -253,9 +257,9 @@ def _short_args(args: tuple) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _unpickle(stream: Any, source: str, size: int, max_bytes: int | None = None) -> Any:
+def _unpickle(data: bytes, source: str, max_bytes: int | None = None) -> Any:
     try:
-        return _RestrictedUnpickler(stream, source, size, max_bytes).load()
+        return _RestrictedUnpickler(data, source, max_bytes).load()
     except AnnotationError:
         raise
     except EOFError:
@@ -276,7 +280,7 @@ def loads_annotations(data: bytes, source: str = "<bytes>", *, validate: bool = 
     """Like :func:`load_annotations`, from the bytes of a pickle; ``source`` names it in errors."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"{source}: expected bytes, got {type(data).__name__}")
-    obj = _unpickle(io.BytesIO(data), source, len(data), max_bytes)
+    obj = _unpickle(bytes(data), source, max_bytes)
     if validate:
         validate_annotations(obj, source, split=split, num_classes=num_classes, multi_class=multi_class)
     return obj
@@ -314,7 +318,9 @@ def load_annotations(path: str | os.PathLike, *, validate: bool = True, split: s
     except OSError as err:
         raise AnnotationError(f"{source}: cannot open annotation file: {err}") from None
     with stream:
-        obj = _unpickle(stream, source, os.fstat(stream.fileno()).st_size, max_bytes)
+        data = stream.read()
+    obj = _unpickle(data, source, max_bytes)
+    del data
     if validate:
         validate_annotations(obj, source, split=split, num_classes=num_classes, multi_class=multi_class)
     return obj
