@@ -159,3 +159,20 @@ def test_disk_full_names_the_file_and_leaves_no_temporary(tmp_path):
     """)
     assert proc.stdout.startswith(f"DiskFullError cannot write {out}: no space left"), proc.stdout + proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_train_removes_a_killed_runs_temporaries_and_its_own_lock(tmp_path):
+    from engine_tiny import write_tiny_config, write_tiny_data
+
+    from pyskl.cli import main
+
+    cfg = write_tiny_config(tmp_path, write_tiny_data(tmp_path / "data.pkl", samples_per_class=2), epochs=1)
+    work_dir = tmp_path / "wd"
+    work_dir.mkdir()
+    leftover = work_dir / f".epoch_1.pth.{_dead_pid()}.0123abcd.tmp"  # as a SIGKILL mid-save leaves it
+    leftover.write_bytes(b"x" * 1000)
+    assert main(["train", str(cfg), "--work-dir", str(work_dir), "--device", "cpu"]) == 0
+    names = sorted(p.name for p in work_dir.iterdir())
+    assert "epoch_1.pth" in names and "latest.pth" in names
+    assert [n for n in names if n.startswith(".")] == []

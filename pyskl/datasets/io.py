@@ -20,6 +20,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..utils.atomic import atomic_write
 from .validation import AnnotationError, validate_annotations
 
@@ -84,16 +86,12 @@ def _resolve_global(module: str, name: str) -> Any:
     if module == "_codecs" and name == "encode":
         return _latin1_encode
     if module == "numpy":
-        import numpy as np
-
         if name in ("ndarray", "dtype"):
             return getattr(np, name)
         if name == "memmap":  # arrays pickled from np.load(mmap_mode=...) come back as plain in-memory arrays
             return np.ndarray
         return None
     if module == "numpy.dtypes":
-        import numpy as np
-
         value = getattr(getattr(np, "dtypes", None), name, None)
         # numpy 2 dtype classes (``numpy.dtypes.Float32DType``) are dtype subclasses, nothing else.
         return value if isinstance(value, type) and issubclass(value, np.dtype) else None
@@ -185,8 +183,6 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
 
     def call(self, func: Any, args: tuple) -> Any:
         """``func(*args)`` for an allowed global, after charging what it will allocate."""
-        import numpy as np
-
         name = getattr(func, "__name__", repr(func))
         if func is np.ndarray:
             raise self.refuse("a direct call of numpy.ndarray (arrays are rebuilt with _reconstruct)")
@@ -230,8 +226,6 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         self.append(self.call(klass, tuple(args)))
 
     def load_build(self) -> None:
-        import numpy as np
-
         inst = self.stack[-1]
         super().load_build()
         if isinstance(inst, np.dtype) and inst.hasobject:
