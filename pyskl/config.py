@@ -15,6 +15,8 @@ import string
 from pathlib import Path
 from typing import Any
 
+from .utils.atomic import atomic_write
+
 __all__ = ["ConfigError", "load_config", "apply_overrides", "parse_overrides", "dump_config"]
 
 
@@ -40,7 +42,7 @@ _SAFE_CONSTANTS = {"True": True, "False": False, "None": None}
 
 # Bounds of config evaluation: far above any real config (PYSKL's largest lists have a few hundred
 # items), far below what would hang or exhaust memory.
-MAX_ITEMS = 10**6  # length of one str/list/tuple/dict/set/range, and total items built by the file
+MAX_ITEMS = 10**5  # length of one str/list/tuple/dict/set/range; a file builds at most 10x this in all
 MAX_INT_BITS = 10**5  # an integer of ~30,000 digits
 MAX_ITERATIONS = 10**6  # comprehension steps in the whole file
 MAX_FORMAT_WIDTH = 1000  # field widths and precisions in format specs
@@ -430,4 +432,5 @@ def dump_config(cfg: dict, path: str | Path) -> None:
             return sorted(obj)
         return getattr(obj, "__name__", repr(obj))
 
-    Path(path).write_text(json.dumps(copy.deepcopy(cfg), indent=2, default=default) + "\n")
+    text = json.dumps(copy.deepcopy(cfg), indent=2, default=default) + "\n"
+    atomic_write(path, lambda stream: stream.write(text.encode("utf-8")))

@@ -195,13 +195,13 @@ def run(args: argparse.Namespace) -> int:
         split, annotations = _load(args.file)
         if hasattr(annotations, "__len__") and len(annotations) == 0:
             raise AnnotationError(f"{args.file}: holds no samples (the annotation list is empty)")
+        report = check_annotations(split, annotations, str(args.file), args.num_classes, args.max_problems)
     except (AnnotationError, ValueError, OSError) as err:
         if args.json:
             print(json.dumps({"file": str(args.file), "num_problems": 1, "problems": [str(err)]}))
         else:
             print(f"error: {err}")
         return 2
-    report = check_annotations(split, annotations, str(args.file), args.num_classes, args.max_problems)
     if args.json:
         print(json.dumps(report, indent=1))
     else:

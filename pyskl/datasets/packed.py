@@ -311,7 +311,7 @@ class PackedAnnotations(Sequence):
             else:
                 try:
                     sample[key] = _decode(self._columns[key][i])
-                except (ValueError, TypeError, KeyError, OverflowError) as err:
+                except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as err:
                     raise PackedFormatError(f"{self.path / INDEX}: columns.{key}[{i}] is not a packed value: "
                                             f"{err}") from None
         return sample
