@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pyskl.utils.atomic import atomic_write
-from pyskl.utils.lock import OutputBusyError, clean_stale_temporaries, lock_output, lock_work_dir
+from pyskl.utils.lock import OutputBusyError, clean_stale_temporaries, lock_work_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
