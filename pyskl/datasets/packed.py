@@ -26,9 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from ..utils.atomic import disk_full_error, is_disk_full, temporary_name
-from ..utils.lock import clean_stale_temporaries, lock_output
-
 __all__ = ["FORMAT", "PackedAnnotations", "PackedFormatError", "is_packed", "open_packed", "write_packed"]
 
 FORMAT = "pyskl-packed"
@@ -140,6 +137,9 @@ def write_packed(data: Any, out_dir: str | os.PathLike, overwrite: bool = False)
         OutputBusyError: another process is writing ``out_dir``.
         DiskFullError: the disk filled up; the partial output is removed.
     """
+    from ..utils.atomic import disk_full_error, is_disk_full, temporary_name  # the reader needs neither
+    from ..utils.lock import clean_stale_temporaries, lock_output
+
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"{out_dir} already exists (pass overwrite=True / --overwrite)")
@@ -164,13 +164,18 @@ def write_packed(data: Any, out_dir: str | os.PathLike, overwrite: bool = False)
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:
+    from ..utils.atomic import temporary_name
+
     if not out_dir.exists():
         os.replace(tmp, out_dir)
         return
     old = temporary_name(out_dir)  # a kill between the renames leaves a temporary the next run removes
     os.rename(out_dir, old)
     os.replace(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink()
 
 
 def _write_flat(path: Path, dtype: np.dtype, values: Iterable[np.ndarray], total: int) -> None:
@@ -180,6 +185,8 @@ def _write_flat(path: Path, dtype: np.dtype, values: Iterable[np.ndarray], total
             f, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (total,)})
         for value in values:
             f.write(np.ascontiguousarray(value, dtype=dtype).tobytes())
+        f.flush()
+        os.fsync(f.fileno())  # on disk before the directory is renamed into place
 
 
 def _write_directory(tmp: Path, split: dict, annotations: list[dict]) -> None:
@@ -203,7 +210,10 @@ def _write_directory(tmp: Path, split: dict, annotations: list[dict]) -> None:
             rows = np.flatnonzero(layout[:, 0] == slot)
             _write_flat(tmp / name, dtype, (annotations[i][field] for i in rows), totals[slot])
             files.append(name)
-        np.save(tmp / f"{field}.layout.npy", layout)
+        with open(tmp / f"{field}.layout.npy", "wb") as f:
+            np.save(f, layout)
+            f.flush()
+            os.fsync(f.fileno())
         array_meta[field] = {"files": files, "ndim": ndim}
 
     key_orders: list[list[str]] = []
@@ -234,6 +244,8 @@ def _write_directory(tmp: Path, split: dict, annotations: list[dict]) -> None:
     }
     with open(tmp / INDEX, "w", encoding="utf-8") as f:
         json.dump(index, f, separators=(",", ":"))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # ----------------------------------------------------------------------------- reader
