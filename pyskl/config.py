@@ -359,7 +359,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
                           f"(limit {MAX_FILE_BYTES // 2**20} MiB)")
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        cfg = json.loads(text)
+        try:
+            cfg = json.loads(text)
+        except (ValueError, RecursionError) as err:
+            raise ConfigError(f"{path}: not a readable JSON config: {str(err)[:200]}") from None
     else:
         try:
             tree = ast.parse(text, filename=str(path))

@@ -76,3 +76,11 @@ def test_budget_is_configurable_and_legit_files_fit(tmp_path):
         assert got["annotations"][7]["img_shape"] == (4, 5)
     with pytest.raises(AnnotationError, match="asks for 1000000 more bytes than this file may use"):
         loads_annotations(pickle.dumps(bytearray(10**6), protocol=2), max_bytes=10**5)
+
+
+def test_budget_from_the_environment(monkeypatch):
+    data = pickle.dumps(bytearray(10**6), protocol=2)
+    assert len(loads_annotations(data, validate=False)) == 10**6
+    monkeypatch.setenv("PYSKL_MAX_UNPICKLE_BYTES", "1000")
+    with pytest.raises(AnnotationError, match=r"<bytes>: refused _codecs.encode of a str.*budget of PYSKL_MAX_UNPICKLE_BYTES=1000\)"):
+        loads_annotations(data, validate=False)

@@ -102,9 +102,23 @@ def _resolve_global(module: str, name: str) -> Any:
 
 
 # Allocation budget of one load: legitimate files allocate about their own size (array data, strings).
+# PYSKL_MAX_UNPICKLE_BYTES (an absolute number of bytes) replaces the default for every load.
 ALLOCATION_FACTOR = 4
 ALLOCATION_SLACK = 16 * 2**20
+BUDGET_ENV = "PYSKL_MAX_UNPICKLE_BYTES"
 _POINTER = 8  # bytes per element of a list/tuple/set/dict built from an iterable
+
+
+def _default_budget(size: int, source: str) -> tuple[int, str]:
+    """The allocation budget for a file of ``size`` bytes, and how it was set (for messages)."""
+    override = os.environ.get(BUDGET_ENV)
+    if override is None:
+        return (ALLOCATION_FACTOR * size + ALLOCATION_SLACK,
+                f"{ALLOCATION_FACTOR}x the file size + {ALLOCATION_SLACK // 2**20} MiB; set {BUDGET_ENV} to change it")
+    try:
+        return int(override), f"{BUDGET_ENV}={override}"
+    except ValueError:
+        raise AnnotationError(f"{source}: {BUDGET_ENV}={override!r} is not a number of bytes") from None
 
 
 def _sized(value: Any) -> int:
@@ -130,7 +144,8 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         super().__init__(self._data)
         size = self._size = len(data)
         self._source = source
-        self._budget = max_bytes if max_bytes is not None else ALLOCATION_FACTOR * size + ALLOCATION_SLACK
+        self._budget, self._budget_rule = ((max_bytes, f"max_bytes={max_bytes}") if max_bytes is not None
+                                           else _default_budget(size, source))
 
     def load(self) -> Any:
         """Pickle's own loop, reading straight from memory: frames need no buffering when all data is there."""
@@ -161,8 +176,7 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         if nbytes > self._budget:
             raise AnnotationError(
                 f"{self._source}: refused {what}: it asks for {nbytes} more bytes than this file may use "
-                f"({self._budget} left of a budget of {ALLOCATION_FACTOR}x the file size + "
-                f"{ALLOCATION_SLACK // 2**20} MiB); the file is corrupt or crafted")
+                f"({self._budget} left of a budget of {self._budget_rule}); the file is corrupt or crafted")
         self._budget -= nbytes
 
     def find_class(self, module: str, name: str) -> Any:
@@ -183,7 +197,7 @@ class _RestrictedUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
 
     def call(self, func: Any, args: tuple) -> Any:
         """``func(*args)`` for an allowed global, after charging what it will allocate."""
-        name = getattr(func, "__name__", repr(func))
+        name = "_codecs.encode" if func is _latin1_encode else getattr(func, "__name__", repr(func))
         if func is np.ndarray:
             raise self.refuse("a direct call of numpy.ndarray (arrays are rebuilt with _reconstruct)")
         if func in (bytes, bytearray) and args and isinstance(args[0], int):
@@ -293,7 +307,8 @@ def load_annotations(path: str | os.PathLike, *, validate: bool = True, split: s
         num_classes: labels must be ``< num_classes`` when given (checked when validating).
         multi_class: labels may be lists of class indices.
         max_bytes: the most the unpickler may allocate beyond the data it reads (default
-            ``ALLOCATION_FACTOR`` x the file size + ``ALLOCATION_SLACK``); a file asking for more is refused.
+            ``ALLOCATION_FACTOR`` x the file size + ``ALLOCATION_SLACK``, or the ``PYSKL_MAX_UNPICKLE_BYTES``
+            environment variable); a file asking for more is refused.
 
     Returns:
         What the pickle holds: ``{'split': ..., 'annotations': [...]}`` or a list of annotation dicts.
