@@ -68,7 +68,8 @@ def test_memo_index_does_not_allocate(tmp_path):
 
 def test_budget_is_configurable_and_legit_files_fit(tmp_path):
     anns = [dict(frame_dir=f"s{i}", label=i, total_frames=3, img_shape=(4, 5),
-                 keypoint=np.ones((2, 3, 17, 2), np.float16), keypoint_score=np.ones((2, 3, 17), np.float32)) for i in range(50)]
+                 keypoint=np.ones((2, 3, 17, 2), np.float16), keypoint_score=np.ones((2, 3, 17), np.float32))
+            for i in range(50)]
     for protocol in range(6):
         data = pickle.dumps({"split": {"a": ["s0"]}, "annotations": anns}, protocol=protocol)
         got = loads_annotations(data)
@@ -82,5 +83,6 @@ def test_budget_from_the_environment(monkeypatch):
     data = pickle.dumps(bytearray(10**6), protocol=2)
     assert len(loads_annotations(data, validate=False)) == 10**6
     monkeypatch.setenv("PYSKL_MAX_UNPICKLE_BYTES", "1000")
-    with pytest.raises(AnnotationError, match=r"<bytes>: refused _codecs.encode of a str.*budget of PYSKL_MAX_UNPICKLE_BYTES=1000\)"):
+    expect = r"<bytes>: refused _codecs.encode of a str.*budget of PYSKL_MAX_UNPICKLE_BYTES=1000\)"
+    with pytest.raises(AnnotationError, match=expect):
         loads_annotations(data, validate=False)
