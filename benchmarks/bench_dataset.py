@@ -33,11 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _packed_module():
-    """``pyskl/datasets/packed.py`` loaded on its own (it needs only numpy), so that the measured
-    processes hold no torch or other package imports that would blur the memory figures."""
+    """``pyskl/datasets/packed.py`` loaded without ``pyskl.datasets`` (it needs only numpy and ``pyskl.utils``),
+    so that the measured processes hold no torch or other package imports that would blur the memory figures."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("_pyskl_packed", ROOT / "pyskl" / "datasets" / "packed.py")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # this checkout's pyskl.utils, which the packed writer imports
+    spec = importlib.util.spec_from_file_location("pyskl.datasets._packed_alone",
+                                                  ROOT / "pyskl" / "datasets" / "packed.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -10,8 +10,12 @@ import ast
 import copy
 import json
 import operator
+import re
+import string
 from pathlib import Path
 from typing import Any
+
+from .utils.atomic import atomic_write
 
 __all__ = ["ConfigError", "load_config", "apply_overrides", "parse_overrides", "dump_config"]
 
@@ -36,10 +40,109 @@ _SAFE_STR_METHODS = {"format", "lower", "upper", "join", "replace", "split", "st
 _SAFE_CONSTANTS = {"True": True, "False": False, "None": None}
 
 
+# Bounds of config evaluation: far above any real config (PYSKL's largest lists have a few hundred
+# items), far below what would hang or exhaust memory.
+MAX_ITEMS = 10**5  # length of one str/list/tuple/dict/set/range; a file builds at most 10x this in all
+MAX_INT_BITS = 10**5  # an integer of ~30,000 digits
+MAX_ITERATIONS = 10**6  # comprehension steps in the whole file
+MAX_FORMAT_WIDTH = 1000  # field widths and precisions in format specs
+MAX_FILE_BYTES = 16 * 2**20
+_FORMAT_NUMBER = re.compile(r"\d+")
+_PERCENT_SPEC = re.compile(r"%[#0 +-]*(\*|\d*)(?:\.(\*|\d*))?")
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset, range)) else 1
+
+
 class _Evaluator:
     def __init__(self, path: str) -> None:
         self.path = path
         self.scopes: list[dict[str, Any]] = [{}]
+        self.items = 0  # items built so far (sequence results of operators, calls and comprehensions)
+        self.iterations = 0
+        self.weights: dict[int, tuple[Any, int]] = {}
+
+    def too_big(self, node: ast.AST, what: str) -> ConfigError:
+        return ConfigError(f"{self.path}:{getattr(node, 'lineno', '?')}: {what}; config files are limited to "
+                           f"{MAX_ITEMS} items, {MAX_INT_BITS}-bit integers and {MAX_ITERATIONS} loop steps")
+
+    def weight(self, value: Any) -> int:
+        """Items in ``value`` counting shared parts each time they occur (what a JSON dump would write)."""
+        if isinstance(value, (str, bytes)):
+            return len(value)
+        if not isinstance(value, (list, tuple, dict, set, frozenset)):
+            return 1
+        known = self.weights.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        children = value.items() if isinstance(value, dict) else value
+        total = 1
+        for child in children:
+            total += self.weight(child)
+            if total > 2 * MAX_ITEMS:
+                break
+        self.weights[id(value)] = (value, total)  # the value is kept alive, so its id stays unique
+        return total
+
+    def built(self, node: ast.AST, value: Any) -> Any:
+        """Charge a newly built value to the file's budget; refuse one that is too large."""
+        size = _size(value)
+        if size > MAX_ITEMS:
+            raise self.too_big(node, f"a {type(value).__name__} of {size} items")
+        if isinstance(value, (list, tuple, dict, set)) and self.weight(value) > 2 * MAX_ITEMS:
+            raise self.too_big(node, f"a {type(value).__name__} holding more than {2 * MAX_ITEMS} items in all "
+                                     "(counting repeated references)")
+        self.items += size
+        if self.items > MAX_ITEMS * 10:
+            raise self.too_big(node, f"building {self.items} items in all")
+        return value
+
+    def binop(self, node: ast.BinOp, left: Any, right: Any) -> Any:
+        """``left op right`` after checking that the result's size stays bounded."""
+        op = type(node.op)
+        if op is ast.Pow and isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+            if right * max(abs(left).bit_length() - 1, 1) > MAX_INT_BITS:
+                raise self.too_big(node, f"{left} ** {right} is too large")
+        if op is ast.Mult:
+            count, seq = (right, left) if isinstance(right, int) else (left, right)
+            if isinstance(count, int) and isinstance(seq, (str, bytes, list, tuple)) and count * len(seq) > MAX_ITEMS:
+                raise self.too_big(node, f"repeating {len(seq)} items {count} times")
+            both_int = isinstance(left, int) and isinstance(right, int)
+            if both_int and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise self.too_big(node, "the product is too large")
+        if op is ast.Add and isinstance(left, (str, list, tuple)) and _size(left) + _size(right) > MAX_ITEMS:
+            raise self.too_big(node, f"a {type(left).__name__} of {_size(left) + _size(right)} items")
+        if op is ast.Mod and isinstance(left, str):
+            self.check_percent(node, left)
+        result = _BINOPS[op](left, right)
+        if isinstance(result, int) and result.bit_length() > MAX_INT_BITS:
+            raise self.too_big(node, "the result is too large an integer")
+        return self.built(node, result) if isinstance(result, (str, bytes, list, tuple)) else result
+
+    def check_spec(self, node: ast.AST, spec: str) -> None:
+        if any(int(n) > MAX_FORMAT_WIDTH for n in _FORMAT_NUMBER.findall(spec)):
+            raise self.too_big(node, f"format spec {spec[:40]!r} asks for a width above {MAX_FORMAT_WIDTH}")
+
+    def check_percent(self, node: ast.AST, text: str) -> None:
+        for width, precision in _PERCENT_SPEC.findall(text):
+            if "*" in (width, precision):
+                raise self.fail(node, "a '*' width in %-formatting")
+            self.check_spec(node, f"{width}.{precision}")
+
+    def check_format(self, node: ast.AST, text: str) -> None:
+        """``str.format`` templates may name fields, not walk attributes or items (``{0.__class__}``)."""
+        try:
+            fields = list(string.Formatter().parse(text))
+        except ValueError as err:
+            raise ConfigError(f"{self.path}:{node.lineno}: bad format string {text[:40]!r}: {err}") from None
+        for _, field, spec, _ in fields:
+            if field and ("." in field or "[" in field):
+                raise self.fail(node, f"the format field {{{field}}} (attribute or item access)")
+            if spec:
+                if "{" in spec:
+                    raise self.fail(node, f"a nested format field in {{{field}:{spec}}}")
+                self.check_spec(node, spec)
 
     def fail(self, node: ast.AST, what: str) -> ConfigError:
         return ConfigError(f"{self.path}:{getattr(node, 'lineno', '?')}: {what} is not allowed in a "
@@ -55,22 +158,35 @@ class _Evaluator:
 
     def run(self, tree: ast.Module) -> dict[str, Any]:
         for stmt in tree.body:
-            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-                continue  # docstring
-            if isinstance(stmt, ast.Assign):
-                value = self.eval(stmt.value)
-                for target in stmt.targets:
-                    self.assign(target, value)
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-                self.assign(stmt.target, self.eval(stmt.value))
-            elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
-                op = _BINOPS.get(type(stmt.op))
-                if op is None:
-                    raise self.fail(stmt, type(stmt.op).__name__)
-                self.scopes[0][stmt.target.id] = op(self.lookup(stmt.target), self.eval(stmt.value))
-            else:
-                raise self.fail(stmt, f"a {type(stmt).__name__} statement")
+            try:
+                self.statement(stmt)
+            except ConfigError:
+                raise
+            except RecursionError:
+                raise ConfigError(f"{self.path}:{stmt.lineno}: the expression nests too deeply") from None
+            except MemoryError:
+                raise self.too_big(stmt, "out of memory") from None
+            except Exception as err:  # a TypeError, ZeroDivisionError, ... of the file's own arithmetic
+                raise ConfigError(f"{self.path}:{stmt.lineno}: {type(err).__name__}: {err}") from None
         return self.scopes[0]
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            return  # docstring
+        if isinstance(stmt, ast.Assign):
+            value = self.eval(stmt.value)
+            for target in stmt.targets:
+                self.assign(target, value)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.assign(stmt.target, self.eval(stmt.value))
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            op = _BINOPS.get(type(stmt.op))
+            if op is None:
+                raise self.fail(stmt, type(stmt.op).__name__)
+            fake = ast.BinOp(left=stmt.target, op=stmt.op, right=stmt.value, lineno=stmt.lineno)
+            self.scopes[0][stmt.target.id] = self.binop(fake, self.lookup(stmt.target), self.eval(stmt.value))
+        else:
+            raise self.fail(stmt, f"a {type(stmt).__name__} statement")
 
     def assign(self, target: ast.AST, value: Any) -> None:
         if isinstance(target, ast.Name):
@@ -91,11 +207,11 @@ class _Evaluator:
         if isinstance(node, ast.Name):
             return self.lookup(node)
         if isinstance(node, ast.List):
-            return [self.eval(e) for e in node.elts]
+            return self.built(node, [self.eval(e) for e in node.elts])
         if isinstance(node, ast.Tuple):
-            return tuple(self.eval(e) for e in node.elts)
+            return self.built(node, tuple(self.eval(e) for e in node.elts))
         if isinstance(node, ast.Set):
-            return {self.eval(e) for e in node.elts}
+            return self.built(node, {self.eval(e) for e in node.elts})
         if isinstance(node, ast.Dict):
             out: dict = {}
             for k, v in zip(node.keys, node.values):
@@ -103,9 +219,9 @@ class _Evaluator:
                     out.update(self.eval(v))
                 else:
                     out[self.eval(k)] = self.eval(v)
-            return out
+            return self.built(node, out)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return _BINOPS[type(node.op)](self.eval(node.left), self.eval(node.right))
+            return self.binop(node, self.eval(node.left), self.eval(node.right))
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](self.eval(node.operand))
         if isinstance(node, ast.BoolOp):
@@ -126,14 +242,18 @@ class _Evaluator:
         if isinstance(node, ast.Slice):
             return slice(*(None if p is None else self.eval(p) for p in (node.lower, node.upper, node.step)))
         if isinstance(node, ast.JoinedStr):
-            return "".join(self.eval(v) if not isinstance(v, ast.FormattedValue)
-                           else format(self.eval(v.value), self.eval(v.format_spec) if v.format_spec else "")
-                           for v in node.values)
+            return self.built(node, "".join(self.eval(v) if not isinstance(v, ast.FormattedValue)
+                                            else self.formatted(v) for v in node.values))
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             return self.comprehension(node)
         raise self.fail(node, f"a {type(node).__name__} expression")
+
+    def formatted(self, node: ast.FormattedValue) -> str:
+        spec = self.eval(node.format_spec) if node.format_spec else ""
+        self.check_spec(node, spec)
+        return format(self.eval(node.value), spec)
 
     def call(self, node: ast.Call) -> Any:
         func = self.callee(node)
@@ -143,7 +263,34 @@ class _Evaluator:
         kwargs: dict = {}
         for kw in node.keywords:
             kwargs.update(self.eval(kw.value)) if kw.arg is None else kwargs.__setitem__(kw.arg, self.eval(kw.value))
-        return func(*args, **kwargs)
+        self.check_call(node, func, args, kwargs)
+        result = func(*args, **kwargs)
+        return self.built(node, result) if isinstance(result, (str, list, tuple, dict, set, range)) else result
+
+    def check_call(self, node: ast.Call, func: Any, args: list, kwargs: dict) -> None:
+        """Refuse calls whose cost is not bounded by their arguments' sizes."""
+        owner = getattr(func, "__self__", None)
+        name = getattr(func, "__name__", "")
+        if func is range and len(range(*args)) > MAX_ITEMS:
+            raise self.too_big(node, f"a range of {len(range(*args))} numbers")
+        if func is round and len(args) > 1 and isinstance(args[1], int) and abs(args[1]) > MAX_FORMAT_WIDTH:
+            raise self.too_big(node, f"round(..., {args[1]})")
+        if func is sum and (len(args) > 1 or kwargs) and not isinstance((args[1:] or list(kwargs.values()))[0],
+                                                                         (int, float)):
+            raise self.fail(node, "sum() of non-numbers")
+        if isinstance(owner, str):
+            if name == "format":
+                self.check_format(node, owner)
+            elif name == "replace" and args and isinstance(args[0], str) and len(args) > 1:
+                grows = max(len(str(args[1])) - len(args[0]), 0) * (owner.count(args[0]) if args[0] else len(owner) + 1)
+                if len(owner) + grows > MAX_ITEMS:
+                    raise self.too_big(node, "the replaced string is too long")
+            elif name == "join" and args:
+                parts = list(args[0]) if not isinstance(args[0], str) else args[0]
+                total = sum(len(p) for p in parts if isinstance(p, str)) + len(owner) * max(len(parts) - 1, 0)
+                if total > MAX_ITEMS:
+                    raise self.too_big(node, f"a joined string of {total} characters")
+                args[0] = parts
 
     def callee(self, node: ast.Call) -> Any:
         """A whitelisted builtin, or a pure method of a string (``'a_{}'.format(x)``)."""
@@ -168,6 +315,9 @@ class _Evaluator:
                 return
             gen, rest = generators[0], generators[1:]
             for item in self.eval(gen.iter):
+                self.iterations += 1
+                if self.iterations > MAX_ITERATIONS:
+                    raise self.too_big(node, f"more than {MAX_ITERATIONS} comprehension steps")
                 self.assign(gen.target, item)
                 if all(self.eval(cond) for cond in gen.ifs):
                     loop(rest)
@@ -178,10 +328,10 @@ class _Evaluator:
         finally:
             self.scopes.pop()
         if isinstance(node, ast.DictComp):
-            return dict(results)
+            return self.built(node, dict(results))
         if isinstance(node, ast.SetComp):
-            return set(results)
-        return results
+            return self.built(node, set(results))
+        return self.built(node, results)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -204,14 +354,22 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
             path = config_path(get_entry(str(path)))
         except ZooError as err:
             raise ConfigError(str(err)) from err
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: {path.stat().st_size} bytes is too large for a config file "
+                          f"(limit {MAX_FILE_BYTES // 2**20} MiB)")
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
-        cfg = json.loads(text)
+        try:
+            cfg = json.loads(text)
+        except (ValueError, RecursionError) as err:
+            raise ConfigError(f"{path}: not a readable JSON config: {str(err)[:200]}") from None
     else:
         try:
             tree = ast.parse(text, filename=str(path))
         except SyntaxError as err:
             raise ConfigError(f"{path}:{err.lineno}: syntax error: {err.msg}") from err
+        except (RecursionError, MemoryError):
+            raise ConfigError(f"{path}: the file nests too deeply to be a config") from None
         cfg = {k: v for k, v in _Evaluator(str(path)).run(tree).items() if not k.startswith("_")}
     if overrides:
         apply_overrides(cfg, overrides)
@@ -277,4 +435,5 @@ def dump_config(cfg: dict, path: str | Path) -> None:
             return sorted(obj)
         return getattr(obj, "__name__", repr(obj))
 
-    Path(path).write_text(json.dumps(copy.deepcopy(cfg), indent=2, default=default) + "\n")
+    text = json.dumps(copy.deepcopy(cfg), indent=2, default=default) + "\n"
+    atomic_write(path, lambda stream: stream.write(text.encode("utf-8")))

@@ -77,5 +77,5 @@ def test_cli_on_packed_and_json(tmp_path, capsys):
     assert main(["data", "check", str(out), "--label-map", "ntu60"]) == 0
     text = capsys.readouterr().out
     assert "0 drink water: 2" in text and "problems: none" in text
-    assert main(["data", "check", str(tmp_path / "missing.pkl")]) == 1
+    assert main(["data", "check", str(tmp_path / "missing.pkl")]) == 2
     assert "not found" in capsys.readouterr().out

@@ -1,7 +1,12 @@
 """Training-checkpoint plumbing: RNG capture/restore, atomic rotation, corruption detection, config diff."""
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,3 +88,45 @@ def test_config_differences():
     new = {"optimizer": {"lr": 0.2, "type": "SGD"}, "data": {"train": {"pipeline": [{"clip_len": 50}]}}, "y": 1}
     assert config_differences(old, new) == ["data.train.pipeline.0.clip_len", "optimizer.lr", "x", "y"]
     assert config_differences(old, old) == []
+
+
+def test_best_checkpoint_is_never_missing(tmp_path, monkeypatch):
+    import pyskl.engine.state as state
+
+    for epoch in (1, 2):
+        save_training_checkpoint(tmp_path, _payload(epoch), epoch)
+    old = save_best_checkpoint(tmp_path, tmp_path / "epoch_1.pth", "top1_acc", 1)
+    real = state._link_or_copy
+
+    def link_while_checking(src, dst):
+        assert old.exists(), "the previous best was deleted before the new one was in place"
+        real(src, dst)
+
+    monkeypatch.setattr(state, "_link_or_copy", link_while_checking)
+    new = save_best_checkpoint(tmp_path, tmp_path / "epoch_2.pth", "top1_acc", 2)
+    assert [p.name for p in tmp_path.glob("best_*")] == [new.name]
+    assert os.path.samefile(new, tmp_path / "epoch_2.pth")
+
+
+def test_disk_full_names_the_checkpoint_and_the_intact_one(tmp_path):
+    code = f"""
+        import resource, signal, torch
+        from pathlib import Path
+        from pyskl.engine.state import save_training_checkpoint
+        payload = {{"state_dict": torch.nn.Linear(64, 64).state_dict(), "optimizer": {{}}, "epoch": 1, "iter": 1,
+                    "meta": {{}}}}
+        save_training_checkpoint({str(tmp_path)!r}, payload, 1)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file-size limit stands in for a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            save_training_checkpoint({str(tmp_path)!r}, payload, 2)
+        except OSError as err:
+            print(type(err).__name__, err)
+    """
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+    assert proc.stdout.startswith(f"DiskFullError cannot write {tmp_path / 'epoch_2.pth'}: no space left"), \
+        proc.stdout + proc.stderr
+    assert f"the previous checkpoint {tmp_path / 'epoch_1.pth'} is intact" in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_1.pth", "latest.pth"]
+    assert load_training_checkpoint(tmp_path / "latest.pth")["epoch"] == 1

@@ -53,6 +53,8 @@ def check_annotations(
             "problems": [f"{source}: no 'annotations' list"],
             "num_problems": 1,
         }
+    names: dict[str, list[int]] = {}
+    unlabelled: list[str] = []
     layouts: Counter = Counter()
     kinds: Counter = Counter()
     persons: Counter = Counter()
@@ -81,9 +83,26 @@ def check_annotations(
             kinds["keypoints in raw_file (memcached/kpfile)"] += 1
         if isinstance(sample.get("total_frames"), (int, np.integer)):
             frames.append(int(sample["total_frames"]))
+        name = sample.get("filename", sample.get("frame_dir"))
+        if isinstance(name, str):
+            names.setdefault(name, []).append(index)
         label = sample.get("label")
-        if isinstance(label, (int, np.integer)):
+        if isinstance(label, (int, np.integer)) and int(label) == -1:
+            unlabelled.append(str(name))
+        elif isinstance(label, (int, np.integer)):
             labels[int(label)] += 1
+    for name, where in names.items():
+        if len(where) > 1:
+            num_problems += 1
+            if len(problems) < max_problems:
+                shown = ", ".join(map(str, where[:5])) + (", ..." if len(where) > 5 else "")
+                problems.append(f"{source}: sample name {name!r} is used by {len(where)} samples (indices {shown}); "
+                                "names must be unique (splits and results refer to samples by name)")
+    if unlabelled:
+        num_problems += 1
+        if len(problems) < max_problems:
+            problems.append(f"{source}: {len(unlabelled)} sample(s) are unlabelled (label -1), e.g. {unlabelled[0]!r}; "
+                            "training and testing need a class index for every sample")
     split_sizes = {}
     if split is not None:
         try:
@@ -117,7 +136,10 @@ def check_annotations(
         "persons": {str(k): v for k, v in sorted(persons.items())},
         "frames": frame_stats,
         "num_classes_seen": len(labels),
+        "label_range": [min(labels), max(labels)] if labels else None,
+        "num_unlabelled": len(unlabelled),
         "label_histogram": {str(k): v for k, v in sorted(labels.items())},
+        "num_classes": num_classes,
         "num_problems": num_problems,
         "problems": problems,
     }
@@ -138,9 +160,11 @@ def _print_report(report: dict, class_names: list[str] | None) -> None:
     hist = report.get("label_histogram") or {}
     if hist:
         counts = np.array(list(hist.values()))
+        low, high = report["label_range"]
+        checked = "" if report.get("num_classes") else " (pass --num-classes to check them against the model)"
         print(
             f"  labels:   {report['num_classes_seen']} classes, "
-            f"{counts.min()}-{counts.max()} samples per class"
+            f"{counts.min()}-{counts.max()} samples per class, range {low}-{high}{checked}"
         )
         top = sorted(hist.items(), key=lambda kv: -kv[1])
         shown = (
@@ -169,13 +193,15 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         split, annotations = _load(args.file)
+        if hasattr(annotations, "__len__") and len(annotations) == 0:
+            raise AnnotationError(f"{args.file}: holds no samples (the annotation list is empty)")
+        report = check_annotations(split, annotations, str(args.file), args.num_classes, args.max_problems)
     except (AnnotationError, ValueError, OSError) as err:
         if args.json:
             print(json.dumps({"file": str(args.file), "num_problems": 1, "problems": [str(err)]}))
         else:
             print(f"error: {err}")
-        return 1
-    report = check_annotations(split, annotations, str(args.file), args.num_classes, args.max_problems)
+        return 2
     if args.json:
         print(json.dumps(report, indent=1))
     else:

@@ -16,16 +16,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..datasets.io import load_annotations
-    from ..datasets.packed import open_packed, write_packed
+    from ..datasets.io import AnnotationError, load_annotations
+    from ..datasets.packed import PackedFormatError, open_packed, write_packed
+    from ..utils.atomic import DiskFullError
+    from ..utils.lock import OutputBusyError
 
     start = time.perf_counter()
-    data = load_annotations(args.input)
     try:
+        data = load_annotations(args.input)
         out = write_packed(data, args.output, overwrite=args.overwrite)
-    except FileExistsError as err:
+    except (AnnotationError, PackedFormatError, FileExistsError, OutputBusyError, DiskFullError) as err:
         print(f"error: {err}")
-        return 1
+        return 2
     split, packed = open_packed(out)
     mib = packed.array_nbytes() / 2**20
     print(

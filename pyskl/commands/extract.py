@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "videos -> 2D skeleton annotation pickle (mediapipe pose, tracking, COCO-17; resumable)"
 
@@ -42,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..pose.extract import extract_videos, read_video_list
+    from ..utils.atomic import DiskFullError
+    from ..utils.lock import OutputBusyError, clean_stale_temporaries, lock_output
 
     try:
         items = read_video_list(args.source)
@@ -52,15 +55,23 @@ def run(args: argparse.Namespace) -> int:
         kwargs = {"model": args.backend_model}
     else:
         kwargs = {"layout": args.layout, "model_complexity": args.model_complexity}
-    report = extract_videos(
-        items,
-        args.out,
-        backend=args.backend,
-        max_persons=args.max_persons,
-        backend_kwargs=kwargs,
-        max_frames=args.max_frames,
-        progress=not args.no_progress,
-    )
+    try:
+        with lock_output(args.out):  # one extraction per output; its dead writers' temporaries go
+            out = Path(args.out)
+            clean_stale_temporaries(out.parent, out.name)
+            clean_stale_temporaries(out.with_name(out.name + ".parts"))
+            report = extract_videos(
+                items,
+                args.out,
+                backend=args.backend,
+                max_persons=args.max_persons,
+                backend_kwargs=kwargs,
+                max_frames=args.max_frames,
+                progress=not args.no_progress,
+            )
+    except (OutputBusyError, DiskFullError) as err:
+        print(f"error: {err}")
+        return 2
     print(
         f"extract: {len(report.done)} done, {len(report.skipped)} skipped (already done), "
         f"{len(report.errors)} failed -> {args.out}"

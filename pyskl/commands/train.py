@@ -31,11 +31,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..engine.train import TrainOptions, train
+    from ..utils.atomic import DiskFullError
+    from ..utils.lock import OutputBusyError
 
     cfg = load_config(args.config, args.cfg_options)
     opts = TrainOptions(work_dir=args.work_dir, validate=args.validate, test_last=args.test_last,
                         test_best=args.test_best, seed=args.seed, deterministic=args.deterministic,
                         resume=args.resume or args.resume_from, device=args.device, amp=args.amp,
                         compile=args.compile, config_path=args.config)
-    train(cfg, opts)
+    try:
+        train(cfg, opts)
+    except (OutputBusyError, DiskFullError) as err:
+        print(f"error: {err}")
+        return 2
     return 0

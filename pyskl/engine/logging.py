@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from ..utils.atomic import disk_full_error, is_disk_full
+
 __all__ = ["get_logger", "setup_logging", "RunLog", "progress"]
 
 LOGGER_NAME = "pyskl"
@@ -61,8 +63,13 @@ class RunLog:
     def write(self, record: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record, default=float) + "\n")
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record, default=float) + "\n")
+        except OSError as err:
+            if is_disk_full(err):
+                raise disk_full_error(self.path, err, "the checkpoints saved so far are intact") from None
+            raise
         if self.tb is not None:
             step = record.get("iter", 0)
             prefix = record.get("mode", "train")

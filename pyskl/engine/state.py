@@ -15,6 +15,7 @@ import os
 import platform
 import random
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from ..utils.atomic import DiskFullError, disk_full_error, is_disk_full, temporary_name
 
 __all__ = ["CheckpointError", "capture_rng_state", "restore_rng_state", "weights_checksum",
            "save_training_checkpoint", "load_training_checkpoint", "find_resume_checkpoint",
@@ -112,16 +114,20 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 def _link_or_copy(src: Path, dst: Path) -> None:
     """Point ``dst`` at ``src``'s bytes atomically (hard link; a copy where links are refused)."""
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    if tmp.exists():
-        tmp.unlink()
+    tmp = temporary_name(dst)
     try:
-        os.link(src, tmp)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+        try:
+            os.link(src, tmp)
+        except OSError as err:
+            if is_disk_full(err):
+                raise
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(err):
+            raise disk_full_error(dst, err) from None
+        raise
 
 
 def save_training_checkpoint(work_dir: str | Path, payload: dict[str, Any], epoch: int,
@@ -136,8 +142,14 @@ def save_training_checkpoint(work_dir: str | Path, payload: dict[str, Any], epoc
     payload["meta"] = dict(payload.get("meta", {}))
     payload["meta"]["checksum"] = weights_checksum(payload["state_dict"])
     path = work_dir / f"epoch_{epoch}.pth"
-    _atomic_save(payload, path)
-    _link_or_copy(path, work_dir / LATEST)
+    previous = [p for p in epoch_checkpoints(work_dir) if p != path]
+    try:
+        _atomic_save(payload, path)
+        _link_or_copy(path, work_dir / LATEST)
+    except DiskFullError as err:
+        intact = (f"the previous checkpoint {previous[0]} is intact (resume from it with --resume auto)"
+                  if previous else "no earlier checkpoint exists")
+        raise disk_full_error(path, err, intact) from None
     if max_keep and max_keep > 0:
         for old in epoch_checkpoints(work_dir)[max_keep:]:
             old.unlink(missing_ok=True)
@@ -145,12 +157,16 @@ def save_training_checkpoint(work_dir: str | Path, payload: dict[str, Any], epoc
 
 
 def save_best_checkpoint(work_dir: str | Path, src: Path, key: str, epoch: int) -> Path:
-    """``best_{key}_epoch_{epoch}.pth`` (a link to ``src``), removing the previous best."""
+    """``best_{key}_epoch_{epoch}.pth`` (a link to ``src``), then remove the previous best.
+
+    The new best is in place before the old one goes, so a kill at any moment leaves at least one.
+    """
     work_dir = Path(work_dir)
-    for old in work_dir.glob(f"best_{key}_epoch_*.pth"):
-        old.unlink(missing_ok=True)
     dst = work_dir / f"best_{key}_epoch_{epoch}.pth"
     _link_or_copy(src, dst)
+    for old in work_dir.glob(f"best_{key}_epoch_*.pth"):
+        if old.name != dst.name:
+            old.unlink(missing_ok=True)
     return dst
 
 

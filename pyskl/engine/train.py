@@ -30,6 +30,7 @@ from .state import (CheckpointError, capture_rng_state, config_differences, find
                     load_training_checkpoint, restore_rng_state, save_best_checkpoint, save_training_checkpoint,
                     versions)
 from .test import autocast, gather_results, inference, run_test
+from ..utils.lock import clean_stale_temporaries, lock_work_dir
 
 __all__ = ["TrainOptions", "train", "train_one_epoch", "set_random_seed"]
 
@@ -264,15 +265,22 @@ def train(cfg: dict, opts: TrainOptions) -> dict[str, Any]:
     rt = read_runtime(cfg, need_train=True)
     num_classes = _num_classes(cfg)
     env = init_dist(opts.device, rt.dist_backend)
+    work_dir = Path(opts.work_dir or rt.work_dir or
+                    f"./work_dirs/{Path(opts.config_path).stem if opts.config_path else 'run'}")
+    lock = None
     try:
-        return _train(cfg, opts, rt, env, num_classes)
+        if env.is_main:  # one run per work_dir; the lock also says the temporaries left here are stale
+            lock = lock_work_dir(work_dir)
+            clean_stale_temporaries(work_dir)
+        return _train(cfg, opts, rt, env, num_classes, work_dir)
     finally:
+        if lock is not None:
+            lock.release()
         cleanup(env)
 
 
-def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_classes: int | None) -> dict:
-    work_dir = Path(opts.work_dir or rt.work_dir or
-                    f"./work_dirs/{Path(opts.config_path).stem if opts.config_path else 'run'}")
+def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_classes: int | None,
+           work_dir: Path) -> dict:
     cfg["work_dir"] = str(work_dir)
     logger = setup_logging(work_dir, env.rank, rt.log_level)
     if env.is_main:
