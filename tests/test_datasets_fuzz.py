@@ -105,7 +105,9 @@ def _assert_really_valid(obj, split, num_classes) -> None:
     for a in anns:
         assert isinstance(a, dict) and isinstance(a.get("filename", a.get("frame_dir")), str)
         label, frames = a["label"], a["total_frames"]
-        assert isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_)) and label >= 0
+        # -1 is PYSKL's unlabelled marker, which the validator accepts (the trainer refuses it later)
+        assert isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_))
+        assert label >= -1
         assert num_classes is None or label < num_classes
         assert isinstance(frames, (int, np.integer)) and not isinstance(frames, (bool, np.bool_)) and frames >= 1
         if "keypoint" not in a:

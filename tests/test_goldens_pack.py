@@ -1,4 +1,4 @@
-"""tests/goldens, the committed subset of the PYSKL oracle pack: complete enough, and equal to the full pack."""
+"""tests/goldens, the committed subset of the PYSKL oracle pack: complete and equal to the full pack."""
 from __future__ import annotations
 
 import numpy as np

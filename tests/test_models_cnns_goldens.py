@@ -75,8 +75,8 @@ def test_backbone_features_match_golden(name):
     np.testing.assert_allclose(feat, golden, rtol=0, atol=1e-4 * np.abs(golden).max())
 
 
-def _train_step(name: str, io, first_key: str, dtype: torch.dtype) -> tuple[torch.nn.Module, float, torch.Tensor,
-                                                                             torch.Tensor]:
+def _train_step(name: str, io, first_key: str,
+                dtype: torch.dtype) -> tuple[torch.nn.Module, float, torch.Tensor, torch.Tensor]:
     """One train-mode forward (BN batch stats, running-stat update) + CE loss through PYSKL's I3DHead maths
     (global average pool, fc, dropout off) in ``dtype``; returns the backbone, the loss and the gradients of
     the backbone's ``first_key`` parameter and of the fc weight."""

@@ -102,8 +102,10 @@ def main(shared: Path) -> None:
             shutil.copyfile(src, dst)
     public = oracle / "pipelines" / "public"
     for family in OP_FAMILIES:
-        _write_subset(public / family, HERE / "oracle/pipelines/public" / family, _chosen_op_cases(public / family))
-    names = [n.format(split) for n in PIPELINE_CASES for split in (("train", "val", "test") if "{}" in n else ("",))]
+        chosen = _chosen_op_cases(public / family)
+        _write_subset(public / family, HERE / "oracle/pipelines/public" / family, chosen)
+    splits = {True: ("train", "val", "test"), False: ("",)}
+    names = [n.format(split) for n in PIPELINE_CASES for split in splits["{}" in n]]
     _write_subset(public / "pipelines", HERE / "oracle/pipelines/public/pipelines",
                   [public / "pipelines" / f"{n}.json" for n in names])
     models = HERE / "oracle/models/public"
