@@ -23,6 +23,7 @@ PIPELINE_CASES = (  # whole train/val/test pipelines: one 3D-skeleton GCN, one 2
     "stgcn++__stgcn++_ntu120_xsub_hrnet__bm__{}",
     "dgstgcn__ntu60_xsub_3dkp__j__test",
     "posec3d__slowonly_r50_ntu60_xsub__joint__train",
+    "posec3d__slowonly_r50_ntu60_xsub__limb__test",
 )
 MODEL_NAMES = ("x3d_shallow_ntu60_xsub_joint", "stgcnpp_gesture")
 COPIED = (
