@@ -1,4 +1,10 @@
-"""Shared test fixtures: where ../shared is, and skipping cleanly when it is absent."""
+"""Shared test fixtures: where the golden data is, and skipping cleanly when a file is in neither pack.
+
+Golden data comes from two packs with the same layout (``oracle/...``, ``samples/...``, ``checkpoints/...``):
+the optional full pack beside the project (``../shared``, or the folder ``PYSKL_SHARED`` names; set
+``PYSKL_SHARED=none`` to run as a fresh clone without it) and the subset committed under ``tests/goldens``
+(rebuilt by ``tests/goldens/refresh.py``). The full pack wins when present.
+"""
 from __future__ import annotations
 
 import os
@@ -8,21 +14,32 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("PYSKL_SHARED", ROOT.parent / "shared"))
-ORACLE = SHARED / "oracle"
+GOLDENS = ROOT / "tests" / "goldens"
+
+
+def _shared_pack() -> Path | None:
+    setting = os.environ.get("PYSKL_SHARED")
+    if setting is not None and setting.strip().lower() in ("", "none"):
+        return None
+    path = Path(setting) if setting else ROOT.parent / "shared"
+    return path if path.is_dir() else None
+
+
+SHARED = _shared_pack()
+PACKS = [p for p in (SHARED, GOLDENS) if p is not None]
+ORACLE = (SHARED / "oracle") if SHARED is not None and (SHARED / "oracle").is_dir() else GOLDENS / "oracle"
 
 
 def require_shared(*parts: str) -> Path:
-    """Path inside ../shared, or skip the test with the reason when it is not there."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} not present (the shared oracle pack lives beside the project)")
-    return path
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    return require_shared()
+    """Path of golden data in the full pack or else in tests/goldens; skip the test, saying how to get it,
+    when neither holds it."""
+    for pack in PACKS:
+        path = pack.joinpath(*parts)
+        if path.exists():
+            return path
+    where = "/".join(parts)
+    pytest.skip(f"{where} is only in the full golden pack: put it at ../shared or point PYSKL_SHARED at it "
+                f"(tests/goldens holds a subset)")
 
 
 @pytest.fixture(autouse=True)

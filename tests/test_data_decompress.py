@@ -13,18 +13,18 @@ from pyskl.datasets.pipelines.decompress import DecompressPose, decompress_pose
 from pyskl.registry import TRANSFORMS
 
 
-def _cases():
+CASES = [p for p in case_files("pose_related") if p.name.startswith("DecompressPose")]
+
+
+def test_decompress_pose_goldens_found():
     require_shared("oracle", "pipelines", "public", "pose_related")
-    return [p for p in case_files("pose_related") if p.name.startswith("DecompressPose")]
+    assert CASES, "no DecompressPose golden cases in the oracle pack"
 
 
-@pytest.mark.parametrize("index", range(5))
-def test_decompress_pose_goldens(index):
-    cases = _cases()
-    if index >= len(cases):
-        pytest.skip("fewer DecompressPose cases")
-    case = load_case(cases[index])
-    npz = blobs(str(cases[index].parent))
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_decompress_pose_goldens(path):
+    case = load_case(path)
+    npz = blobs(str(path.parent))
     cfg = dict(case["op_cfg"])
     op = TRANSFORMS.build(cfg)
     results = decode_results(case["input"], npz)

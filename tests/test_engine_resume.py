@@ -25,6 +25,7 @@ def _restore_torch_flags():
     torch.use_deterministic_algorithms(False)
 
 
+@pytest.mark.resume
 @pytest.mark.parametrize("workers, validate", [(0, False), pytest.param(1, True, marks=pytest.mark.slow)])
 def test_sigkill_then_resume_auto_matches_uninterrupted(tmp_path, workers, validate):
     # Without validation the global RNG at the start of epoch 2 depends on epoch 1's draws (PYSKL's test-mode

@@ -31,10 +31,9 @@ CASES = [p for p in case_paths(PIPELINES) if p.stem.startswith("posec3d__")]
 SAMPLES = [(p, i) for p in CASES for i in range(len(json.loads(p.read_text())["samples"]))]
 
 
-def _skip_unless_ops_registered(case: dict) -> None:
+def _assert_ops_registered(case: dict) -> None:
     missing = sorted({op["type"] for op in case["pipeline"]} - set(TRANSFORMS))
-    if missing:
-        pytest.skip(f"ops not registered yet: {', '.join(missing)}")
+    assert not missing, f"ops not registered: {', '.join(missing)}"
 
 
 def _atol(key: str) -> float:
@@ -51,7 +50,7 @@ def test_posec3d_cases_found():
 @pytest.mark.parametrize("path,index", SAMPLES, ids=lambda x: x.stem if hasattr(x, "stem") else str(x))
 def test_posec3d_pipeline_sample(path, index):
     case = load_case(path)
-    _skip_unless_ops_registered(case)
+    _assert_ops_registered(case)
     npz = blobs(str(path.parent))
     sample = case["samples"][index]
     pipeline = Compose(pipeline_config(case))
@@ -73,7 +72,7 @@ TRACED = [p for p in CASES if any(s.get("trace") for s in json.loads(p.read_text
 def test_posec3d_pipeline_trace(path):
     """Each op's keys and changed values in the traced sample (no compensating errors)."""
     case = load_case(path)
-    _skip_unless_ops_registered(case)
+    _assert_ops_registered(case)
     npz = blobs(str(path.parent))
     sample = next(s for s in case["samples"] if s.get("trace"))
     pipeline = Compose(pipeline_config(case))

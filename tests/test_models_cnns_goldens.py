@@ -75,28 +75,50 @@ def test_backbone_features_match_golden(name):
     np.testing.assert_allclose(feat, golden, rtol=0, atol=1e-4 * np.abs(golden).max())
 
 
+def _train_step(name: str, io, first_key: str,
+                dtype: torch.dtype) -> tuple[torch.nn.Module, float, torch.Tensor, torch.Tensor]:
+    """One train-mode forward (BN batch stats, running-stat update) + CE loss through PYSKL's I3DHead maths
+    (global average pool, fc, dropout off) in ``dtype``; returns the backbone, the loss and the gradients of
+    the backbone's ``first_key`` parameter and of the fc weight."""
+    backbone, full = _loaded(name)
+    backbone = copy.deepcopy(backbone).train().to(dtype)
+    weight = full["cls_head.fc_cls.weight"].clone().to(dtype).requires_grad_(True)
+    bias = full["cls_head.fc_cls.bias"].clone().to(dtype).requires_grad_(True)
+    feat = backbone(torch.from_numpy(io["input"][:, 0]).to(dtype))
+    logits = F.linear(feat.mean(dim=(2, 3, 4)), weight, bias)
+    loss = F.cross_entropy(logits, torch.from_numpy(io["train_label"]).squeeze())
+    loss.backward()
+    first = dict(backbone.named_parameters())[first_key[len("backbone."):]]
+    return backbone, loss.item(), first.grad.double(), weight.grad.double()
+
+
+def golden_grad_atol(ours32: torch.Tensor, ours64: torch.Tensor, golden: np.ndarray) -> float:
+    """Error budget for comparing the exact (float64) gradient with PYSKL's float32 golden.
+
+    The golden carries float32 rounding, amplified by train-mode BatchNorm's backward (the ``g - mean(g)
+    - x_hat * mean(g * x_hat)`` cancellation) and by the sums over every position of the batch; how much
+    depends on the CPU's kernels (for x3d it spans three orders of magnitude between AVX-512 and AVX2
+    kernels). Its size is estimated by our own float32-vs-float64 gap on the same input, times 4 (the
+    golden's kernels differ from ours), and never below 64 float32 ulps of max|golden| (a floor for
+    kernels that happen to round little).
+    """
+    measured = (ours32 - ours64).abs().max().item()
+    return max(4.0 * measured, 64 * float(np.finfo(np.float32).eps) * float(np.abs(golden).max()))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_train_step_matches_golden(name):
-    """One train-mode forward (BN batch stats, running-stat update) + CE loss through PYSKL's
-    I3DHead maths (global average pool, fc, dropout off) gives PYSKL's loss, grads and BN stats."""
+    """PYSKL's loss, first-conv and fc gradients and BN running stats after one train-mode step."""
     io = np.load(require_shared("oracle", "models", "public", f"{name}.io.npz"))
     meta = json.loads(require_shared("oracle", "models", "public", f"{name}.io.json").read_text())
-    backbone, full = _loaded(name)
-    backbone = copy.deepcopy(backbone).train()
-    weight = full["cls_head.fc_cls.weight"].clone().requires_grad_(True)
-    bias = full["cls_head.fc_cls.bias"].clone().requires_grad_(True)
-    feat = backbone(torch.from_numpy(io["input"][:, 0]))
-    logits = F.linear(feat.mean(dim=(2, 3, 4)), weight, bias)
-    label = torch.from_numpy(io["train_label"]).squeeze()
-    loss = F.cross_entropy(logits, label)
-    loss.backward()
-    assert loss.item() == pytest.approx(meta["train_mode"]["losses"]["loss_cls"], abs=1e-5)
-    first_key = meta["train_mode"]["grads_recorded"][2]
-    first = dict(backbone.named_parameters())[first_key[len("backbone."):]]
-    golden = io[f"train_grad.{first_key}"]
-    np.testing.assert_allclose(first.grad.numpy(), golden, rtol=0, atol=1e-4 * np.abs(golden).max())
-    np.testing.assert_allclose(weight.grad.numpy(), io["train_grad.cls_head.fc_cls.weight"], rtol=0,
-                               atol=1e-4 * np.abs(io["train_grad.cls_head.fc_cls.weight"]).max())
+    grads_recorded = meta["train_mode"]["grads_recorded"]
+    backbone, _, conv32, fc32 = _train_step(name, io, grads_recorded[2], torch.float32)
+    _, loss64, conv64, fc64 = _train_step(name, io, grads_recorded[2], torch.float64)
+    assert loss64 == pytest.approx(meta["train_mode"]["losses"]["loss_cls"], abs=1e-5)
+    for ours32, ours64, key in ((conv32, conv64, grads_recorded[2]), (fc32, fc64, grads_recorded[0])):
+        golden = io[f"train_grad.{key}"]
+        atol = golden_grad_atol(ours32, ours64, golden)
+        np.testing.assert_allclose(ours64.numpy(), golden, rtol=0, atol=atol, err_msg=key)
     modules = dict(backbone.named_modules())
     checked = 0
     for key in io.files:
@@ -109,10 +131,25 @@ def test_train_step_matches_golden(name):
     assert checked > 0
 
 
+def assert_bf16_init_matches(value: torch.Tensor, stored: torch.Tensor, key: str) -> None:
+    """Our float32 init equals PYSKL's stored bfloat16 copy up to bf16 rounding.
+
+    torch's ``normal_`` draws the same stream on every CPU, but its vectorised (AVX2/AVX-512) and scalar
+    kernels differ in the last float32 bits of the Box-Muller maths, an absolute error of a few ulps of
+    the draw's scale; that can flip the bf16 rounding (one step, 2**-7 relative) of a few elements.
+    Budget: one bf16 step plus 8 float32 ulps of max|weight|. A wrong distribution, fan mode, seed or
+    build order moves values by far more.
+    """
+    scale = stored.abs().max().item()
+    atol = 8 * torch.finfo(torch.float32).eps * scale
+    torch.testing.assert_close(value.float(), stored.float(), rtol=2.0 ** -7, atol=atol,
+                               msg=lambda m: f"{key}: {m}")
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_seeded_init_reproduces_pyskl_weights(name):
     """PYSKL's build order (backbone, head fc, backbone.init_weights, head normal init) from seed 0
-    gives PYSKL's conv weights bit for bit (the oracle stores them rounded to bfloat16)."""
+    gives PYSKL's conv weights (the oracle stores them rounded to bfloat16)."""
     listing = _listing(name)
     state, full = _backbone_state(name)
     torch.manual_seed(0)
@@ -125,8 +162,8 @@ def test_seeded_init_reproduces_pyskl_weights(name):
     convs = {k: v for k, v in backbone.state_dict().items() if k.endswith("conv.weight")}
     assert convs
     for key, value in convs.items():
-        assert torch.equal(value.to(torch.bfloat16).float(), state[key]), key
-    assert torch.equal(fc.weight.to(torch.bfloat16).float(), full["cls_head.fc_cls.weight"])
+        assert_bf16_init_matches(value, state[key], key)
+    assert_bf16_init_matches(fc.weight.detach(), full["cls_head.fc_cls.weight"], "fc_cls.weight")
 
 
 @pytest.mark.parametrize("name", ["slowonly_r50_ntu60_xsub_joint", "x3d_shallow_ntu60_xsub_joint"])
@@ -158,7 +195,7 @@ def test_full_model_logits_and_scores_match_golden(name):
     # PYSKL's seeded init, end to end through the recognizer (checked before loading)
     for key, value in model.state_dict().items():
         if key.endswith("conv.weight") or key.endswith("fc_cls.weight"):
-            assert torch.equal(value.to(torch.bfloat16).float(), full[key]), key
+            assert_bf16_init_matches(value, full[key], key)
     model.load_state_dict(full, strict=True)
     model.eval()
     x = torch.from_numpy(io["input"])
