@@ -3,6 +3,11 @@
 Each subcommand lives in ``pyskl/commands/<name>.py`` and provides ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when
 their subcommand runs, so ``pyskl --help`` stays fast.
+
+Errors a person can act on (a missing or corrupt file, a bad config key or option: the exceptions
+pyskl defines, and file-system errors) print one ``error: ...`` line and exit with status 2; a
+traceback is shown only with ``--debug`` or ``PYSKL_DEBUG=1``. Anything else is a bug and keeps its
+traceback.
 """
 from __future__ import annotations
 
@@ -40,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"pyskl {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (also PYSKL_DEBUG=1; allowed after the command too)")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         sub = subs.add_parser(name, help=HELP.get(name, ""), description=HELP.get(name, ""))
@@ -57,8 +64,56 @@ def configure_process() -> None:
     keep_freed_blocks()  # CPU steps reuse activation buffers instead of faulting in fresh pages
 
 
+# File-system errors carry the path they failed on, so they are reported like pyskl's own errors.
+_USER_OS_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+# Longest error line printed; the rest is behind --debug.
+_MAX_MESSAGE = 600
+
+
+def is_user_error(err: BaseException) -> bool:
+    """Whether ``err`` is a mistake in the input (reported as one line) rather than a bug in pyskl.
+
+    The exception classes pyskl defines (``ConfigError``, ``AnnotationError``, ``CheckpointError``,
+    ``FusionError``, ...) exist to describe a bad input, so any of them counts, as do file-system errors
+    and a non-finite loss (its message says what to change).
+    """
+    if isinstance(err, _USER_OS_ERRORS + (FloatingPointError,)):
+        return True
+    return any(cls.__module__.startswith("pyskl.") and cls.__name__.endswith("Error") for cls in type(err).__mro__)
+
+
+def error_line(err: BaseException) -> str:
+    """``err`` as one line: whitespace collapsed, long messages cut (``--debug`` shows them whole)."""
+    text = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err
+    if isinstance(err, OSError) and err.filename is not None and str(err.filename) not in str(err.strerror or ""):
+        text = f"{err.filename}: {err.strerror}" if err.strerror else text
+    message = " ".join(str(text).split()) or type(err).__name__
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 40].rstrip() + " ... (--debug shows the whole message)"
+    return f"error: {message}"
+
+
+def _wants_debug(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("PYSKL_DEBUG", "").strip() not in ("", "0")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = _wants_debug(argv)
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        return _run_command(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if debug or not is_user_error(err):
+            raise
+        print(error_line(err), file=sys.stderr)
+        return 2
+
+
+def _run_command(argv: list[str]) -> int:
     configure_process()
     parser = build_parser()
     # Parse the command name first, then let its module define the rest of the parser.
