@@ -15,6 +15,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 
 # subcommand -> module under pyskl.commands; "data" has its own nested subcommands.
 SUBCOMMANDS: dict[str, str] = {
@@ -74,12 +75,25 @@ def is_user_error(err: BaseException) -> bool:
     """Whether ``err`` is a mistake in the input (reported as one line) rather than a bug in pyskl.
 
     The exception classes pyskl defines (``ConfigError``, ``AnnotationError``, ``CheckpointError``,
-    ``FusionError``, ...) exist to describe a bad input, so any of them counts, as do file-system errors
-    and a non-finite loss (its message says what to change).
+    ``FusionError``, ...) exist to describe a bad input, so any of them counts, as do file-system errors,
+    a non-finite loss (its message says what to change), and a ``ValueError``/``RuntimeError``/
+    ``LookupError``/``TypeError`` that a ``raise`` statement in pyskl's own code wrote a message for. A
+    failure inside numpy or torch, or a bare ``d[key]`` lookup, keeps its traceback.
     """
     if isinstance(err, _USER_OS_ERRORS + (FloatingPointError,)):
         return True
-    return any(cls.__module__.startswith("pyskl.") and cls.__name__.endswith("Error") for cls in type(err).__mro__)
+    if any(cls.__module__.startswith("pyskl.") and cls.__name__.endswith("Error") for cls in type(err).__mro__):
+        return True
+    return isinstance(err, (ValueError, RuntimeError, LookupError, TypeError)) and _raised_by_pyskl(err)
+
+
+def _raised_by_pyskl(err: BaseException) -> bool:
+    frames = traceback.extract_tb(err.__traceback__)
+    if not frames:
+        return False
+    last = frames[-1]
+    package = os.path.dirname(os.path.abspath(__file__))
+    return os.path.abspath(last.filename).startswith(package + os.sep) and (last.line or "").lstrip().startswith("raise")
 
 
 def error_line(err: BaseException) -> str:

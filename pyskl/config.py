@@ -11,7 +11,7 @@ import copy
 import json
 import operator
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 __all__ = ["ConfigError", "load_config", "apply_overrides", "parse_overrides", "dump_config"]
 
@@ -214,8 +214,13 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
             raise ConfigError(f"{path}:{err.lineno}: syntax error: {err.msg}") from err
         cfg = {k: v for k, v in _Evaluator(str(path)).run(tree).items() if not k.startswith("_")}
     if overrides:
-        apply_overrides(cfg, overrides)
+        apply_overrides(cfg, overrides, substituted=_names_used(tree) if path.suffix != ".json" else ())
     return cfg
+
+
+def _names_used(tree: ast.Module) -> set[str]:
+    """Top-level names the file reads after assigning them: their values were copied into other keys."""
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
@@ -233,13 +238,23 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     return parsed
 
 
-def apply_overrides(cfg: dict, items: list[str]) -> dict:
+def apply_overrides(cfg: dict, items: list[str], substituted: Iterable[str] = ()) -> dict:
     """Apply ``--cfg-options`` in place; every key on the path must already exist.
 
     A list in the path is indexed by an integer component (``data.train.pipeline.0.clip_len=50``).
+
+    Args:
+        cfg: the loaded config.
+        items: ``"key.path=value"`` strings.
+        substituted: top-level names the config file used in other assignments (``ann_file`` in
+            ``dict(ann_file=ann_file)``). Their values were copied when the file was read, so replacing
+            one would change nothing: that is refused, naming the keys that hold the copies.
     """
+    substituted = set(substituted)
     for key, value in parse_overrides(items):
         parts = key.split(".")
+        if len(parts) == 1 and key in substituted and key in cfg:
+            raise ConfigError(_substituted_message(cfg, key))
         node: Any = cfg
         for depth, part in enumerate(parts[:-1]):
             node = _child(node, part, ".".join(parts[: depth + 1]), key)
@@ -256,6 +271,24 @@ def apply_overrides(cfg: dict, items: list[str]) -> dict:
         else:
             raise ConfigError(f"--cfg-options {key}: {'.'.join(parts[:-1])} is a {type(node).__name__}, not a dict")
     return cfg
+
+
+def _substituted_message(cfg: dict, name: str) -> str:
+    copies = [p for k, v in cfg.items() if k != name for p in _paths_holding(v, cfg[name], k)]
+    shown = " ".join(f"{p}=..." for p in copies[:6]) + (f" (+{len(copies) - 6} more)" if len(copies) > 6 else "")
+    where = f"set the keys that use it instead: --cfg-options {shown}" if copies else \
+        "no other key holds its value now, so set the keys that used it"
+    hint = " (or pyskl train/test --ann-file FILE, which sets every split's file)" if name == "ann_file" else ""
+    return (f"--cfg-options {name}: the config file copied {name!r} into other keys when it was read, so "
+            f"changing it has no effect; {where}{hint}")
+
+
+def _paths_holding(tree: Any, value: Any, prefix: str) -> list[str]:
+    """Dotted paths under ``tree`` whose value is ``value`` (the same object, or an equal scalar)."""
+    if tree is value or (not isinstance(value, (dict, list, tuple)) and type(tree) is type(value) and tree == value):
+        return [prefix]
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else ()
+    return [p for k, v in items for p in _paths_holding(v, value, f"{prefix}.{k}")]
 
 
 def _child(node: Any, part: str, prefix: str, full: str) -> Any:

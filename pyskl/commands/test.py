@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import add_data_arguments, apply_data_arguments
+
 
 HELP = "test a checkpoint on data.test: metrics and per-sample scores (--out results.pkl|json)"
 
@@ -26,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep BatchNorms separate (by default they are folded into the convs "
                              "before them: same scores up to float rounding, faster)")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
+    add_data_arguments(parser)
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="accepted for PYSKL compatibility; torchrun's environment is detected")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
@@ -36,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.test import TestOptions, test
 
     cfg = load_config(args.config, args.cfg_options)
+    for note in apply_data_arguments(cfg, args):
+        print(f"pyskl test: {note}")
     average = args.average_clips
     opts = TestOptions(checkpoint=args.checkpoint or args.checkpoint_opt, out=args.out, metrics=list(args.eval),
                        average_clips=... if average is None else (None if average == "none" else average),

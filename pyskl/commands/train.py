@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import add_data_arguments, apply_data_arguments
+
 
 HELP = "train a model from a PYSKL config (CPU/GPU, or torchrun for DDP)"
 
@@ -23,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config keys, e.g. total_epochs=2 data.videos_per_gpu=8")
+    add_data_arguments(parser)
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
                         help="accepted for PYSKL compatibility; torchrun's environment is detected")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
@@ -33,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.train import TrainOptions, train
 
     cfg = load_config(args.config, args.cfg_options)
+    for note in apply_data_arguments(cfg, args):
+        print(f"pyskl train: {note}")
     opts = TrainOptions(work_dir=args.work_dir, validate=args.validate, test_last=args.test_last,
                         test_best=args.test_best, seed=args.seed, deterministic=args.deterministic,
                         resume=args.resume or args.resume_from, device=args.device, amp=args.amp,
