@@ -204,9 +204,20 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
             path = config_path(get_entry(str(path)))
         except ZooError as err:
             raise ConfigError(str(err)) from err
-    text = path.read_text(encoding="utf-8")
+    if path.suffix not in (".py", ".json"):
+        raise ConfigError(f"{path}: a config file is a PYSKL-style .py file (or a .json dump of one), "
+                          f"not {path.suffix or 'a file without extension'}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file, so not a config") from None
     if path.suffix == ".json":
-        cfg = json.loads(text)
+        try:
+            cfg = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from None
+        if not isinstance(cfg, dict):
+            raise ConfigError(f"{path}: a JSON config must hold an object of config keys")
     else:
         try:
             tree = ast.parse(text, filename=str(path))
@@ -254,7 +265,7 @@ def apply_overrides(cfg: dict, items: list[str], substituted: Iterable[str] = ()
     for key, value in parse_overrides(items):
         parts = key.split(".")
         if len(parts) == 1 and key in substituted and key in cfg:
-            raise ConfigError(_substituted_message(cfg, key))
+            raise ConfigError(_substituted_message(cfg, key, substituted))
         node: Any = cfg
         for depth, part in enumerate(parts[:-1]):
             node = _child(node, part, ".".join(parts[: depth + 1]), key)
@@ -273,8 +284,9 @@ def apply_overrides(cfg: dict, items: list[str], substituted: Iterable[str] = ()
     return cfg
 
 
-def _substituted_message(cfg: dict, name: str) -> str:
-    copies = [p for k, v in cfg.items() if k != name for p in _paths_holding(v, cfg[name], k)]
+def _substituted_message(cfg: dict, name: str, substituted: set[str]) -> str:
+    # copies inside other helper variables (train_pipeline) are the same objects as those in data.*: name those
+    copies = [p for k, v in cfg.items() if k != name and k not in substituted for p in _paths_holding(v, cfg[name], k)]
     shown = " ".join(f"{p}=..." for p in copies[:6]) + (f" (+{len(copies) - 6} more)" if len(copies) > 6 else "")
     where = f"set the keys that use it instead: --cfg-options {shown}" if copies else \
         "no other key holds its value now, so set the keys that used it"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from ._common import UsageError
 
 HELP = "export a recognizer to ONNX or TorchScript (dynamic batch/frames) and check it against PyTorch"
 
@@ -56,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         spec = input_spec(cfg, clip_len=args.clip_len, num_person=args.num_person)
     except ValueError as err:
-        print(f"pyskl export: error: {err}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{args.config}: {err}") from err
     model = build_model(cfg["model"])
     if args.checkpoint.lower() != "none":
         from ..checkpoint import load_checkpoint
@@ -72,12 +72,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
-            print(
-                "pyskl export: error: the ONNX parity check needs onnxruntime (pip install 'pyskl[export]'), "
-                "or pass --no-check",
-                file=sys.stderr,
-            )
-            return 2
+            raise UsageError("the ONNX parity check needs onnxruntime (pip install 'pyskl[export]'), "
+                             "or pass --no-check") from None
     result = export_model(
         model,
         spec,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 HELP = "model facts for a config: parameters, FLOPs per clip (10^9), latency/throughput on this device"
@@ -147,21 +146,17 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         print(MARKDOWN_HEADER)
     for config in args.configs:
-        try:
-            info = model_info(
-                config,
-                args.clip_len,
-                args.num_person,
-                not args.no_speed,
-                args.device,
-                args.batch,
-                args.iters,
-                args.warmup,
-                args.cfg_options,
-            )
-        except (ValueError, KeyError, FileNotFoundError) as err:
-            print(f"pyskl info: error: {config}: {err}", file=sys.stderr)
-            return 2
+        info = model_info(
+            config,
+            args.clip_len,
+            args.num_person,
+            not args.no_speed,
+            args.device,
+            args.batch,
+            args.iters,
+            args.warmup,
+            args.cfg_options,
+        )
         results.append(info)
         print(markdown_row(info) if args.markdown else format_info(info), flush=True)
     if args.markdown:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from ._common import UsageError
 
 HELP = "train each stream (j, b, jm, bm) of a config, test, fuse (2:2:1:1) and write a report"
 
@@ -46,20 +47,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import ConfigError, load_config
-    from ..core.fusion import FusionError, format_report
+    from ..config import load_config
+    from ..core.fusion import format_report
     from ..engine.streams import StreamsOptions, stream_commands, stream_config, train_streams
 
     cfg = load_config(args.config, args.cfg_options)
     if len(set(args.streams)) != len(args.streams):
-        print(f"pyskl train-streams: error: repeated stream in {args.streams}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--streams: a stream is repeated in {args.streams}")
     if args.weights is not None and len(args.weights) != len(args.streams):
-        print(
-            f"pyskl train-streams: error: {len(args.weights)} weights for {len(args.streams)} streams",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError(f"--weights: {len(args.weights)} weights for {len(args.streams)} streams")
     opts = StreamsOptions(
         streams=tuple(args.streams),
         work_dir=args.work_dir,
@@ -72,16 +68,12 @@ def run(args: argparse.Namespace) -> int:
         validate=args.validate,
         config_path=args.config,
     )
-    try:
-        for s in opts.streams:  # refuse an unusable config before any training starts
-            stream_config(cfg, s)
-        if args.print_commands:
-            print("\n".join(stream_commands(cfg, opts, args.nproc)))
-            return 0
-        report = train_streams(cfg, opts)
-    except (ConfigError, FusionError) as err:
-        print(f"pyskl train-streams: error: {err}", file=sys.stderr)
-        return 2
+    for s in opts.streams:  # refuse an unusable config before any training starts
+        stream_config(cfg, s)
+    if args.print_commands:
+        print("\n".join(stream_commands(cfg, opts, args.nproc)))
+        return 0
+    report = train_streams(cfg, opts)
     print(format_report(report))
     base = report["fused_results"].rsplit("/", 1)[0]
     print(f"report: {base}/report.md, {base}/report.json")
