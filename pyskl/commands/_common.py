@@ -23,8 +23,15 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         help="classes of the model head (default with --ann-file: largest label + 1)")
 
 
-def apply_data_arguments(cfg: dict, args: argparse.Namespace) -> list[str]:
+def apply_data_arguments(cfg: dict, args: argparse.Namespace, used: tuple[str, ...] = ("train", "val", "test")
+                         ) -> list[str]:
     """Point every split of ``cfg`` at ``args.ann_file`` and size the head; returns notes to print.
+
+    Args:
+        cfg: the loaded config, changed in place.
+        args: parsed ``--ann-file`` / ``--num-classes``.
+        used: the splits the command reads (``pyskl test`` reads only ``test``): their split names must
+            exist in the file.
 
     Raises:
         UsageError: the file lacks a split the config uses, or ``--num-classes`` is below the labels.
@@ -39,7 +46,7 @@ def apply_data_arguments(cfg: dict, args: argparse.Namespace) -> list[str]:
     if num_classes is not None and num_classes < 1:
         raise UsageError(f"--num-classes must be at least 1, got {num_classes}")
     if args.ann_file is not None:
-        needed = _check_annotation_file(cfg, args.ann_file)
+        needed = _check_annotation_file(cfg, args.ann_file, used)
         if num_classes is not None and num_classes < needed:
             raise UsageError(f"--num-classes {num_classes}: {args.ann_file} has labels up to {needed - 1}, "
                              f"so the head needs at least {needed} classes")
@@ -78,7 +85,7 @@ def _set_ann_file(cfg: dict, ann_file: str) -> list[str]:
     return keys
 
 
-def _check_annotation_file(cfg: dict, ann_file: str) -> int:
+def _check_annotation_file(cfg: dict, ann_file: str, used: tuple[str, ...]) -> int:
     """Check the splits the config reads exist in ``ann_file``; returns its class count (largest label + 1)."""
     import numpy as np
 
@@ -88,7 +95,7 @@ def _check_annotation_file(cfg: dict, ann_file: str) -> int:
     splits = data.get("split", {}) if isinstance(data, dict) else {}
     for path, node in _datasets(cfg):
         name = node.get("split")
-        if name is not None and name not in splits:
+        if path.split(".")[1] in used and name is not None and name not in splits:
             has = ", ".join(repr(s) for s in splits) or "no splits"
             raise UsageError(f"{ann_file} has no split {name!r} ({path}.split); it has {has}: choose one with "
                              f"--cfg-options {path}.split=NAME")

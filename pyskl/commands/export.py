@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="file format")
     parser.add_argument(
-        "--out", default=None, help="output file (default: CHECKPOINT/CONFIG stem + .onnx|.pt)"
+        "--out", default=None,
+        help="output file (default: next to the checkpoint, named after the config: CONFIG_NAME.onnx|.pt)"
     )
     parser.add_argument(
         "--average",
@@ -47,6 +48,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# PYSKL names a config file by its stream (j.py, b.py, ...) inside a folder named by the recipe, and a
+# training run saves its config as config.json in the work_dir: those names need their folder's.
+_UNINFORMATIVE_STEMS = {"j", "b", "jm", "bm", "k", "l", "joint", "limb", "config", "stream_config"}
+
+
+def default_output(config: str, checkpoint: str, fmt: str) -> Path:
+    """Where an export goes without ``--out``: beside the checkpoint (the current folder for ``none``),
+    named after the config (``stgcn_pyskl_ntu60_xsub_hrnet_j.onnx``)."""
+    cfg = Path(config)
+    name = f"{cfg.parent.name}_{cfg.stem}" if cfg.stem in _UNINFORMATIVE_STEMS and cfg.parent.name else cfg.stem
+    if cfg.stem in ("config", "stream_config") and cfg.parent.name:
+        name = cfg.parent.name
+    folder = Path(checkpoint).parent if checkpoint.lower() != "none" else Path(".")
+    return folder / f"{name}{'.onnx' if fmt == 'onnx' else '.pt'}"
+
+
 def run(args: argparse.Namespace) -> int:
     from ..analysis.inputs import input_spec
     from ..config import load_config
@@ -65,9 +82,7 @@ def run(args: argparse.Namespace) -> int:
         load_checkpoint(model, args.checkpoint)
     average = args.average or getattr(model, "test_cfg", {}).get("average_clips", "prob")
     average = None if average == "none" else average
-    suffix = ".onnx" if args.format == "onnx" else ".pt"
-    stem = Path(args.checkpoint).stem if args.checkpoint.lower() != "none" else Path(args.config).stem
-    out = Path(args.out) if args.out else Path(f"{stem}{suffix}")
+    out = Path(args.out) if args.out else default_output(args.config, args.checkpoint, args.format)
     if args.format == "onnx" and not args.no_check:
         try:
             import onnxruntime  # noqa: F401

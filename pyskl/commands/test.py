@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.test import TestOptions, test
 
     cfg = load_config(args.config, args.cfg_options)
-    for note in apply_data_arguments(cfg, args):
+    for note in apply_data_arguments(cfg, args, used=("test",)):
         print(f"pyskl test: {note}")
     average = args.average_clips
     opts = TestOptions(checkpoint=args.checkpoint or args.checkpoint_opt, out=args.out, metrics=list(args.eval),

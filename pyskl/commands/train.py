@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.train import TrainOptions, train
 
     cfg = load_config(args.config, args.cfg_options)
-    for note in apply_data_arguments(cfg, args):
+    used = ("train",) + (("val",) if args.validate else ()) + (("test",) if args.test_last or args.test_best else ())
+    for note in apply_data_arguments(cfg, args, used):
         print(f"pyskl train: {note}")
     opts = TrainOptions(work_dir=args.work_dir, validate=args.validate, test_last=args.test_last,
                         test_best=args.test_best, seed=args.seed, deterministic=args.deterministic,
