@@ -62,3 +62,15 @@ def test_format_duration(seconds, text):
 def test_run_eta_is_the_pace_times_what_is_left():
     assert run_logging.run_eta(10.0, 5, 45) == pytest.approx(90.0)
     assert run_logging.run_eta(10.0, 5, 0) == 0.0
+
+
+@pytest.mark.parametrize("name, advice, wrong", [
+    ("my_dataset.pkl", "pass the file with --ann-file FILE; `pyskl extract VIDEOS OUT.pkl`", "pyskl data synth"),
+    ("ntu60_3danno.pkl", "`pyskl data ntu`", "pyskl data synth"),
+    ("coco2d_synthetic.pkl", "make it with `pyskl data synth`", "pyskl extract"),
+])
+def test_missing_annotation_file_advice_fits_the_file(tmp_path, capsys, name, advice, wrong):
+    cfg = write_tiny_config(tmp_path, tmp_path / name)
+    assert main(["train", str(cfg), "--work-dir", str(tmp_path / "wd"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert f"annotation file '{tmp_path / name}' does not exist" in err and advice in err and wrong not in err
