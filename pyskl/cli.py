@@ -93,7 +93,8 @@ def _raised_by_pyskl(err: BaseException) -> bool:
         return False
     last = frames[-1]
     package = os.path.dirname(os.path.abspath(__file__))
-    return os.path.abspath(last.filename).startswith(package + os.sep) and (last.line or "").lstrip().startswith("raise")
+    in_pyskl = os.path.abspath(last.filename).startswith(package + os.sep)
+    return in_pyskl and (last.line or "").lstrip().startswith("raise")
 
 
 def error_line(err: BaseException) -> str:

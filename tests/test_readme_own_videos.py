@@ -48,7 +48,8 @@ def _cut_clips(video: Path, root: Path) -> None:
 
 def test_readme_lists_the_whole_path():
     verbs = [shlex.split(c)[1:3] for c in readme_commands()]
-    assert verbs == [["extract", "my_videos"], ["data", "check"], ["train", "configs/custom/stgcnpp_coco_own_videos.py"],
+    assert verbs == [["extract", "my_videos"], ["data", "check"],
+                     ["train", "configs/custom/stgcnpp_coco_own_videos.py"],
                      ["test", "work_dirs/my_actions/config.json"], ["demo", "my_videos/wave/wave_00.mp4"]]
 
 

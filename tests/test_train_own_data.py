@@ -28,8 +28,12 @@ def test_ann_file_sets_every_split_and_sizes_the_head(tmp_path, capsys, monkeypa
 
     engine_train = importlib.import_module("pyskl.engine.train")  # the module (pyskl.engine.train is also a function)
     calls = []
-    monkeypatch.setattr(engine_train, "run_eta",
-                        lambda elapsed, done, left: calls.append((done, left)) or run_logging.run_eta(elapsed, done, left))
+
+    def recording_run_eta(elapsed, done, left):
+        calls.append((done, left))
+        return run_logging.run_eta(elapsed, done, left)
+
+    monkeypatch.setattr(engine_train, "run_eta", recording_run_eta)
     wd = tmp_path / "wd"
     argv = ["train", str(cfg), "--ann-file", str(mine), "--work-dir", str(wd), "--device", "cpu", "--seed", "0"]
     assert main(argv + ["--validate"]) == 0

@@ -109,7 +109,8 @@ def _interpret(record: Any, source: str) -> dict[str, Any]:
         labels = None if labels is None else _label_vector(labels, len(scores), source)
         frame_dir = record.get("frame_dir")
         frame_dir = None if frame_dir is None else [str(f) for f in frame_dir]
-        return {"scores": scores, "labels": labels, "frame_dir": frame_dir, "metrics": dict(record.get("metrics") or {}),
+        return {"scores": scores, "labels": labels, "frame_dir": frame_dir,
+                "metrics": dict(record.get("metrics") or {}),
                 "average_clips": record.get("average_clips"), "format": "pyskl"}
     if isinstance(record, (list, tuple)) and record and all(isinstance(r, dict) and "pred_score" in r for r in record):
         scores = _score_matrix([_to_numpy(r["pred_score"]).reshape(-1) for r in record], source)
@@ -123,7 +124,9 @@ def _interpret(record: Any, source: str) -> dict[str, Any]:
     if isinstance(record, (list, tuple)) and record and all(np.ndim(r) == 1 for r in record):
         return {"scores": _score_matrix(list(record), source), "labels": None, "frame_dir": None, "metrics": {},
                 "average_clips": None, "format": "pyskl-list"}
-    what = f"a {type(record).__name__}" + (f" with keys {sorted(map(str, record))[:8]}" if isinstance(record, dict) else "")
+    what = f"a {type(record).__name__}"
+    if isinstance(record, dict):
+        what += f" with keys {sorted(map(str, record))[:8]}"
     if isinstance(record, dict) and "annotations" in record:
         what += " (an annotation file, not test results)"
     raise ResultsError(f"{source}: not a results file: it holds {what}; expected pyskl test --out's "
