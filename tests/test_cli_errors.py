@@ -56,6 +56,8 @@ MISTAKES = [
     ("train {root}/bad_kwarg.py --device cpu", "wings"),
     ("train {root}/tiny.py --device cpu --resume {root}/gone.pth", "gone.pth"),
     ("test {root}/tiny.py {root}/gone.pth --device cpu", "gone.pth"),
+    ("test {root}/tiny.py {root}/gone.pth --out {root}/results.txt", "--out {root}/results.txt: a results file"),
+    ("fuse {root}/r3.pkl {root}/r3.pkl --out {root}/fused.csv", "--out {root}/fused.csv"),
     ("fuse {root}/gone.pkl", "gone.pkl"),
     ("fuse {root}/tiny.pkl", "tiny.pkl: not a results file"),
     ("fuse {root}/r3.pkl {root}/r2.pkl", "r2 has 2 samples but r3 has 3"),

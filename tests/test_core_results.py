@@ -109,12 +109,13 @@ def test_corrupt_results_name_the_file(tmp_path, content, expected):
         load_results(path)
 
 
-def test_our_and_pyskl_formats_never_import_torch(tmp_path):
+def test_our_and_pyskl_formats_and_pyskl_fuse_never_import_torch(tmp_path):
     ours = save_results(tmp_path / "r.pkl", SCORES, LABELS, ["a", "b", "c", "d"])
     pyskl_list = tmp_path / "list.pkl"
     pyskl_list.write_bytes(pickle.dumps([row for row in SCORES], protocol=2))
-    code = ("import sys; from pyskl.core.results import load_results; "
+    code = ("import sys; from pyskl.core.results import load_results; from pyskl.cli import main; "
             f"[load_results(p) for p in {[str(ours), str(pyskl_list)]!r}]; "
+            f"assert main(['fuse', {str(ours)!r}, {str(ours)!r}, '--out', {str(tmp_path / 'f.json')!r}]) == 0; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     subprocess.run([sys.executable, "-c", code], check=True, env=env)

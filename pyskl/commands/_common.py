@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["UsageError", "add_data_arguments", "apply_data_arguments"]
+__all__ = ["UsageError", "add_data_arguments", "apply_data_arguments", "check_results_path"]
 
 
 class UsageError(ValueError):
@@ -12,6 +12,16 @@ class UsageError(ValueError):
     ``pyskl``'s entry point prints it as one ``error: ...`` line and exits with status 2, like every
     exception class pyskl defines; the message names the option or file and what to do.
     """
+
+
+def check_results_path(path: str, option: str) -> None:
+    """Refuse a results-file destination whose suffix names no format, before any work is done."""
+    from pathlib import Path
+
+    from ..core.results import RESULT_SUFFIXES
+
+    if Path(path).suffix not in RESULT_SUFFIXES:
+        raise UsageError(f"{option} {path}: a results file ends in {', '.join(RESULT_SUFFIXES)}")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

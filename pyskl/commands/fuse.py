@@ -87,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
         search_weights,
     )
 
+    from ._common import check_results_path
+
+    if args.out is not None:
+        check_results_path(args.out, "--out")
+    if args.report is not None and Path(args.report).suffix not in (".json", ".md"):
+        raise FusionError(f"--report {args.report}: the report must end in .json or .md")
     names = _names(args.results, args.names)
     streams = [load_stream(p, n, args.ann_file, args.split) for p, n in zip(args.results, names)]
     weights = args.weights

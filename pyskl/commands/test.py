@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_data_arguments, apply_data_arguments
+from ._common import add_data_arguments, apply_data_arguments, check_results_path
 
 
 HELP = "test a checkpoint on data.test: metrics and per-sample scores (--out results.pkl|json)"
@@ -38,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..engine.test import TestOptions, test
 
+    if args.out is not None:
+        check_results_path(args.out, "--out")
     cfg = load_config(args.config, args.cfg_options)
     for note in apply_data_arguments(cfg, args, used=("test",)):
         print(f"pyskl test: {note}")
