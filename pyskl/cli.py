@@ -1,8 +1,8 @@
 """The ``pyskl`` command: one entry point, one module per subcommand.
 
-Each subcommand lives in ``pyskl/commands/<name>.py`` and provides ``HELP`` (one line),
-``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when
-their subcommand runs, so ``pyskl --help`` stays fast.
+Each subcommand lives in ``pyskl/commands/<name>.py`` and provides ``HELP`` (one line, also the
+``pyskl --help`` entry), ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import
+torch and the rest of pyskl inside ``run``, so ``pyskl --help`` stays fast.
 
 Errors a person can act on (a missing or corrupt file, a bad config key or option: the exceptions
 pyskl defines, and file-system errors) print one ``error: ...`` line and exit with status 2; a
@@ -28,18 +28,6 @@ SUBCOMMANDS: dict[str, str] = {
     "extract": "extract", "demo": "demo", "gesture": "gesture", "vis": "vis", "zoo": "zoo",
 }
 
-HELP: dict[str, str] = {
-    "data": "annotation files: synthesise, check, convert, pack",
-    "train": "train a model from a PYSKL config (CPU/GPU, or torchrun for DDP)", "test": "test a checkpoint: metrics and per-sample scores",
-    "fuse": "fuse per-stream test results (2:2:1:1 / 1:1 weights, or --search on validation results)",
-    "export": "export a recognizer to ONNX or TorchScript and check it against PyTorch",
-    "info": "model facts: parameters, FLOPs per clip (10^9), latency and throughput",
-    "train-streams": "train each stream (j, b, jm, bm), test, fuse (2:2:1:1) and write a report",
-    "extract": "videos -> 2D skeleton annotation pickle", "demo": "video -> actions: skeleton video + timeline", "gesture": "hand-gesture recognition from camera or video", "vis": "render skeletons, heatmaps, training curves, confusion matrices",
-    "zoo": "PYSKL's released models: list, show, regenerate the zoo docs",
-}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pyskl", description="Skeleton-based action recognition (PYSKL-compatible).")
@@ -49,8 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error (also PYSKL_DEBUG=1; allowed after the command too)")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        sub = subs.add_parser(name, help=HELP.get(name, ""), description=HELP.get(name, ""))
+    for name, module_name in SUBCOMMANDS.items():
+        # command modules import only the standard library at the top, so reading their HELP is cheap
+        text = importlib.import_module(f"pyskl.commands.{module_name}").HELP
+        sub = subs.add_parser(name, help=text, description=text)
         sub.set_defaults(_command=name)
     return parser
 
@@ -100,12 +90,22 @@ def _raised_by_pyskl(err: BaseException) -> bool:
 def error_line(err: BaseException) -> str:
     """``err`` as one line: whitespace collapsed, long messages cut (``--debug`` shows them whole)."""
     text = err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err
+    text = _worker_error(str(text))
     if isinstance(err, OSError) and err.filename is not None and str(err.filename) not in str(err.strerror or ""):
         text = f"{err.filename}: {err.strerror}" if err.strerror else text
     message = " ".join(str(text).split()) or type(err).__name__
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 40].rstrip() + " ... (--debug shows the whole message)"
     return f"error: {message}"
+
+
+def _worker_error(message: str) -> str:
+    """The original error of a DataLoader worker (torch re-raises it with the worker's traceback as text)."""
+    if "Original Traceback (most recent call last):" not in message:
+        return message
+    last = [line for line in message.splitlines() if line.strip()][-1]
+    kind, sep, rest = last.partition(": ")
+    return rest if sep and "." in kind and " " not in kind else last
 
 
 def _wants_debug(argv: list[str]) -> bool:

@@ -111,3 +111,14 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr(info, "run", broken)
     with pytest.raises(KeyError):
         main(["info", "model", "x.py"])
+
+
+def test_an_error_in_a_dataloader_worker_is_reported_as_the_original_line():
+    from pyskl.cli import error_line
+    from pyskl.datasets.validation import AnnotationError
+
+    # what torch's DataLoader raises in the main process for an error in a worker
+    wrapped = AnnotationError("Caught AnnotationError in DataLoader worker process 0.\nOriginal Traceback (most "
+                              "recent call last):\n  File \"x.py\", line 1, in f\n    raise AnnotationError(...)\n"
+                              "pyskl.datasets.validation.AnnotationError: my.pkl: sample 'v1': keypoint is NaN\n")
+    assert error_line(wrapped) == "error: my.pkl: sample 'v1': keypoint is NaN"

@@ -1,9 +1,12 @@
-"""What the subcommands share: the error for a bad option or input, and the own-data options."""
+"""What the subcommands share: the error for a bad option or input, and the options several commands take
+(config, ``--cfg-options``, device and precision, launcher, own annotation file), spelled and explained
+the same way everywhere."""
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["UsageError", "add_data_arguments", "apply_data_arguments", "check_results_path"]
+__all__ = ["UsageError", "add_config_argument", "add_cfg_options", "add_device_arguments", "add_launcher_arguments",
+           "add_data_arguments", "apply_data_arguments", "check_results_path"]
 
 
 class UsageError(ValueError):
@@ -12,6 +15,31 @@ class UsageError(ValueError):
     ``pyskl``'s entry point prints it as one ``error: ...`` line and exits with status 2, like every
     exception class pyskl defines; the message names the option or file and what to do.
     """
+
+
+def add_config_argument(parser: argparse.ArgumentParser, text: str = "PYSKL-style config file (.py or .json)") -> None:
+    """The positional CONFIG (``text`` is its help)."""
+    parser.add_argument("config", help=text)
+
+
+def add_cfg_options(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options KEY=VALUE ...``: override config keys (see :func:`pyskl.config.apply_overrides`)."""
+    parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="override config keys, e.g. total_epochs=2 data.videos_per_gpu=8")
+
+
+def add_device_arguments(parser: argparse.ArgumentParser, amp: bool = True) -> None:
+    """``--device`` (default CUDA when available) and, with ``amp``, ``--amp bf16|fp16``."""
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    if amp:
+        parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
+
+
+def add_launcher_arguments(parser: argparse.ArgumentParser) -> None:
+    """PYSKL's ``--launcher`` and ``--local_rank`` (accepted; torchrun's environment is what is used)."""
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
+                        help="accepted for PYSKL compatibility; torchrun's environment is detected")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
 
 
 def check_results_path(path: str, option: str) -> None:

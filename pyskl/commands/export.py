@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import UsageError
+from ._common import UsageError, add_cfg_options, add_config_argument
 
 HELP = "export a recognizer to ONNX or TorchScript (dynamic batch/frames) and check it against PyTorch"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="PYSKL-style config file (.py or .json)")
+    add_config_argument(parser)
     parser.add_argument(
         "checkpoint", help="checkpoint to export ('none': the config's random initialisation)"
     )
@@ -43,9 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tol", type=float, default=1e-4, help="largest allowed |exported - PyTorch| (exit 1 above)"
     )
-    parser.add_argument(
-        "--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys"
-    )
+    add_cfg_options(parser)
 
 
 # PYSKL names a config file by its stream (j.py, b.py, ...) inside a folder named by the recipe, and a

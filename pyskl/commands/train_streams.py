@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import UsageError
+from ._common import UsageError, add_cfg_options, add_config_argument, add_device_arguments
 
 HELP = "train each stream (j, b, jm, bm) of a config, test, fuse (2:2:1:1) and write a report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="a single-stream PYSKL GCN config (GenSkeFeat feats=['j'])")
+    add_config_argument(parser, "a single-stream PYSKL GCN config (GenSkeFeat feats=['j'])")
     parser.add_argument(
         "--streams",
         nargs="+",
@@ -30,8 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed of every stream's run")
     parser.add_argument("--deterministic", action="store_true", help="deterministic torch algorithms")
     parser.add_argument("--validate", action="store_true", help="evaluate on data.val during training")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
-    parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
+    add_device_arguments(parser)
     parser.add_argument(
         "--print-commands",
         action="store_true",
@@ -41,9 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--nproc", type=int, default=1, help="GPUs per stream job in --print-commands (torchrun)"
     )
-    parser.add_argument(
-        "--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys"
-    )
+    add_cfg_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
