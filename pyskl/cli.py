@@ -16,6 +16,7 @@ import importlib
 import os
 import sys
 import traceback
+from typing import NoReturn
 
 # subcommand -> module under pyskl.commands; "data" has its own nested subcommands.
 SUBCOMMANDS: dict[str, str] = {
@@ -28,8 +29,15 @@ SUBCOMMANDS: dict[str, str] = {
     "extract": "extract", "demo": "demo", "gesture": "gesture", "vis": "vis", "zoo": "zoo",
 }
 
+class CommandParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one ``error: ...`` line pointing at ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="pyskl", description="Skeleton-based action recognition (PYSKL-compatible).")
     from . import __version__
 
@@ -138,7 +146,7 @@ def _run_command(argv: list[str]) -> int:
         parser.print_help()
         return 0 if not argv else 2
     module = importlib.import_module(f"pyskl.commands.{SUBCOMMANDS[name]}")
-    sub = argparse.ArgumentParser(prog=f"pyskl {name}", description=module.HELP)
+    sub = CommandParser(prog=f"pyskl {name}", description=module.HELP)
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])
     return int(module.run(args) or 0)
