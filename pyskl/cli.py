@@ -1,8 +1,8 @@
 """The ``pyskl`` command: one entry point, one module per subcommand.
 
 Each subcommand lives in ``pyskl/commands/<name>.py`` and provides ``HELP`` (one line, also the
-``pyskl --help`` entry), ``add_arguments(parser)`` and ``run(args) -> int``. Command modules import
-torch and the rest of pyskl inside ``run``, so ``pyskl --help`` stays fast.
+``pyskl --help`` entry, read from the source), ``add_arguments(parser)`` and ``run(args) -> int``.
+A module is imported only when its subcommand runs, so ``pyskl --help`` stays fast.
 
 Errors a person can act on (a missing or corrupt file, a bad config key or option: the exceptions
 pyskl defines, and file-system errors) print one ``error: ...`` line and exit with status 2; a
@@ -12,10 +12,13 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import NoReturn
 
 # subcommand -> module under pyskl.commands; "data" has its own nested subcommands.
@@ -36,6 +39,17 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def command_help(module_name: str) -> str:
+    """The ``HELP`` line of ``pyskl/commands/<module_name>.py``, read from its source without importing it
+    (a command module may import torch at the top, and ``pyskl --help`` should not wait for that)."""
+    spec = importlib.util.find_spec(f"pyskl.commands.{module_name}")
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "HELP" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="pyskl", description="Skeleton-based action recognition (PYSKL-compatible).")
@@ -46,8 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback of an error (also PYSKL_DEBUG=1; allowed after the command too)")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in SUBCOMMANDS.items():
-        # command modules import only the standard library at the top, so reading their HELP is cheap
-        text = importlib.import_module(f"pyskl.commands.{module_name}").HELP
+        text = command_help(module_name)
         sub = subs.add_parser(name, help=text, description=text)
         sub.set_defaults(_command=name)
     return parser
