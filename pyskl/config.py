@@ -13,7 +13,7 @@ import operator
 import re
 import string
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .utils.atomic import atomic_write
 
@@ -354,15 +354,25 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
             path = config_path(get_entry(str(path)))
         except ZooError as err:
             raise ConfigError(str(err)) from err
+    if path.suffix not in (".py", ".json"):
+        raise ConfigError(f"{path}: a config file is a PYSKL-style .py file (or a .json dump of one), "
+                          f"not {path.suffix or 'a file without extension'}")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConfigError(f"{path}: {path.stat().st_size} bytes is too large for a config file "
                           f"(limit {MAX_FILE_BYTES // 2**20} MiB)")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file, so not a config") from None
     if path.suffix == ".json":
         try:
             cfg = json.loads(text)
-        except (ValueError, RecursionError) as err:
-            raise ConfigError(f"{path}: not a readable JSON config: {str(err)[:200]}") from None
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}:{err.lineno}: not valid JSON: {err.msg}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not a readable JSON config: it nests too deeply") from None
+        if not isinstance(cfg, dict):
+            raise ConfigError(f"{path}: a JSON config must hold an object of config keys")
     else:
         try:
             tree = ast.parse(text, filename=str(path))
@@ -372,8 +382,13 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
             raise ConfigError(f"{path}: the file nests too deeply to be a config") from None
         cfg = {k: v for k, v in _Evaluator(str(path)).run(tree).items() if not k.startswith("_")}
     if overrides:
-        apply_overrides(cfg, overrides)
+        apply_overrides(cfg, overrides, substituted=_names_used(tree) if path.suffix != ".json" else ())
     return cfg
+
+
+def _names_used(tree: ast.Module) -> set[str]:
+    """Top-level names the file reads after assigning them: their values were copied into other keys."""
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
@@ -391,13 +406,23 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     return parsed
 
 
-def apply_overrides(cfg: dict, items: list[str]) -> dict:
+def apply_overrides(cfg: dict, items: list[str], substituted: Iterable[str] = ()) -> dict:
     """Apply ``--cfg-options`` in place; every key on the path must already exist.
 
     A list in the path is indexed by an integer component (``data.train.pipeline.0.clip_len=50``).
+
+    Args:
+        cfg: the loaded config.
+        items: ``"key.path=value"`` strings.
+        substituted: top-level names the config file used in other assignments (``ann_file`` in
+            ``dict(ann_file=ann_file)``). Their values were copied when the file was read, so replacing
+            one would change nothing: that is refused, naming the keys that hold the copies.
     """
+    substituted = set(substituted)
     for key, value in parse_overrides(items):
         parts = key.split(".")
+        if len(parts) == 1 and key in substituted and key in cfg:
+            raise ConfigError(_substituted_message(cfg, key, substituted))
         node: Any = cfg
         for depth, part in enumerate(parts[:-1]):
             node = _child(node, part, ".".join(parts[: depth + 1]), key)
@@ -414,6 +439,25 @@ def apply_overrides(cfg: dict, items: list[str]) -> dict:
         else:
             raise ConfigError(f"--cfg-options {key}: {'.'.join(parts[:-1])} is a {type(node).__name__}, not a dict")
     return cfg
+
+
+def _substituted_message(cfg: dict, name: str, substituted: set[str]) -> str:
+    # copies inside other helper variables (train_pipeline) are the same objects as those in data.*: name those
+    copies = [p for k, v in cfg.items() if k != name and k not in substituted for p in _paths_holding(v, cfg[name], k)]
+    shown = " ".join(f"{p}=..." for p in copies[:6]) + (f" (+{len(copies) - 6} more)" if len(copies) > 6 else "")
+    where = f"set the keys that use it instead: --cfg-options {shown}" if copies else \
+        "no other key holds its value now, so set the keys that used it"
+    hint = " (or pyskl train/test --ann-file FILE, which sets every split's file)" if name == "ann_file" else ""
+    return (f"--cfg-options {name}: the config file copied {name!r} into other keys when it was read, so "
+            f"changing it has no effect; {where}{hint}")
+
+
+def _paths_holding(tree: Any, value: Any, prefix: str) -> list[str]:
+    """Dotted paths under ``tree`` whose value is ``value`` (the same object, or an equal scalar)."""
+    if tree is value or (not isinstance(value, (dict, list, tuple)) and type(tree) is type(value) and tree == value):
+        return [prefix]
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else ()
+    return [p for k, v in items for p in _paths_holding(v, value, f"{prefix}.{k}")]
 
 
 def _child(node: Any, part: str, prefix: str, full: str) -> Any:

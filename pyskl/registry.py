@@ -5,6 +5,17 @@ import difflib
 from typing import Any, Callable, Iterator
 
 
+class UnknownTypeError(KeyError):
+    """A config names a type that is not registered (a ``KeyError``, as before, for callers that catch it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class BuildError(TypeError):
+    """A registered type rejected the config's arguments (a ``TypeError``, as before)."""
+
+
 class Registry:
     """A name -> class map with a decorator to fill it and ``build(cfg)`` to use it."""
 
@@ -26,7 +37,7 @@ class Registry:
         if name not in self._items:
             close = difflib.get_close_matches(name, self._items, n=5, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise KeyError(f"unknown {self.name} type {name!r}{hint} "
+            raise UnknownTypeError(f"unknown {self.name} type {name!r}{hint} "
                            f"(registered: {', '.join(sorted(self._items))})")
         return self._items[name]
 
@@ -42,7 +53,7 @@ class Registry:
         try:
             return cls(**args)
         except TypeError as err:
-            raise TypeError(f"building {self.name} {getattr(cls, '__name__', cls)!r}: {err}") from err
+            raise BuildError(f"building {self.name} {getattr(cls, '__name__', cls)!r}: {err}") from err
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

@@ -35,11 +35,16 @@ def test_load_pyskl_style_config(tmp_path):
 def test_overrides_literal_and_nested(tmp_path):
     cfg = load_config(write(tmp_path, CONFIG), ["model.cls_head.num_classes=120", "data.videos_per_gpu=8",
                                                  "data.train.dataset.pipeline.0.clip_len=64",
-                                                 "work_dir=/tmp/x", "left_kp=(1, 2)"])
+                                                 "work_dir=/tmp/x"])
     assert cfg["model"]["cls_head"]["num_classes"] == 120
     assert cfg["data"]["train"]["dataset"]["pipeline"][0]["clip_len"] == 64
     assert cfg["work_dir"] == "/tmp/x"
-    assert cfg["left_kp"] == (1, 2)
+
+
+def test_override_of_a_substituted_variable_names_the_keys_that_take_effect(tmp_path):
+    # left_kp was copied into the Flip of data.train when the file was read: changing it alone does nothing
+    with pytest.raises(ConfigError, match=r"left_kp: .* data\.train\.dataset\.pipeline\.1\.left_kp=\.\.\.$"):
+        load_config(write(tmp_path, CONFIG), ["left_kp=(1, 2)"])
 
 
 @pytest.mark.parametrize("override, fragment", [

@@ -76,3 +76,17 @@ def test_exported_pyskl_gesture_checkpoint_reproduces_pyskl(fmt, tmp_path, capsy
     run = onnx_runner(out) if fmt == "onnx" else torchscript_runner(out)
     np.testing.assert_allclose(run(io["input"])[0], io["nc2_scores"], rtol=0, atol=1e-5)
     np.testing.assert_allclose(run(io["input"][:, :1])[0], io["nc1_scores"], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("config, checkpoint, fmt, expected", [
+    ("configs/quickstart/stgcnpp_synthetic.py", "work_dirs/run/latest.pth", "onnx",
+     "work_dirs/run/stgcnpp_synthetic.onnx"),
+    ("configs/stgcn/stgcn_pyskl_ntu60_xsub_hrnet/j.py", "/ckpts/latest.pth", "torchscript",
+     "/ckpts/stgcn_pyskl_ntu60_xsub_hrnet_j.pt"),
+    ("work_dirs/my_run/config.json", "work_dirs/my_run/latest.pth", "onnx", "work_dirs/my_run/my_run.onnx"),
+    ("configs/quickstart/stgcnpp_synthetic.py", "none", "onnx", "stgcnpp_synthetic.onnx"),
+])
+def test_default_output_is_beside_the_checkpoint_named_after_the_config(config, checkpoint, fmt, expected):
+    from pyskl.commands.export import default_output
+
+    assert default_output(config, checkpoint, fmt).as_posix() == expected

@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from ._common import UsageError
+
 HELP = "convert NTU RGB+D 60/120 raw .skeleton files to ntu60_3danno.pkl / ntu120_3danno.pkl"
 
 
@@ -37,12 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from ..datasets.ntu_raw import convert_ntu
 
     if not args.raw_dir.is_dir():
-        print(f"error: {args.raw_dir} is not a folder")
-        return 2
+        raise UsageError(f"{args.raw_dir}: not a folder (give the folder of NTU .skeleton files)")
     files = sorted(args.raw_dir.rglob("*.skeleton"))
     if not files:
-        print(f"error: no .skeleton files under {args.raw_dir}")
-        return 2
+        raise UsageError(f"{args.raw_dir}: no .skeleton files in it or its subfolders")
     datasets = ("ntu60", "ntu120") if args.dataset == "both" else (args.dataset,)
     progress = None
     if not args.no_progress:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from ._common import UsageError
+
 HELP = "write a synthetic NTU-25 3D / COCO-17 2D annotation pickle (xsub/xview splits)"
 
 
@@ -30,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
                                num_subjects=args.num_subjects, samples_per_class=args.samples_per_class,
                                frames=tuple(args.frames), second_person=args.second_person)
     except ValueError as err:
-        print(f"pyskl data synth: error: {err}")
-        return 2
+        raise UsageError(str(err)) from err
     total = args.num_classes * args.samples_per_class
     print(f"wrote {path}: {total} {args.kind} samples, {args.num_classes} classes "
           f"({', '.join(SYNTHETIC_CLASSES[:args.num_classes])}), splits xsub_train/xsub_val/xview_train/xview_val "

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from ._common import UsageError, add_cfg_options, add_config_argument
 
 HELP = "export a recognizer to ONNX or TorchScript (dynamic batch/frames) and check it against PyTorch"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="PYSKL-style config file (.py or .json)")
+    add_config_argument(parser)
     parser.add_argument(
         "checkpoint", help="checkpoint to export ('none': the config's random initialisation)"
     )
     parser.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="file format")
     parser.add_argument(
-        "--out", default=None, help="output file (default: CHECKPOINT/CONFIG stem + .onnx|.pt)"
+        "--out", default=None,
+        help="output file (default: next to the checkpoint, named after the config: CONFIG_NAME.onnx|.pt)"
     )
     parser.add_argument(
         "--average",
@@ -41,9 +43,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tol", type=float, default=1e-4, help="largest allowed |exported - PyTorch| (exit 1 above)"
     )
-    parser.add_argument(
-        "--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys"
-    )
+    add_cfg_options(parser)
+
+
+# PYSKL names a config file by its stream (j.py, b.py, ...) inside a folder named by the recipe, and a
+# training run saves its config as config.json in the work_dir: those names need their folder's.
+_UNINFORMATIVE_STEMS = {"j", "b", "jm", "bm", "k", "l", "joint", "limb", "config", "stream_config"}
+
+
+def default_output(config: str, checkpoint: str, fmt: str) -> Path:
+    """Where an export goes without ``--out``: beside the checkpoint (the current folder for ``none``),
+    named after the config (``stgcn_pyskl_ntu60_xsub_hrnet_j.onnx``)."""
+    cfg = Path(config)
+    name = f"{cfg.parent.name}_{cfg.stem}" if cfg.stem in _UNINFORMATIVE_STEMS and cfg.parent.name else cfg.stem
+    if cfg.stem in ("config", "stream_config") and cfg.parent.name:
+        name = cfg.parent.name
+    folder = Path(checkpoint).parent if checkpoint.lower() != "none" else Path(".")
+    return folder / f"{name}{'.onnx' if fmt == 'onnx' else '.pt'}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         spec = input_spec(cfg, clip_len=args.clip_len, num_person=args.num_person)
     except ValueError as err:
-        print(f"pyskl export: error: {err}", file=sys.stderr)
-        return 2
+        raise UsageError(f"{args.config}: {err}") from err
     model = build_model(cfg["model"])
     if args.checkpoint.lower() != "none":
         from ..checkpoint import load_checkpoint
@@ -65,19 +80,13 @@ def run(args: argparse.Namespace) -> int:
         load_checkpoint(model, args.checkpoint)
     average = args.average or getattr(model, "test_cfg", {}).get("average_clips", "prob")
     average = None if average == "none" else average
-    suffix = ".onnx" if args.format == "onnx" else ".pt"
-    stem = Path(args.checkpoint).stem if args.checkpoint.lower() != "none" else Path(args.config).stem
-    out = Path(args.out) if args.out else Path(f"{stem}{suffix}")
+    out = Path(args.out) if args.out else default_output(args.config, args.checkpoint, args.format)
     if args.format == "onnx" and not args.no_check:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
-            print(
-                "pyskl export: error: the ONNX parity check needs onnxruntime (pip install 'pyskl[export]'), "
-                "or pass --no-check",
-                file=sys.stderr,
-            )
-            return 2
+            raise UsageError("the ONNX parity check needs onnxruntime (pip install 'pyskl[export]'), "
+                             "or pass --no-check") from None
     result = export_model(
         model,
         spec,

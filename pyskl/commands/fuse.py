@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 HELP = "fuse per-stream test results (PYSKL's 2:2:1:1 / 1:1 weights, or --search on validation results)"
@@ -15,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "results",
         nargs="+",
         metavar="RESULT",
-        help="per-stream results (pyskl test --out .pkl/.json, or PYSKL's --out list pickle)",
+        help="per-stream results: pyskl test --out .pkl/.json, PYSKL's --out list pickle, or MMAction2 1.x's "
+        "--dump pickle",
     )
     parser.add_argument(
         "--weights",
@@ -65,7 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _names(paths: list[str], given: list[str] | None) -> list[str]:
     if given is not None:
         if len(given) != len(paths) or len(set(given)) != len(given):
-            raise SystemExit(f"pyskl fuse: --names needs {len(paths)} distinct names, got {given}")
+            from ..core.fusion import FusionError
+
+            raise FusionError(f"--names needs {len(paths)} distinct names, got {given}")
         return list(given)
     stems = [Path(p).stem for p in paths]
     if len(set(stems)) == len(stems):
@@ -85,36 +87,38 @@ def run(args: argparse.Namespace) -> int:
         search_weights,
     )
 
+    from ._common import check_results_path
+
+    if args.out is not None:
+        check_results_path(args.out, "--out")
+    if args.report is not None and Path(args.report).suffix not in (".json", ".md"):
+        raise FusionError(f"--report {args.report}: the report must end in .json or .md")
     names = _names(args.results, args.names)
-    try:
-        streams = [load_stream(p, n, args.ann_file, args.split) for p, n in zip(args.results, names)]
-        weights = args.weights
-        searched = None
-        if args.search:
-            if not args.val or len(args.val) != len(streams):
-                raise FusionError(
-                    f"--search needs --val with {len(streams)} validation results (one per stream)"
-                )
-            if weights is not None:
-                raise FusionError("give either --weights or --search, not both")
-            val = [
-                load_stream(p, n, args.ann_file, args.val_split or args.split)
-                for p, n in zip(args.val, names)
-            ]
-            check_aligned(val)
-            if val[0].labels is None:
-                raise FusionError(f"{args.val[0]} has no labels: pass --ann-file and --val-split")
-            weights, searched = search_weights(
-                [s.scores for s in val], val[0].labels, args.grid or DEFAULT_GRID
+    streams = [load_stream(p, n, args.ann_file, args.split) for p, n in zip(args.results, names)]
+    weights = args.weights
+    searched = None
+    if args.search:
+        if not args.val or len(args.val) != len(streams):
+            raise FusionError(
+                f"--search needs --val with {len(streams)} validation results (one per stream)"
             )
-            print(
-                f"searched weights on validation: {' '.join(f'{w:g}' for w in weights)} "
-                f"(val top1 {100 * searched['top1_acc']:.2f}, mean class {100 * searched['mean_class_accuracy']:.2f})"
-            )
-        report = fusion_report(streams, weights, args.topk)
-    except FusionError as err:
-        print(f"pyskl fuse: error: {err}", file=sys.stderr)
-        return 2
+        if weights is not None:
+            raise FusionError("give either --weights or --search, not both")
+        val = [
+            load_stream(p, n, args.ann_file, args.val_split or args.split)
+            for p, n in zip(args.val, names)
+        ]
+        check_aligned(val)
+        if val[0].labels is None:
+            raise FusionError(f"{args.val[0]} has no labels: pass --ann-file and --val-split")
+        weights, searched = search_weights(
+            [s.scores for s in val], val[0].labels, args.grid or DEFAULT_GRID
+        )
+        print(
+            f"searched weights on validation: {' '.join(f'{w:g}' for w in weights)} "
+            f"(val top1 {100 * searched['top1_acc']:.2f}, mean class {100 * searched['mean_class_accuracy']:.2f})"
+        )
+    report = fusion_report(streams, weights, args.topk)
     print(format_report(report))
     fused = report.pop("fused_scores")
     if searched is not None:
@@ -125,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         }
     report["results"] = list(args.results)
     if args.out:
-        from ..engine.test import save_results
+        from ..core.results import save_results
 
         save_results(
             args.out,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from ._common import add_cfg_options, add_device_arguments
 
 HELP = "model facts for a config: parameters, FLOPs per clip (10^9), latency/throughput on this device"
 
@@ -26,14 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--num-person", type=int, default=None, help="persons M of a GCN clip (default: the config's)"
     )
     p.add_argument("--no-speed", action="store_true", help="skip the latency/throughput measurement")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
+    add_device_arguments(p, amp=False)
     p.add_argument("--batch", type=int, default=16, help="clips per call for the throughput")
     p.add_argument("--iters", type=int, default=5, help="timed calls (median reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed calls first")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--markdown", action="store_true", help="print one Markdown table row per config")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the facts as JSON")
-    p.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys")
+    add_cfg_options(p)
 
 
 def model_info(
@@ -147,21 +148,17 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         print(MARKDOWN_HEADER)
     for config in args.configs:
-        try:
-            info = model_info(
-                config,
-                args.clip_len,
-                args.num_person,
-                not args.no_speed,
-                args.device,
-                args.batch,
-                args.iters,
-                args.warmup,
-                args.cfg_options,
-            )
-        except (ValueError, KeyError, FileNotFoundError) as err:
-            print(f"pyskl info: error: {config}: {err}", file=sys.stderr)
-            return 2
+        info = model_info(
+            config,
+            args.clip_len,
+            args.num_person,
+            not args.no_speed,
+            args.device,
+            args.batch,
+            args.iters,
+            args.warmup,
+            args.cfg_options,
+        )
         results.append(info)
         print(markdown_row(info) if args.markdown else format_info(info), flush=True)
     if args.markdown:

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import (add_cfg_options, add_config_argument, add_data_arguments, add_device_arguments,
+                      add_launcher_arguments, apply_data_arguments)
+
 
 HELP = "train a model from a PYSKL config (CPU/GPU, or torchrun for DDP)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="PYSKL-style config file (.py or .json)")
+    add_config_argument(parser)
     parser.add_argument("--work-dir", help="where checkpoints and logs go (default: the config's work_dir)")
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="auto|PATH",
                         help="continue a run: 'auto' (default when given alone) takes work_dir/latest.pth")
@@ -18,14 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-best", action="store_true", help="test the best (--validate) checkpoint")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and logged)")
     parser.add_argument("--deterministic", action="store_true", help="deterministic torch algorithms")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
-    parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
+    add_device_arguments(parser)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
-    parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="override config keys, e.g. total_epochs=2 data.videos_per_gpu=8")
-    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
-                        help="accepted for PYSKL compatibility; torchrun's environment is detected")
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
+    add_cfg_options(parser)
+    add_data_arguments(parser)
+    add_launcher_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
     from ..utils.lock import OutputBusyError
 
     cfg = load_config(args.config, args.cfg_options)
+    used = ("train",) + (("val",) if args.validate else ()) + (("test",) if args.test_last or args.test_best else ())
+    for note in apply_data_arguments(cfg, args, used):
+        print(f"pyskl train: {note}")
     opts = TrainOptions(work_dir=args.work_dir, validate=args.validate, test_last=args.test_last,
                         test_best=args.test_best, seed=args.seed, deterministic=args.deterministic,
                         resume=args.resume or args.resume_from, device=args.device, amp=args.amp,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from ._common import UsageError, add_cfg_options, add_config_argument, add_device_arguments
 
 HELP = "train each stream (j, b, jm, bm) of a config, test, fuse (2:2:1:1) and write a report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="a single-stream PYSKL GCN config (GenSkeFeat feats=['j'])")
+    add_config_argument(parser, "a single-stream PYSKL GCN config (GenSkeFeat feats=['j'])")
     parser.add_argument(
         "--streams",
         nargs="+",
@@ -29,8 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed of every stream's run")
     parser.add_argument("--deterministic", action="store_true", help="deterministic torch algorithms")
     parser.add_argument("--validate", action="store_true", help="evaluate on data.val during training")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
-    parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
+    add_device_arguments(parser)
     parser.add_argument(
         "--print-commands",
         action="store_true",
@@ -40,26 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--nproc", type=int, default=1, help="GPUs per stream job in --print-commands (torchrun)"
     )
-    parser.add_argument(
-        "--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="override config keys"
-    )
+    add_cfg_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import ConfigError, load_config
-    from ..core.fusion import FusionError, format_report
+    from ..config import load_config
+    from ..core.fusion import format_report
     from ..engine.streams import StreamsOptions, stream_commands, stream_config, train_streams
 
     cfg = load_config(args.config, args.cfg_options)
     if len(set(args.streams)) != len(args.streams):
-        print(f"pyskl train-streams: error: repeated stream in {args.streams}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--streams: a stream is repeated in {args.streams}")
     if args.weights is not None and len(args.weights) != len(args.streams):
-        print(
-            f"pyskl train-streams: error: {len(args.weights)} weights for {len(args.streams)} streams",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError(f"--weights: {len(args.weights)} weights for {len(args.streams)} streams")
     opts = StreamsOptions(
         streams=tuple(args.streams),
         work_dir=args.work_dir,
@@ -72,16 +65,12 @@ def run(args: argparse.Namespace) -> int:
         validate=args.validate,
         config_path=args.config,
     )
-    try:
-        for s in opts.streams:  # refuse an unusable config before any training starts
-            stream_config(cfg, s)
-        if args.print_commands:
-            print("\n".join(stream_commands(cfg, opts, args.nproc)))
-            return 0
-        report = train_streams(cfg, opts)
-    except (ConfigError, FusionError) as err:
-        print(f"pyskl train-streams: error: {err}", file=sys.stderr)
-        return 2
+    for s in opts.streams:  # refuse an unusable config before any training starts
+        stream_config(cfg, s)
+    if args.print_commands:
+        print("\n".join(stream_commands(cfg, opts, args.nproc)))
+        return 0
+    report = train_streams(cfg, opts)
     print(format_report(report))
     base = report["fused_results"].rsplit("/", 1)[0]
     print(f"report: {base}/report.md, {base}/report.json")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import UsageError
+
 HELP = "render skeleton samples (mp4/GIF/PNG), heatmap volumes, training curves, confusion matrices"
 
 
@@ -55,10 +57,10 @@ def _load_sample(args: argparse.Namespace) -> dict:
     if args.frame_dir is not None:
         found = [a for a in anns if a.get("frame_dir") == args.frame_dir]
         if not found:
-            raise KeyError(f"{args.annotations}: no sample with frame_dir {args.frame_dir!r}")
+            raise UsageError(f"{args.annotations}: no sample with frame_dir {args.frame_dir!r}")
         return found[0]
     if not -len(anns) <= args.index < len(anns):
-        raise IndexError(f"{args.annotations}: --index {args.index} out of range ({len(anns)} samples)")
+        raise UsageError(f"{args.annotations}: --index {args.index} out of range ({len(anns)} samples)")
     return anns[args.index]
 
 
@@ -68,6 +70,8 @@ def _write_frames(frames, out: str, fps: float, frame: int | None) -> str:
     suffix = Path(out).suffix.lower()
     if suffix == ".png":
         frames = list(frames)
+        if frame is not None and not -len(frames) <= frame < len(frames):
+            raise UsageError(f"--frame {frame} is out of range: the sample has {len(frames)} frames")
         return str(write_png(out, frames[len(frames) // 2 if frame is None else frame]))
     if suffix == ".gif":
         return str(write_gif(out, list(frames), fps))
@@ -76,18 +80,10 @@ def _write_frames(frames, out: str, fps: float, frame: int | None) -> str:
             for f in frames:
                 writer.write(f)
         return f"{out} ({writer.frames} frames, {writer.codec})"
-    raise ValueError(f"{out}: the output must end in .mp4, .gif or .png")
+    raise UsageError(f"{out}: the output must end in .mp4, .gif or .png")
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except (KeyError, IndexError, ValueError, FileNotFoundError) as err:
-        print(f"error: {err}")
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
     if args.kind == "skeleton":
         from ..viz.render import render_annotation
 
@@ -118,10 +114,13 @@ def _run(args: argparse.Namespace) -> int:
         log = Path(args.log)
         print(f"vis: {plot_training_curves(log / 'log.jsonl' if log.is_dir() else log, args.out)}")
     else:
-        from ..engine.test import load_results
+        from ..core.results import load_results
         from ..viz import plot_confusion_matrix
 
         results = load_results(args.results)
+        if results["labels"] is None:
+            raise UsageError(f"{args.results}: the results have no labels (PYSKL's list format); a confusion "
+                             "matrix needs pyskl test --out results")
         names = None
         if args.label_map or args.config:
             from ..config import load_config

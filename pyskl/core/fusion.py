@@ -205,54 +205,47 @@ def search_weights(
 def load_stream(
     path: str, name: str | None = None, ann_file: str | None = None, split: str | None = None
 ) -> StreamScores:
-    """Read one stream's results: a ``pyskl test --out`` file (``.pkl``/``.json``) or PYSKL's ``--out``
-    pickle (a plain list of per-sample score arrays, whose labels and frame_dirs then come from
-    ``ann_file`` / ``split``, in the annotation file's order as PYSKL's test does).
+    """Read one stream's results file (see :mod:`pyskl.core.results` for the formats).
+
+    PYSKL's list results carry no labels or sample names: they come from ``ann_file`` / ``split``, in the
+    annotation file's order, as PYSKL's test does. Given with labelled results, ``ann_file`` must agree.
     """
-    import json
     from pathlib import Path
 
-    from ..datasets.io import load_annotations  # restricted unpickler: runs nothing it names
+    from .results import load_results
 
-    p = Path(path)
-    name = name or p.stem
-    if not p.exists():
-        raise FusionError(f"{path}: results file not found")
-    rec = json.loads(p.read_text()) if p.suffix == ".json" else load_annotations(p, validate=False)
-    if isinstance(rec, dict) and "scores" in rec:
-        labels, frame_dir = rec.get("labels"), rec.get("frame_dir")
-        scores = rec["scores"]
-        meta = {k: v for k, v in rec.items() if k in ("metrics", "average_clips")}
-    elif isinstance(rec, (list, tuple)) and rec and all(np.ndim(r) == 1 for r in rec):
-        scores, labels, frame_dir, meta = np.stack([np.asarray(r) for r in rec]), None, None, {}
-    else:
-        raise FusionError(
-            f"{path}: not a results file (expected pyskl's {{'scores', 'labels', 'frame_dir'}} "
-            f"dict or PYSKL's list of per-sample score arrays)"
-        )
+    rec = load_results(path)
+    name = name or Path(path).stem
+    scores, labels, frame_dir = rec["scores"], rec["labels"], rec["frame_dir"]
+    meta = {k: rec[k] for k in ("metrics", "average_clips", "format")}
     if ann_file is not None:
-        anns = load_annotations(ann_file, validate=False)
-        if isinstance(anns, dict):
-            items = anns["annotations"]
-            if split is not None:
-                if split not in anns.get("split", {}):
-                    raise FusionError(f"{ann_file}: no split {split!r} (has {sorted(anns.get('split', {}))})")
-                keep = set(anns["split"][split])
-                items = [a for a in items if a["frame_dir"] in keep]
-        else:
-            items = anns
-        if len(items) != len(scores):
+        ann_labels, ann_dirs = _annotation_labels(ann_file, split)
+        if len(ann_labels) != len(scores):
             raise FusionError(
-                f"{path}: {len(scores)} results but {ann_file} split {split!r} has {len(items)} samples"
+                f"{path}: {len(scores)} results but {ann_file} split {split!r} has {len(ann_labels)} samples"
             )
-        ann_labels = np.asarray([int(np.asarray(a["label"]).reshape(-1)[0]) for a in items])
-        ann_dirs = [str(a["frame_dir"]) for a in items]
-        if labels is not None and not np.array_equal(np.asarray(labels).reshape(-1), ann_labels):
+        if labels is not None and not np.array_equal(labels, ann_labels):
             raise FusionError(f"{path}: labels disagree with {ann_file} split {split!r}")
         labels, frame_dir = ann_labels, frame_dir if frame_dir is not None else ann_dirs
-    return StreamScores(
-        name=name, scores=np.asarray(scores, dtype=np.float32), labels=labels, frame_dir=frame_dir, meta=meta
-    )
+    return StreamScores(name=name, scores=scores, labels=labels, frame_dir=frame_dir, meta=meta)
+
+
+def _annotation_labels(ann_file: str, split: str | None) -> tuple[np.ndarray, list[str]]:
+    """Labels and frame_dirs of ``split`` of an annotation file, in the file's order."""
+    from ..datasets.io import load_annotations  # restricted unpickler: runs nothing it names
+
+    anns = load_annotations(ann_file, validate=False)
+    if isinstance(anns, dict):
+        items = anns.get("annotations", [])
+        if split is not None:
+            if split not in anns.get("split", {}):
+                raise FusionError(f"{ann_file}: no split {split!r} (has {sorted(anns.get('split', {}))})")
+            keep = set(anns["split"][split])
+            items = [a for a in items if a["frame_dir"] in keep]
+    else:
+        items = anns
+    labels = np.asarray([int(np.asarray(a["label"]).reshape(-1)[0]) for a in items], dtype=np.int64)
+    return labels, [str(a["frame_dir"]) for a in items]
 
 
 def fusion_report(

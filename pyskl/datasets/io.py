@@ -353,3 +353,16 @@ def save_annotations(obj: Any, path: str | os.PathLike, *, validate: bool = True
         validate_annotations(obj, os.fspath(dest))
     return atomic_write(dest, lambda stream: pickle.dump(obj, stream, protocol=protocol))
 
+
+
+def resolve_safe_global(module: str, name: str) -> Any:
+    """The object an annotation pickle may name (builtin containers, numpy arrays), else ``None``.
+
+    Python 2 names (``__builtin__``, ...) are mapped as pickle does. Other restricted readers (results
+    files) start from this allow-list.
+    """
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+    elif module in _compat_pickle.IMPORT_MAPPING:
+        module = _compat_pickle.IMPORT_MAPPING[module]
+    return _resolve_global(module, name)

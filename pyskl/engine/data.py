@@ -57,6 +57,17 @@ def dataset_frame_dirs(dataset: Any) -> list[str]:
     return [str(info.get("frame_dir", i)) for i, info in enumerate(getattr(base, "video_infos", []))]
 
 
+def _missing_file_advice(ann: str) -> str:
+    """What to do about a missing annotation file, for the kind of file the config names."""
+    name = Path(ann).name.lower()
+    if "synthetic" in name:
+        return "make it with `pyskl data synth`, or pass your own file with --ann-file FILE"
+    if name.startswith(("ntu60", "ntu120")) and "3danno" in name:
+        return "make it from NTU's .skeleton files with `pyskl data ntu`, or pass the file with --ann-file FILE"
+    return ("pass the file with --ann-file FILE; `pyskl extract VIDEOS OUT.pkl` makes one from your videos, "
+            "and PYSKL's published annotation files load unchanged")
+
+
 def build_split_dataset(cfg: dict, split: str, num_classes: int | None = None) -> Any:
     """Build ``data.<split>`` (val/test with ``test_mode=True`` as PYSKL) and check it is usable.
 
@@ -70,8 +81,7 @@ def build_split_dataset(cfg: dict, split: str, num_classes: int | None = None) -
         if not isinstance(ann, str):
             raise ConfigError(f"config key 'data.{split}...ann_file' must be a path string, got {ann!r}")
         if not Path(ann).exists():
-            raise ConfigError(f"data.{split}: annotation file {ann!r} does not exist "
-                              f"(generate the synthetic set with `pyskl data synth` or fix ann_file)")
+            raise ConfigError(f"data.{split}: annotation file {ann!r} does not exist ({_missing_file_advice(ann)})")
     from ..datasets import build_dataset
 
     dataset = build_dataset(ds_cfg, None if split == "train" else {"test_mode": True})

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator
 
 from ..utils.atomic import disk_full_error, is_disk_full
 
-__all__ = ["get_logger", "setup_logging", "RunLog", "progress"]
+__all__ = ["get_logger", "setup_logging", "RunLog", "progress", "run_eta", "format_duration"]
 
 LOGGER_NAME = "pyskl"
 
@@ -80,6 +80,22 @@ class RunLog:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def run_eta(elapsed: float, iters_done: int, iters_left_in_run: int) -> float:
+    """Seconds left in the whole run at the pace so far: ``elapsed`` over ``iters_done`` iterations of this
+    epoch, ``iters_left_in_run`` iterations still to do in this and the remaining epochs."""
+    return elapsed / max(iters_done, 1) * max(iters_left_in_run, 0)
+
+
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3m05s`` or ``2h07m``: an ETA a person reads at a glance."""
+    seconds = int(round(max(seconds, 0.0)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def _is_tty() -> bool:

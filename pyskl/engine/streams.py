@@ -171,7 +171,7 @@ def train_streams(cfg: dict, opts: StreamsOptions) -> dict:
         weights, searched = search_weights([v.scores for v in vals], vals[0].labels)
     report = fusion_report(tests, weights)
     fused = report.pop("fused_scores")
-    from .test import save_results
+    from ..core.results import save_results
 
     save_results(
         base / "fused_results.pkl", fused, tests[0].labels, tests[0].frame_dir or [], report["fused"], "fused"

@@ -23,7 +23,7 @@ from ..core.evaluation import evaluate
 from .data import build_eval_loader, build_split_dataset, build_train_loader, dataset_labels
 from .batch_input import batch_input, build_heatmap_renderer
 from .dist import DistEnv, all_gather_object, all_reduce_mean, barrier, broadcast_object, cleanup, init_dist
-from .logging import RunLog, get_logger, setup_logging
+from .logging import RunLog, format_duration, get_logger, run_eta, setup_logging
 from .optim import LRSchedule, build_optimizer
 from .runtime import RuntimeConfig, read_runtime
 from .state import (CheckpointError, capture_rng_state, config_differences, find_resume_checkpoint, jsonable_config,
@@ -32,13 +32,17 @@ from .state import (CheckpointError, capture_rng_state, config_differences, find
 from .test import autocast, gather_results, inference, run_test
 from ..utils.lock import clean_stale_temporaries, lock_work_dir
 
-__all__ = ["TrainOptions", "train", "train_one_epoch", "set_random_seed"]
+__all__ = ["TrainOptions", "RunFinishedError", "train", "train_one_epoch", "set_random_seed"]
 
 # Fault injection for tests: SIGKILL this process right after the given global iteration.
 _KILL_AT_ITER = int(os.environ.get("PYSKL_FAULT_KILL_AT_ITER", "0") or 0)
 
 # Keys that may change between a run and its resumption (where it writes, not what it computes).
 RESUME_IGNORED_KEYS = ("work_dir", "resume_from", "load_from", "log_config", "log_level")
+
+
+class RunFinishedError(RuntimeError):
+    """``--resume`` of a run that has already trained all its epochs."""
 
 
 @dataclass
@@ -174,7 +178,9 @@ def train_one_epoch(loop: _Loop, loader: Any) -> dict[str, float]:
         window_n += 1
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{logged['loss']:.4f}", lr=f"{lr:.2e}")
+            left = (total - i - 1) + (rt.total_epochs - loop.epoch - 1) * total
+            bar.set_postfix(loss=f"{logged['loss']:.4f}", lr=f"{lr:.2e}",
+                            run_eta=format_duration(run_eta(time.time() - t_start, i + 1, left)))
         if window_n == rt.log_interval or i + 1 == total:
             means = {k: v / window_n for k, v in window.items()}
             keys = sorted(means)
@@ -184,8 +190,10 @@ def train_one_epoch(loop: _Loop, loader: Any) -> dict[str, float]:
                       "memory": round(_memory_mb(env.device)), **means}
             loop.runlog.write(record) if env.is_main else None
             if bar is None and env.is_main:
-                eta = (time.time() - t_start) / (i + 1) * (total - i - 1)
-                logger.info(f"Epoch [{loop.epoch + 1}][{i + 1}/{total}] lr: {lr:.3e}, eta: {eta:.0f}s, "
+                # the whole run: this epoch's rest plus the epochs after it, at this epoch's pace
+                left = (total - i - 1) + (rt.total_epochs - loop.epoch - 1) * total
+                eta = format_duration(run_eta(time.time() - t_start, i + 1, left))
+                logger.info(f"Epoch [{loop.epoch + 1}][{i + 1}/{total}] lr: {lr:.3e}, eta: {eta}, "
                             f"time: {means['time']:.3f}, data_time: {means['data_time']:.3f}, "
                             f"memory: {record['memory']}, "
                             + ", ".join(f"{k}: {means[k]:.4f}" for k in keys if k not in ("time", "data_time")))
@@ -295,6 +303,11 @@ def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_c
     if resume_path is not None:
         ckpt = load_training_checkpoint(resume_path)
         _check_same_config(ckpt, cfg_json, resume_path)
+        if int(ckpt["epoch"]) >= rt.total_epochs:
+            # nothing left to train: say so rather than exit (or re-test) as if it had trained
+            raise RunFinishedError(f"{resume_path}: this run is finished ({ckpt['epoch']} of {rt.total_epochs} "
+                                   f"epochs trained); test it with `pyskl test CONFIG {resume_path}`, or train "
+                                   "again with another --work-dir")
 
     seed = opts.seed
     if ckpt is not None:

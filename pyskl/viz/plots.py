@@ -98,7 +98,7 @@ def plot_confusion_matrix(
     """Confusion matrix PNG from a ``pyskl test --out`` file (or its loaded dict); rows normalised."""
     plt = _figure()
     if not isinstance(results, dict):
-        from ..engine.test import load_results
+        from ..core.results import load_results
 
         results = load_results(results)
     cm = confusion_matrix(results["scores"], results["labels"]).astype(np.float64)

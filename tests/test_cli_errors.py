@@ -1,0 +1,133 @@
+"""Mistakes a person makes on the command line: each gives exit status 2 and one ``error: ...`` line
+naming the file, sample, key or option, with no traceback; ``--debug`` brings the traceback back."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from pyskl.cli import main
+from pyskl.core.results import save_results
+from tests.engine_tiny import write_tiny_config, write_tiny_data
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mistakes")
+    ann = write_tiny_data(root / "tiny.pkl")
+    cfg = write_tiny_config(root, ann)
+    (root / "syntax.py").write_text("model = dict(type='RecognizerGCN'\n")
+    (root / "unknown_type.py").write_text(cfg.read_text().replace("type='STGCN'", "type='STGCNN'"))
+    (root / "bad_kwarg.py").write_text(cfg.read_text().replace("base_channels=8", "base_channels=8, wings=2"))
+    (root / "missing_ann.py").write_text(cfg.read_text().replace(str(ann), str(root / "my_dataset.pkl")))
+    (root / "notes.txt").write_text("just some notes\n")
+    (root / "checkpoint.pth").write_text("this is not a checkpoint\n")
+    (root / "corrupt.pkl").write_bytes(b"\x80\x04\x95garbage that is not a pickle")
+    (root / "list.mp4").write_text("a.mp4 0\nb.mp4 1\n")
+    (root / "dup").mkdir()
+    for name in ("a.avi", "a.mp4"):
+        (root / "dup" / name).write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    unsplit = root / "unsplit.pkl"
+    data = pickle.loads(ann.read_bytes())
+    unsplit.write_bytes(pickle.dumps(data["annotations"]))
+    scores = np.eye(3, dtype=np.float32)
+    save_results(root / "r3.pkl", scores, [0, 1, 2], ["a", "b", "c"])
+    save_results(root / "r2.pkl", scores[:2], [0, 1], ["a", "b"])
+    return root
+
+
+# (argv with {root} for the fixture folder, text the one error line must contain)
+MISTAKES = [
+    ("train {root}/tiny.py --epochs 3", "pyskl train: unrecognized arguments: --epochs 3 (see pyskl train --help)"),
+    ("extract {root}/out.pkl", "pyskl extract: the following arguments are required: out"),
+    ("data convert layout {root}/tiny.pkl {root}/o.pkl --src coco17", "pyskl data convert layout: the following"),
+    ("train {root}/nope.py", "{root}/nope.py"),
+    ("train {root}/syntax.py", "syntax.py:1"),
+    ("train {root}/tiny.pkl", "tiny.pkl: a config file is a PYSKL-style .py"),
+    ("train {root}/notes.txt", "notes.txt"),
+    ("train {root}/tiny.py --cfg-options model.backbone.nope=1", "'nope'"),
+    ("train {root}/tiny.py --cfg-options total_epochs", "total_epochs"),
+    ("train {root}/tiny.py --cfg-options ann_file={root}/x.pkl", "data.train.ann_file=..."),
+    ("train {root}/missing_ann.py", "my_dataset.pkl"),
+    ("train {root}/tiny.py --ann-file {root}/missing.pkl", "missing.pkl"),
+    ("train {root}/tiny.py --ann-file {root}/corrupt.pkl", "corrupt.pkl"),
+    ("train {root}/tiny.py --ann-file {root}/unsplit.pkl", "no split 'xsub_train'"),
+    ("train {root}/tiny.py --ann-file {root}/tiny.pkl --num-classes 2", "--num-classes 2"),
+    ("train {root}/unknown_type.py --device cpu", "'STGCNN'"),
+    ("train {root}/bad_kwarg.py --device cpu", "wings"),
+    ("train {root}/tiny.py --device cpu --resume {root}/gone.pth", "gone.pth"),
+    ("test {root}/tiny.py {root}/gone.pth --device cpu", "gone.pth"),
+    ("test {root}/tiny.py {root}/gone.pth --out {root}/results.txt", "--out {root}/results.txt: a results file"),
+    ("fuse {root}/r3.pkl {root}/r3.pkl --out {root}/fused.csv", "--out {root}/fused.csv"),
+    ("fuse {root}/gone.pkl", "gone.pkl"),
+    ("fuse {root}/tiny.pkl", "tiny.pkl: not a results file"),
+    ("fuse {root}/r3.pkl {root}/r2.pkl", "r2 has 2 samples but r3 has 3"),
+    ("fuse {root}/r3.pkl {root}/r3.pkl --names a b --weights 1", "1 weights for 2 streams"),
+    ("fuse {root}/r3.pkl {root}/corrupt.pkl", "corrupt.pkl"),
+    ("export {root}/tiny.py {root}/gone.pth", "gone.pth"),
+    ("info model {root}/nope.py", "nope.py"),
+    ("vis skeleton {root}/tiny.pkl {root}/o.png --index 99", "--index 99"),
+    ("vis skeleton {root}/tiny.pkl {root}/o.png --frame-dir nobody", "'nobody'"),
+    ("vis confusion {root}/tiny.pkl {root}/cm.png", "tiny.pkl: not a results file"),
+    ("vis skeleton {root}/gone.pkl {root}/o.png", "gone.pkl"),
+    ("extract {root}/list.mp4 {root}/out.pkl", "list.mp4: a text file, not a video"),
+    ("extract {root}/dup {root}/out.pkl", "would both be sample 'a'"),
+    ("extract {root}/nothing_here {root}/out.pkl", "nothing_here"),
+    ("extract {root}/dup {root}/out.mp4", "out.mp4: the output must be an annotation pickle"),
+    ("data convert layout {root}/gone.pkl {root}/o.pkl --src mediapipe33 --dst coco17", "gone.pkl"),
+    ("demo {root}/gone.mp4 {root}/o.mp4 --config {root}/tiny.py --checkpoint none", "gone.mp4"),
+    ("demo {root}/dup/a.mp4 {root}/o.mp4 --config {root}/tiny.py --checkpoint none", "a.mp4: not a readable video"),
+    ("demo {root}/dup/a.mp4 {root}/o.mp4 --config {root}/tiny.py", "tiny.py is not a zoo config"),
+    ("gesture --video {root}/gone.mp4 --checkpoint {root}/checkpoint.pth --headless", "checkpoint.pth"),
+]
+
+
+@pytest.mark.parametrize("argv, expected", MISTAKES, ids=[m[0].split(" {root}/")[0] + ":" + m[1] for m in MISTAKES])
+def test_mistake_gives_one_error_line(files, capsys, argv, expected):
+    args = [a.replace("{root}", str(files)) for a in argv.split()]
+    try:
+        status = main(args)
+    except SystemExit as exit_:  # argparse's usage errors exit from inside the parser
+        status = exit_.code
+    assert status == 2
+    captured = capsys.readouterr()
+    # a warning the command was asked for (the demo's --checkpoint none) may precede the error
+    lines = [line for line in (captured.out + captured.err).strip().splitlines() if not line.startswith("warning: ")]
+    assert len(lines) == 1, captured.out + captured.err
+    assert lines[0].startswith("error: ") and expected.replace("{root}", str(files)) in lines[0], lines[0]
+
+
+def test_debug_shows_the_traceback(files, monkeypatch):
+    from pyskl.config import ConfigError
+
+    with pytest.raises(ConfigError, match="nope.py"):
+        main(["--debug", "train", str(files / "nope.py")])
+    with pytest.raises(ConfigError):
+        main(["train", str(files / "nope.py"), "--debug"])
+    monkeypatch.setenv("PYSKL_DEBUG", "1")
+    with pytest.raises(ConfigError):
+        main(["train", str(files / "nope.py")])
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    import pyskl.commands.info as info
+
+    def broken(args):
+        return {}["missing"]  # a plain lookup failing inside pyskl is a bug, not a user error
+
+    monkeypatch.setattr(info, "run", broken)
+    with pytest.raises(KeyError):
+        main(["info", "model", "x.py"])
+
+
+def test_an_error_in_a_dataloader_worker_is_reported_as_the_original_line():
+    from pyskl.cli import error_line
+    from pyskl.datasets.validation import AnnotationError
+
+    # what torch's DataLoader raises in the main process for an error in a worker
+    wrapped = AnnotationError("Caught AnnotationError in DataLoader worker process 0.\nOriginal Traceback (most "
+                              "recent call last):\n  File \"x.py\", line 1, in f\n    raise AnnotationError(...)\n"
+                              "pyskl.datasets.validation.AnnotationError: my.pkl: sample 'v1': keypoint is NaN\n")
+    assert error_line(wrapped) == "error: my.pkl: sample 'v1': keypoint is NaN"
