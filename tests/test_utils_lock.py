@@ -90,6 +90,7 @@ def test_extract_refuses_a_busy_output(tmp_path, capsys):
 
     videos = tmp_path / "videos"
     videos.mkdir()
+    (videos / "a.mp4").write_bytes(bytes(range(256)))  # never decoded: the lock is taken first
     holder = _holder(f"lock_output({str(tmp_path / 'out.pkl')!r})")
     try:
         assert main(["extract", str(videos), str(tmp_path / "out.pkl"), "--no-progress"]) == 2
