@@ -40,6 +40,8 @@ COPIED = (
     "oracle/pipelines/public/metrics.json",
     "oracle/pipelines/public/metrics.npz",
     "oracle/pipelines/public/samples",
+    "oracle/protogcn/README.md",
+    "oracle/protogcn/common/listings",
 )
 
 
