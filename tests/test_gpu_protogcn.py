@@ -52,9 +52,11 @@ def test_train_step_on_cuda_matches_cpu_float64(no_tf32):
     loss64, g64 = _step(copy.deepcopy(model).double(), x.double(), label)
     loss32, g32 = _step(copy.deepcopy(model), x, label)
     loss_cuda, g_cuda = _step(copy.deepcopy(model).cuda(), x.cuda(), label.cuda())
-    # the CUDA result is as close to float64 as the CPU's float32 one, within 4x (plus a floor)
+    # the CUDA result is as close to float64 as the CPU's float32 one, within 4x (plus a floor). Gradients
+    # compare as one vector: single cancellation-prone entries (conv biases before a train-mode BN) change
+    # with the summation order even between CPU thread counts.
     assert abs(loss_cuda - loss64) <= 4 * abs(loss32 - loss64) + 1e-5
-    for name, ref in g64.items():
-        noise = float((g32[name] - ref).abs().max())
-        err = float((g_cuda[name] - ref).abs().max())
-        assert err <= 4 * noise + 0.03 * float(ref.abs().max()) + 1e-7, (name, err, noise)
+    ref = torch.cat([g.flatten() for g in g64.values()])
+    cpu = torch.cat([g32[k].flatten() for k in g64])
+    cuda = torch.cat([g_cuda[k].flatten() for k in g64])
+    assert float((cuda - ref).norm()) <= 4 * float((cpu - ref).norm()) + 1e-5 * float(ref.norm())
