@@ -168,13 +168,15 @@ def bench(name: str, batch: int, frames: int, iters: int, warmup: int, base: dic
     for mode, table in (("train", train_t), ("eval", eval_t)):
         for key, (sec, cpu) in table.items():
             clips = batch / sec
-            parts = [f"{name:8s} {mode:5s} {key:10s} {sec:7.3f} s/iter (cpu {cpu:7.3f} s) {clips:7.2f} clips/s"]
+            parts = [f"{name:8s} {mode:5s} {key:10s} {sec:7.3f} s/iter (cpu {cpu:7.3f} s) "
+                     f"{clips:7.2f} clips/s"]
             if mode in pyskl:
                 parts.append(f"x{clips / pyskl[mode]:4.2f} vs PYSKL ({pyskl[mode]} clips/s)")
             print("  ".join(parts), flush=True)
         if "baseline" in table:
             (sec, cpu), (bsec, bcpu) = table["prepared"], table["baseline"]
-            print(f"{name:8s} {mode:5s} prepared / baseline time: wall x{sec / bsec:5.3f}, cpu x{cpu / bcpu:5.3f} "
+            print(f"{name:8s} {mode:5s} prepared / baseline time: wall x{sec / bsec:5.3f}, "
+                  f"cpu x{cpu / bcpu:5.3f} "
                   "(< 1: prepared faster)", flush=True)
 
 

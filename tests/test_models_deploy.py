@@ -155,7 +155,8 @@ def test_channels_last_msgcn(channels):
     plain = _trained_looking(MSGCN(3, channels, 8, A_BINARY))
     for x in _inputs(channels):
         for train in (True, False):
-            _assert_same(cf.ChannelsLastMSGCN.from_module(copy.deepcopy(plain)), copy.deepcopy(plain), x, train)
+            converted = cf.ChannelsLastMSGCN.from_module(copy.deepcopy(plain))
+            _assert_same(converted, copy.deepcopy(plain), x, train)
 
 
 @pytest.mark.parametrize("residual", [False, True])
@@ -225,7 +226,8 @@ def _small_recognizer(name: str) -> nn.Module:
     mode = {"msg3d": "binary_adj", "dgstgcn": "random"}.get(name, "spatial")
     backbone = dict(SMALL_MODELS[name], graph_cfg=dict(layout="coco", mode=mode))
     model = build_model(dict(type="RecognizerGCN", backbone=backbone,
-                             cls_head=dict(type="GCNHead", num_classes=5, in_channels=HEAD_CHANNELS.get(name, 32))))
+                             cls_head=dict(type="GCNHead", num_classes=5,
+                                           in_channels=HEAD_CHANNELS.get(name, 32))))
     model = _trained_looking(model)
     randomize_gates(model, ("beta", "add_coeff", "gamma"))
     return model
@@ -298,7 +300,8 @@ def _with_variant() -> nn.Module:
 @pytest.mark.parametrize("mode", ["train", "eval"])
 def test_a_subclass_is_refused_by_name_or_kept_plain(mode):
     model = _with_variant()
-    with pytest.raises(ConversionError, match=r"backbone\.gcn\.1\.gcn \(GCNWithNorm, a subclass of UnitGCN\)"):
+    refused = r"backbone\.gcn\.1\.gcn \(GCNWithNorm, a subclass of UnitGCN\)"
+    with pytest.raises(ConversionError, match=refused):
         prepare(copy.deepcopy(model), "cpu", mode)
     with pytest.warns(UserWarning, match="GCNWithNorm"):
         converted = prepare(copy.deepcopy(model), "cpu", mode, strict=False)

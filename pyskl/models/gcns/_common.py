@@ -55,7 +55,8 @@ class PersonwiseBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5:
-            raise ValueError(f"{type(self).__name__} expects x of shape [N, M, T, V, C], got {tuple(x.shape)}")
+            raise ValueError(f"{type(self).__name__} expects x of shape [N, M, T, V, C], "
+                             f"got {tuple(x.shape)}")
         n, m = x.shape[:2]
         x = self.forward_persons(self.normalize_input(x))
         return x.contiguous().reshape((n, m) + x.shape[1:])
