@@ -1,20 +1,20 @@
 """Training-step and eval throughput (clips/s) of GCN models at PYSKL's benchmark shapes.
 
-Usage: ``python benchmarks/bench_models.py [--models stgcnpp ctrgcn msg3d] [--batch 16] [--iters 5]``
+Usage: ``python benchmarks/bench_models.py [--models stgcnpp ctrgcn msg3d] [--batch 16] [--iters 5]
+[--baseline DIR] [--plain]``
 
 For each model it measures, in the same run and interleaved iteration by iteration (so background
-load hits both equally):
-  * ``reference``: PYSKL's formulation (NCHW activations, ``einsum`` graph conv) where the model has
-    one (``set_reference_mode``), run as PYSKL runs it: the whole batch in one backbone pass;
-  * ``fast``: our default path (channels-last activations, graph conv as one matmul; in eval the
-    backbone takes a few clips per pass, ``RecognizerGCN.cpu_inference_frames``);
-  * eval also ``fast+fused``: BatchNorm folded into the preceding convs (``fuse_conv_bn``), what
-    ``pyskl test`` runs by default;
-  * with ``--compile``: eval ``fast+fused+compile`` (``pyskl test --compile``: Inductor, frozen weights)
-    and train ``fast+compile`` (``pyskl train --compile``).
-It checks that the variants give the same eval logits and prints ratios against the reference and
-against PYSKL's own figures measured on these machines (../shared/oracle/models/README.md, 2 threads).
-Like the ``pyskl`` CLI it makes glibc keep freed blocks (``pyskl.utils.malloc``; both variants get it);
+load hits every variant equally):
+  * ``prepared``: the model as ``pyskl train`` / ``pyskl test`` run it, ``deploy.prepare(model,
+    device, 'train' | 'eval')`` (eval: BatchNorm folded, the CPU forms, person passes);
+  * with ``--plain``: the model as built (PYSKL's formulation, no conversion);
+  * with ``--baseline DIR``: the same model from another checkout of pyskl at DIR (for example a
+    ``git worktree`` of an older commit), run as that checkout's ``pyskl train`` / ``pyskl test`` ran it:
+    for checkouts without ``pyskl.models.deploy``, its default path in training and
+    ``fuse_conv_bn`` in eval. Ratios ``prepared`` / ``baseline`` are printed.
+It checks that the variants give the same eval logits and prints ratios against PYSKL's own figures
+measured on these machines (../shared/oracle/models/README.md, 2 threads).
+Like the ``pyskl`` CLI it makes glibc keep freed blocks (``pyskl.utils.malloc``; every variant gets it);
 ``--no-malloc-tuning`` measures without.
 Train step = forward + PYSKL's loss + backward + SGD(momentum 0.9, nesterov, wd 5e-4) step.
 ``--device cuda`` times the same variants on a GPU (synchronised, TF32 off so outputs stay comparable);
@@ -33,9 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyskl.engine.test import prepare_for_inference  # noqa: E402
 from pyskl.models import MODELS, build_model  # noqa: E402
-from pyskl.models.gcns.blocks import fuse_conv_bn, set_reference_mode  # noqa: E402
+from pyskl.models.deploy import prepare  # noqa: E402
 from pyskl.utils.malloc import keep_freed_blocks  # noqa: E402
 
 NTU = dict(layout="nturgb+d", mode="spatial")
@@ -53,39 +52,47 @@ PYSKL_CLIPS_PER_S = {
 }
 
 
+def recognizer_cfg(name: str) -> dict:
+    return dict(type="RecognizerGCN", backbone=MODEL_CFGS[name],
+                cls_head=dict(type="GCNHead", num_classes=60, in_channels=HEAD_CHANNELS[name]))
+
+
 def build(name: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_model(dict(type="RecognizerGCN", backbone=MODEL_CFGS[name],
-                            cls_head=dict(type="GCNHead", num_classes=60, in_channels=HEAD_CHANNELS[name])))
+    return build_model(recognizer_cfg(name))
 
 
-def has_reference_mode(model: torch.nn.Module) -> bool:
-    return any(hasattr(m, "reference_mode") for m in model.modules())
+def import_baseline(path: str) -> dict:
+    """The ``pyskl`` modules of the checkout at ``path``, imported beside this one (``sys.modules``
+    entries of both are kept apart)."""
+    mine = {k: v for k, v in sys.modules.items() if k == "pyskl" or k.startswith("pyskl.")}
+    for key in mine:
+        del sys.modules[key]
+    sys.path.insert(0, str(Path(path).resolve()))
+    try:
+        import pyskl.models  # noqa: F401  (the baseline's)
+        import pyskl.models.gcns.blocks  # noqa: F401
+        try:
+            import pyskl.models.deploy  # noqa: F401
+        except ImportError:
+            pass
+    finally:
+        sys.path.pop(0)
+        base = {k: sys.modules.pop(k) for k in list(sys.modules) if k == "pyskl" or k.startswith("pyskl.")}
+        sys.modules.update(mine)
+    return base
 
 
-def compiled_backbone(model: torch.nn.Module) -> torch.nn.Module:
-    """``model`` with its backbone wrapped by ``torch.compile`` (recognizer methods stay plain Python)."""
-    model.backbone = torch.compile(model.backbone)
-    return model
-
-
-def sgemm_peak_gmacs(size: int = 2048, iters: int = 5) -> float:
-    """This machine's fp32 matmul rate now (10^9 multiply-accumulates/s, median of ``iters``): the
-    ceiling for models whose work is GEMM-like convolutions."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - start)
-    return size ** 3 / statistics.median(times) / 1e9
-
-
-def macs_per_clip(model: torch.nn.Module, frames: int) -> float:
-    from pyskl.analysis.complexity import count_flops
-
-    return count_flops(copy.deepcopy(model).cpu(), torch.randn(1, 1, 2, frames, 25, 3)).macs
+def baseline_models(base: dict, name: str, state: dict, device: torch.device) -> tuple:
+    """(train model, eval model) of the baseline checkout, with ``state`` loaded."""
+    def fresh():
+        model = base["pyskl.models"].build_model(recognizer_cfg(name)).to(device)
+        model.load_state_dict(state)
+        return model
+    if "pyskl.models.deploy" in base:
+        deploy = base["pyskl.models.deploy"]
+        return deploy.prepare(fresh(), device, "train"), deploy.prepare(fresh(), device, "eval")
+    return fresh(), base["pyskl.models.gcns.blocks"].fuse_conv_bn(fresh().eval())
 
 
 def synchronize(device: torch.device) -> None:
@@ -133,61 +140,44 @@ def interleaved(steps: dict, iters: int, warmup: int) -> dict[str, tuple[float, 
     return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in steps}
 
 
-def bench(name: str, batch: int, frames: int, iters: int, warmup: int, compile_: bool = False,
-          device: torch.device = torch.device("cpu")) -> None:
+def bench(name: str, batch: int, frames: int, iters: int, warmup: int, base: dict | None = None,
+          plain: bool = False, device: torch.device = torch.device("cpu")) -> None:
     x = torch.randn(batch, 1, 2, frames, 25, 3, device=device)
     label = torch.randint(0, 60, (batch, 1), device=device)
-    fast = build(name).to(device)
-    ref = None
-    if has_reference_mode(fast):
-        ref = set_reference_mode(copy.deepcopy(fast), True)
-        ref.cpu_inference_frames = None
-    variants = {"fast": fast} if ref is None else {"reference": ref, "fast": fast}
+    model = build(name).to(device)
+    state = copy.deepcopy(model.state_dict())
+    train_models = {"prepared": prepare(copy.deepcopy(model), device, "train")}
+    eval_models = {"prepared": prepare(copy.deepcopy(model), device, "eval")}
+    if plain:
+        train_models["plain"], eval_models["plain"] = copy.deepcopy(model), copy.deepcopy(model).eval()
+    if base is not None:
+        train_models["baseline"], eval_models["baseline"] = baseline_models(base, name, state, device)
 
-    for m in variants.values():
-        m.eval()
-    fused = fuse_conv_bn(copy.deepcopy(fast).eval())
     with torch.no_grad():
-        outs = {k: m(x[:2]) for k, m in {**variants, "fast+fused": fused}.items()}
-    base = outs.get("reference", outs["fast"])
-    diffs = {k: (v - base).abs().max().item() for k, v in outs.items()}
-    print(f"\n{name}: batch {batch}, input {list(x.shape)}; eval logits max|diff| vs reference: "
-          + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()))
+        outs = {k: m(x[:2]) for k, m in eval_models.items()}
+    diffs = {k: (v - outs["prepared"]).abs().max().item() for k, v in outs.items() if k != "prepared"}
+    print(f"\n{name}: batch {batch}, input {list(x.shape)}; eval logits max|diff| vs prepared: "
+          + (", ".join(f"{k} {v:.2e}" for k, v in diffs.items()) or "-"))
 
-    eval_models = {**variants, "fast+fused": fused}
-    if compile_:
-        eval_models["fast+fused+compile"] = prepare_for_inference(copy.deepcopy(fast), compile_=True)
-    eval_steps = {k: make_eval_step(m, x) for k, m in eval_models.items()}
-    eval_t = interleaved(eval_steps, iters, warmup)
-    train_models = {k: copy.deepcopy(m).train() for k, m in variants.items()}
-    if compile_:
-        train_models["fast+compile"] = compiled_backbone(copy.deepcopy(fast).train())
-    train_steps = {k: make_train_step(m, x, label) for k, m in train_models.items()}
-    train_t = interleaved(train_steps, iters, warmup)
+    eval_t = interleaved({k: make_eval_step(m, x) for k, m in eval_models.items()}, iters, warmup)
+    train_t = interleaved({k: make_train_step(m.train(), x, label) for k, m in train_models.items()},
+                          iters, warmup)
 
     on_cpu = device.type == "cpu"
     pyskl = PYSKL_CLIPS_PER_S.get(name, {}) if on_cpu else {}
-    macs = macs_per_clip(fast, frames)
-    best_eval = batch / min(sec for sec, _ in eval_t.values())
-    if on_cpu:
-        peak = sgemm_peak_gmacs()
-        print(f"{name}: {macs / 1e9:.3f} GMACs per clip; best eval {best_eval * macs / 1e9:.1f} GMAC/s vs "
-              f"this machine's fp32 sgemm {peak:.1f} GMAC/s now (an eval ceiling of {peak * 1e9 / macs:.1f} "
-              "clips/s)")
-    else:
-        print(f"{name}: {macs / 1e9:.3f} GMACs per clip; best eval {best_eval * macs / 1e9:.1f} GMAC/s "
-              f"on {device}")
     for mode, table in (("train", train_t), ("eval", eval_t)):
-        ref = table.get("reference")
         for key, (sec, cpu) in table.items():
             clips = batch / sec
-            parts = [f"{name:8s} {mode:5s} {key:18s} {sec:7.3f} s/iter (cpu {cpu:7.3f} s) "
+            parts = [f"{name:8s} {mode:5s} {key:10s} {sec:7.3f} s/iter (cpu {cpu:7.3f} s) "
                      f"{clips:7.2f} clips/s"]
-            if ref is not None:
-                parts.append(f"x{ref[0] / sec:4.2f} vs reference (cpu time x{ref[1] / cpu:4.2f})")
             if mode in pyskl:
                 parts.append(f"x{clips / pyskl[mode]:4.2f} vs PYSKL ({pyskl[mode]} clips/s)")
             print("  ".join(parts), flush=True)
+        if "baseline" in table:
+            (sec, cpu), (bsec, bcpu) = table["prepared"], table["baseline"]
+            print(f"{name:8s} {mode:5s} prepared / baseline time: wall x{sec / bsec:5.3f}, "
+                  f"cpu x{cpu / bcpu:5.3f} "
+                  "(< 1: prepared faster)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd variants")
+    parser.add_argument("--plain", action="store_true", help="also time the unconverted model")
+    parser.add_argument("--baseline", help="another pyskl checkout to time side by side")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     parser.add_argument("--no-malloc-tuning", dest="malloc_tuning", action="store_false",
                         help="keep glibc's default allocator thresholds (the pyskl CLI raises them)")
@@ -214,12 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, {args.threads} threads, "
           f"median of {args.iters} after {args.warmup} warm-up; glibc keeps freed blocks "
           f"(as the pyskl CLI): {tuned}")
+    base = import_baseline(args.baseline) if args.baseline else None
     for name in args.models:
         backbone = MODEL_CFGS[name]["type"]
         if backbone not in MODELS:
             print(f"\n{name}: {backbone} is not registered; skipped")
             continue
-        bench(name, args.batch, args.frames, args.iters, args.warmup, args.compile, device)
+        bench(name, args.batch, args.frames, args.iters, args.warmup, base, args.plain, device)
     return 0
 
 

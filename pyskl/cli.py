@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_process() -> None:
     """The process settings every ``pyskl`` command runs with; call before torch is imported."""
-    # OpenMP threads that busy-wait make a shared or oversubscribed CPU crawl (10x slower measured on
-    # 2 busy cores); waiting passively costs little when idle.
+    # OpenMP threads that busy-wait make a shared or oversubscribed CPU crawl; waiting passively
+    # costs little when idle.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from .utils.malloc import keep_freed_blocks
 

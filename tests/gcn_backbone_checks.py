@@ -126,19 +126,22 @@ def randomize_gates(module: torch.nn.Module, names: tuple[str, ...], seed: int =
 
 
 def fast_and_reference(net: torch.nn.Module, x: torch.Tensor, mode: str) -> list:
-    """[(output, grads)] of the fast path and of PYSKL's formulation (``set_reference_mode``), in float64
-    (no float32 ReLU-mask flips). ``mode``: 'inference' (no autograd), 'eval', or 'train' (grads of every
-    parameter and of the input)."""
+    """[(output, grads)] of the CPU-prepared model (``deploy.prepare``) and of the model as built
+    (PYSKL's formulation), in float64 (no float32 ReLU-mask flips). ``mode``: 'inference' (the eval
+    forms, BN folded, no autograd), 'eval' (the train forms in eval mode, as validation runs them), or
+    'train' (grads of every parameter and of the input)."""
     import copy
 
-    from pyskl.models.gcns.blocks import set_reference_mode
+    from pyskl.models.deploy import prepare
 
     train = mode == "train"
     results = []
-    for reference in (False, True):
-        model = set_reference_mode(copy.deepcopy(net).double().train(train), reference)
+    for converted in (True, False):
+        model = copy.deepcopy(net).double().train(train)
+        if converted:
+            model = prepare(model, "cpu", "eval" if mode == "inference" else "train").train(train)
         inp = x.detach().double().clone().requires_grad_(train)  # a fresh leaf per run
-        with torch.set_grad_enabled(mode != "inference"):  # inference: the BN-folded eval path
+        with torch.set_grad_enabled(mode != "inference"):
             out = model(inp)
         grads = {}
         if train:

@@ -83,7 +83,8 @@ def _randomised(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 
 @pytest.mark.parametrize("mode", ["inference", "eval", "train"])
 def test_fast_path_equals_pyskl_formulation(mode):
-    """Channels-last blocks, merged subsets and accumulated bmm == PYSKL's per-subset NCHW path."""
+    """The CPU forms (channels-last, merged subsets, accumulated bmm, folded BN) == PYSKL's per-subset
+    NCHW formulation of the model as built."""
     torch.manual_seed(0)
     net = _randomised(build_model(dict(type="CTRGCN", graph_cfg=GRAPH, base_channels=8, num_stages=4,
                                        inflate_stages=[3], down_stages=[3])))
@@ -98,12 +99,12 @@ def test_fast_path_equals_pyskl_formulation(mode):
 def test_fused_eval_model_keeps_outputs():
     import copy
 
-    from pyskl.models.gcns.blocks import fuse_conv_bn
+    from pyskl.models.deploy import fold_batch_norms
 
     torch.manual_seed(0)
     net = _randomised(build_model(dict(type="CTRGCN", graph_cfg=GRAPH, base_channels=8, num_stages=3,
                                        inflate_stages=[3], down_stages=[3]))).eval()
-    fused = fuse_conv_bn(copy.deepcopy(net))
+    fused = fold_batch_norms(copy.deepcopy(net))
     x = torch.randn(2, 2, 12, 25, 3)
     with torch.no_grad():
         torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-4)
@@ -111,7 +112,7 @@ def test_fused_eval_model_keeps_outputs():
 
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_shared_matrix_bmm_matches_matmul(channels_last):
-    from pyskl.models.gcns.blocks import shared_matrix_bmm
+    from pyskl.models.gcns.cpu_forms import shared_matrix_bmm
 
     torch.manual_seed(0)
     x = torch.randn(3, 5, 4, 6, dtype=torch.float64)

@@ -91,21 +91,6 @@ def test_window_graph_tiles_neighbourhood_over_time():
     np.testing.assert_array_equal(one_hop, np.tile(block, (3, 3)))
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-@pytest.mark.parametrize("frames", [1, 2, 7, 8])
-def test_temporal_max_pool_equals_max_pool2d(stride, frames):
-    from pyskl.models.gcns.msg3d import TemporalMaxPool
-
-    x = torch.randn(2, 3, frames, 5, requires_grad=True)
-    fast = TemporalMaxPool((3, 1), (stride, 1), (1, 0))(x)
-    ref = torch.nn.MaxPool2d((3, 1), (stride, 1), (1, 0))(x)
-    torch.testing.assert_close(fast, ref, rtol=0, atol=0)
-    weights = torch.randn_like(ref)
-    (grad_fast,) = torch.autograd.grad((fast * weights).sum(), x)
-    (grad_ref,) = torch.autograd.grad((ref * weights).sum(), x)
-    torch.testing.assert_close(grad_fast, grad_ref)
-
-
 def _randomised_small_msg3d() -> torch.nn.Module:
     torch.manual_seed(0)
     net = build_model(dict(type="MSG3D", graph_cfg=GRAPH, base_channels=12, num_gcn_scales=3,
@@ -121,8 +106,8 @@ def _randomised_small_msg3d() -> torch.nn.Module:
 
 @pytest.mark.parametrize("train", [False, True])
 def test_channels_last_path_equals_pyskl_layout(train):
-    """Channels-last blocks (strided-view windows, permute-free aggregation) == PYSKL's NCHW path,
-    outputs and every gradient, in float64 (no float32 ReLU-mask flips)."""
+    """The CPU forms (channels-last strided-view windows, permute-free aggregation) == PYSKL's NCHW
+    formulation, outputs and every gradient, in float64 (no float32 ReLU-mask flips)."""
     net = _randomised_small_msg3d()
     x = torch.randn(2, 2, 9, 25, 3, dtype=torch.float64)
     (fast, fast_grads), (ref, ref_grads) = fast_and_reference(net, x, "train" if train else "eval")
@@ -134,10 +119,10 @@ def test_channels_last_path_equals_pyskl_layout(train):
 def test_fused_eval_model_keeps_outputs():
     import copy
 
-    from pyskl.models.gcns.blocks import fuse_conv_bn
+    from pyskl.models.deploy import fold_batch_norms
 
     net = _randomised_small_msg3d().eval()
-    fused = fuse_conv_bn(copy.deepcopy(net))
+    fused = fold_batch_norms(copy.deepcopy(net))
     # the window-collapsing Conv3d takes its BN too
     assert all(isinstance(block.out_bn, torch.nn.Identity) for block in fused.gcn3d1.gcn3d)
     x = torch.randn(2, 2, 12, 25, 3)
@@ -145,38 +130,3 @@ def test_fused_eval_model_keeps_outputs():
         torch.testing.assert_close(fused(x), net(x), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("size,stride,dilation", [(3, 1, 1), (5, 2, 1), (3, 1, 2), (3, 2, 3)])
-def test_unfold_channels_last_equals_nchw(size, stride, dilation):
-    unfold = UnfoldTemporalWindows(size, stride, dilation)
-    x = torch.randn(2, 4, 11, 5, dtype=torch.float64, requires_grad=True)
-    ref = unfold(x)
-    out = unfold(x.contiguous(memory_format=torch.channels_last))
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(out, ref, rtol=0, atol=0)
-    g = torch.randn_like(ref)
-    (grad_ref,) = torch.autograd.grad((ref * g).sum(), x)
-    (grad_out,) = torch.autograd.grad((out * g).sum(), x)
-    torch.testing.assert_close(grad_out, grad_ref)
-
-
-def test_multiscale_aggregate_channels_last_equals_einsum():
-    from pyskl.models.gcns.msg3d import multiscale_aggregate
-
-    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
-    A = torch.rand(2, 5, 5, dtype=torch.float64)
-    expected = torch.einsum("kvu,nctv->nkctu", A, x).reshape(2, 6, 4, 5)
-    torch.testing.assert_close(multiscale_aggregate(x, A), expected)
-    out = multiscale_aggregate(x.contiguous(memory_format=torch.channels_last), A)
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(out, expected)
-
-
-@pytest.mark.parametrize("stride", [1, 2])
-def test_temporal_max_pool_channels_last(stride):
-    from pyskl.models.gcns.msg3d import TemporalMaxPool
-
-    x = torch.randn(2, 3, 7, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
-    out = TemporalMaxPool((3, 1), (stride, 1), (1, 0))(x)
-    ref = torch.nn.MaxPool2d((3, 1), (stride, 1), (1, 0))(x.detach().contiguous())
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(out, ref, rtol=0, atol=0)

@@ -108,10 +108,18 @@ def test_golden_state_dict_layout(name):
     assert sum(p.numel() for p in model.cls_head.parameters()) == listing["param_count_head"]
 
 
+def _as_run(model: nn.Module, form: str) -> nn.Module:
+    """``model`` as built ('plain') or as ``pyskl train`` runs it on the CPU ('train-prepared')."""
+    from pyskl.models.deploy import prepare
+
+    return model if form == "plain" else prepare(copy.deepcopy(model), "cpu", "train")
+
+
+@pytest.mark.parametrize("form", ["plain", "train-prepared"])
 @pytest.mark.parametrize("name", _golden_names())
-def test_golden_outputs(name):
+def test_golden_outputs(name, form):
     model, meta, _, io = _build_golden(name)
-    model.eval()
+    model = _as_run(model, form).eval()
     x = torch.from_numpy(io["input"])  # N, NC=2, ...
     n, nc = x.shape[:2]
     with torch.no_grad():
@@ -133,7 +141,8 @@ def test_golden_outputs(name):
 
 @pytest.mark.parametrize("name", _golden_names())
 def test_golden_scores_after_inference_prep(name):
-    """What ``pyskl test`` runs (BNs folded into the convs) still gives PYSKL's scores."""
+    """What ``pyskl test`` runs (``deploy.prepare(.., 'eval')``: BNs folded, CPU forms, person passes)
+    still gives PYSKL's scores."""
     import copy
 
     from pyskl.engine.test import prepare_for_inference
@@ -145,13 +154,14 @@ def test_golden_scores_after_inference_prep(name):
     _close(scores, io["nc1_scores"], 1e-5, "nc1 scores, BN folded")
 
 
+@pytest.mark.parametrize("form", ["plain", "train-prepared"])
 @pytest.mark.parametrize("name", _golden_names())
-def test_golden_train_mode(name):
+def test_golden_train_mode(name, form):
     model, meta, _, io = _build_golden(name)
     if "train_mode" not in meta:
         pytest.skip(f"{name} has no train-mode record")
     record = meta["train_mode"]
-    model = copy.deepcopy(model).train()
+    model = _as_run(copy.deepcopy(model), form).train()
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.eval()
@@ -268,10 +278,11 @@ def test_recognizer3d_clip_layout():
          inflate_stages=[], down_stages=[]),
     dict(type="CTRGCN", graph_cfg=dict(layout="coco", mode="spatial"), base_channels=16, num_stages=2,
          inflate_stages=[], down_stages=[]),
-    dict(type="SGN", num_joints=17, T=12, base_channels=2),  # no forward_persons: passes of whole clips
 ])
-def test_cpu_inference_runs_the_backbone_a_few_clips_at_a_time_with_the_same_scores(backbone):
+def test_person_passes_run_the_backbone_a_few_clips_at_a_time_with_the_same_scores(backbone):
     from gcn_backbone_checks import randomize_norms
+
+    from pyskl.models.deploy import PersonPassRecognizerGCN
 
     model = build_model(dict(type="RecognizerGCN", backbone=backbone,
                              cls_head=dict(type="GCNHead", num_classes=5, in_channels=16)))
@@ -280,17 +291,11 @@ def test_cpu_inference_runs_the_backbone_a_few_clips_at_a_time_with_the_same_sco
     with torch.no_grad():
         want = model.predict(x)
         seen = []
-        per_person = hasattr(model.backbone, "forward_persons")
-        if per_person:
-            forward_persons = model.backbone.forward_persons
-            model.backbone.forward_persons = lambda p: seen.append(p.shape[0]) or forward_persons(p)
-        else:
-            model.backbone.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].shape[0]))
-        model.cpu_inference_frames = 2 * 2 * 12  # two clips of 2 persons per pass
-        got = model.predict(x)
-        model.cpu_inference_frames = None  # the whole batch in one pass
-        model.predict(x)
-    assert seen == ([4, 4, 4, 12] if per_person else [2, 2, 2, 6])
+        forward_persons = model.backbone.forward_persons
+        model.backbone.forward_persons = lambda p: seen.append(p.shape[0]) or forward_persons(p)
+        got = PersonPassRecognizerGCN.from_module(model, 2 * 2 * 12).predict(x)  # two clips per pass
+        PersonPassRecognizerGCN.from_module(model, None).predict(x)  # the whole batch in one pass
+    assert seen == [4, 4, 4, 12]
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -304,6 +309,8 @@ def test_cpu_inference_runs_the_backbone_a_few_clips_at_a_time_with_the_same_sco
 def test_padded_persons_give_the_scores_of_the_plain_backbone(backbone, channels):
     from gcn_backbone_checks import randomize_norms
 
+    from pyskl.models.deploy import prepare
+
     graph = dict(layout="nturgb+d", mode="binary_adj" if backbone["type"] == "MSG3D" else "spatial")
     model = build_model(dict(type="RecognizerGCN", backbone=dict(backbone, graph_cfg=graph),
                              cls_head=dict(type="GCNHead", num_classes=5, in_channels=channels)))
@@ -312,6 +319,6 @@ def test_padded_persons_give_the_scores_of_the_plain_backbone(backbone, channels
     x[::2, :, 1] = 0  # one-person samples padded in the second slot
     x[1, :, 0] = 0  # and one in the first
     with torch.no_grad():
-        got = model.predict(x)
         want = torch.softmax(model.cls_head(model.backbone(x[:, 0])), -1)
+        got = prepare(model, "cpu", "eval").predict(x)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)

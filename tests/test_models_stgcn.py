@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from gcn_backbone_checks import randomize_norms
 
 from pyskl.models import build_model
-from pyskl.models.gcns.blocks import (MSTCN, UnitGCN, UnitTCN, graph_conv, graph_conv_reference,
-                                      split_prefixed)
+from pyskl.models.gcns.blocks import MSTCN, UnitGCN, UnitTCN, split_prefixed
 from pyskl.models.gcns.stgcn import STGCN
 from pyskl.utils import Graph
 
@@ -21,28 +19,6 @@ def test_split_prefixed():
         split_prefixed(dict(adaptive="init"))
     with pytest.raises(TypeError, match="gcn_adaptve|adaptve"):
         STGCN(graph_cfg=NTU, adaptve="init")
-
-
-def test_graph_conv_matches_reference():
-    torch.manual_seed(0)
-    x, A = torch.randn(3, 3, 5, 7, 17, dtype=torch.float64), torch.randn(3, 17, 17, dtype=torch.float64)
-    torch.testing.assert_close(graph_conv(x, A), graph_conv_reference(x, A))
-
-
-def test_graph_conv_channels_last_values_and_gradients():
-    from pyskl.models.gcns.blocks import graph_conv_channels_last
-
-    torch.manual_seed(0)
-    k, c = 3, 4
-    y = torch.randn(2, k * c, 5, 6, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
-    A = torch.randn(k, 6, 6, dtype=torch.float64)
-    expected = graph_conv_reference(y.contiguous().view(2, k, c, 5, 6), A)
-    torch.testing.assert_close(graph_conv_channels_last(y, A), expected)
-    with torch.no_grad():  # the inference branch
-        torch.testing.assert_close(graph_conv_channels_last(y, A), expected)
-    y.requires_grad_()
-    A.requires_grad_()
-    assert torch.autograd.gradcheck(graph_conv_channels_last, (y, A))
 
 
 @pytest.mark.parametrize("adaptive", [None, "init", "offset", "importance"])
@@ -144,89 +120,3 @@ def test_stgcnpp_backward_all_params():
     losses = model.loss(model(torch.randn(2, 1, 2, 8, 17, 3)), torch.tensor([[1], [3]]))
     losses["loss_cls"].backward()
     assert all(p.grad is not None for p in model.parameters())
-
-
-def _randomised_stgcnpp(**gcn_kwargs):
-    torch.manual_seed(0)
-    gcn_kwargs = gcn_kwargs or dict(gcn_adaptive="init", gcn_with_res=True)
-    net = STGCN(graph_cfg=dict(layout="coco", mode="spatial"), **gcn_kwargs,
-                tcn_type="mstcn", base_channels=16, num_stages=4, inflate_stages=[3], down_stages=[3])
-    return randomize_norms(net)
-
-
-def test_fast_path_equals_reference_eval_and_train():
-    import copy
-
-    from pyskl.models.gcns.blocks import set_reference_mode
-
-    fast = _randomised_stgcnpp()
-    ref = set_reference_mode(copy.deepcopy(fast), True)
-    x = torch.randn(2, 2, 12, 17, 3)
-    torch.testing.assert_close(fast.eval()(x), ref.eval()(x), rtol=1e-5, atol=1e-5)
-    fast.train()
-    ref.train()
-    (fast(x) ** 2).mean().backward()
-    (ref(x) ** 2).mean().backward()
-    grads_ref = dict(ref.named_parameters())
-    for key, p in fast.named_parameters():
-        torch.testing.assert_close(p.grad, grads_ref[key].grad, rtol=1e-4, atol=1e-6, msg=key)
-    sd_ref = ref.state_dict()
-    for key, value in fast.state_dict().items():  # merged branch BNs wrote their running stats back
-        torch.testing.assert_close(value, sd_ref[key], rtol=1e-5, atol=1e-6, msg=key)
-
-
-@pytest.mark.parametrize("gcn_kwargs", [
-    dict(gcn_adaptive="init", gcn_with_res=True),  # ST-GCN++: residual conv (inflate) and identity
-    dict(gcn_adaptive="importance"),  # ST-GCN: no residual inside the unit
-    dict(gcn_adaptive="offset", gcn_with_res=True, gcn_conv_pos="post"),  # graph before conv: BN kept
-])
-def test_fuse_conv_bn_same_outputs(gcn_kwargs):
-    import copy
-
-    from pyskl.models.gcns.blocks import fuse_conv_bn, set_reference_mode
-
-    net = _randomised_stgcnpp(**gcn_kwargs).eval()
-    fused = fuse_conv_bn(copy.deepcopy(net))
-    assert len(fused.state_dict()) < len(net.state_dict())
-    x = torch.randn(2, 2, 12, 17, 3)
-    with torch.no_grad():
-        want = net(x)
-        torch.testing.assert_close(fused(x), want, rtol=1e-4, atol=1e-4)
-        torch.testing.assert_close(set_reference_mode(fused, True)(x), want, rtol=1e-4, atol=1e-4)
-    with pytest.raises(RuntimeError, match="eval"):
-        fuse_conv_bn(_randomised_stgcnpp().train())
-
-
-@pytest.mark.parametrize("data_bn_type", ["VC", "MVC"])
-def test_padding_persons_share_one_pass_per_slot(data_bn_type):
-    model = build_model(dict(type="RecognizerGCN", backbone=dict(
-        type="STGCN", graph_cfg=dict(layout="coco", mode="spatial"), gcn_adaptive="init", gcn_with_res=True,
-        tcn_type="mstcn", base_channels=16, num_stages=4, inflate_stages=[3], down_stages=[3],
-        data_bn_type=data_bn_type), cls_head=dict(type="GCNHead", num_classes=5, in_channels=32)))
-    randomize_norms(model).eval()
-    x = torch.randn(4, 2, 2, 12, 17, 3)
-    x[::2, :, 1] = 0  # one-person samples, padded as FormatGCNInput does
-    x[1, 0, 0] = 0  # a padded first slot too: its data-BN'd input differs from the second slot's ('MVC')
-    backbone = model.backbone
-    seen = []
-    forward_persons = backbone.forward_persons
-    backbone.forward_persons = lambda persons: seen.append(persons.shape[0]) or forward_persons(persons)
-    with torch.no_grad():
-        got = model.predict(x)
-        want = model.cls_head(backbone(x.reshape((8,) + x.shape[2:]))).reshape(4, 2, -1)
-    assert seen[0] == 11 + 2  # 11 real persons + one shared zero person per slot, not 16
-    torch.testing.assert_close(got, torch.softmax(want, -1).mean(1), rtol=1e-5, atol=1e-6)
-    # training and autograd keep the plain path
-    model.train()
-    model(x)
-    assert seen[-1] == 16
-
-
-def test_fast_path_is_the_cpu_formulation_and_reference_mode_turns_it_off():
-    from pyskl.models.gcns.blocks import fast_path
-
-    unit = STGCN(graph_cfg=dict(layout="nturgb+d", mode="spatial"))
-    assert fast_path(unit, torch.zeros(1))
-    assert not fast_path(unit, torch.zeros(1, device="meta"))  # any non-CPU device: PYSKL's formulation
-    unit.reference_mode = True
-    assert not fast_path(unit, torch.zeros(1))

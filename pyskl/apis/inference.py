@@ -41,8 +41,9 @@ def init_recognizer(
     the weights stay randomly initialised (only useful to test plumbing).
     ``model.cfg`` holds the config and ``model.test_pipeline`` the composed test pipeline
     (``data.test.pipeline``, else ``test_pipeline``), with ``num_clips`` overridden when given.
-    ``fuse_bn=True`` folds the BatchNorms into their convs: same scores up to float rounding, faster,
-    but the state_dict no longer matches the config's model (for inference only).
+    ``fuse_bn=True`` prepares the model for inference on ``device`` (``pyskl.models.deploy.prepare``:
+    BatchNorms folded into their convs and the device's fast forms): same scores up to float
+    rounding, faster, but the state_dict no longer matches the config's model (for inference only).
     """
     from ..checkpoint import load_checkpoint
     from ..config import load_config
@@ -62,9 +63,9 @@ def init_recognizer(
     model.test_pipeline = build_test_pipeline(cfg, num_clips)
     model = model.to(device).eval()
     if fuse_bn:
-        from ..engine.test import prepare_for_inference
+        from ..models.deploy import prepare
 
-        prepare_for_inference(model)
+        model = prepare(model, device, "eval")
     return model
 
 

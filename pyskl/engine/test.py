@@ -1,8 +1,9 @@
-"""Multi-clip inference over a dataset, gathered exactly across ranks, and the results file.
+"""``pyskl test``: the ``test()`` entry and the one evaluation loop that training's validation shares.
 
-``inference`` runs ``model.predict`` (clip-averaged scores, ``test_cfg.average_clips``) on this rank's
-shard; ``gather_results`` puts every rank's rows back in dataset order. The results file written by
-``save_results`` (``.pkl`` or ``.json``) is what ``pyskl fuse`` reads::
+``run_test`` is that loop: ``inference`` runs ``model.predict`` (clip-averaged scores,
+``test_cfg.average_clips``) on this rank's shard, ``gather_results`` puts every rank's rows back in
+dataset order, and the metrics are computed on them. The results file written by ``save_results``
+(``.pkl`` or ``.json``) is what ``pyskl fuse`` reads::
 
     {"scores": float32 [N, K], "labels": int64 [N], "frame_dir": [str] * N,
      "metrics": {name: value}, "average_clips": str | None}
@@ -132,12 +133,18 @@ def load_results(path: str | Path) -> dict[str, Any]:
 
 def run_test(model: nn.Module, dataset: Any, rt: Any, env: DistEnv, amp: str | None, desc: str,
              seed: int | None = None, out: str | None = None, average_clips: Any = ...,
-             metrics: list[str] | None = None) -> dict[str, float]:
-    """Multi-clip test of ``model`` on ``dataset`` on all ranks; rank 0 writes ``out`` when given."""
+             metrics: list[str] | None = None, loader_settings: dict | None = None) -> dict[str, float]:
+    """Multi-clip evaluation of ``model`` on ``dataset`` on all ranks (``pyskl test`` and validation
+    during training); rank 0 writes ``out`` when given.
+
+    Args:
+        loader_settings: the loader dict (``rt.val_loader`` for validation); default ``rt.test_loader``.
+    """
     from ..core.evaluation import evaluate
     from .data import build_eval_loader, dataset_frame_dirs, dataset_labels
 
-    loader = build_eval_loader(dataset, rt.test_loader, env, seed)
+    settings = rt.test_loader if loader_settings is None else loader_settings
+    loader = build_eval_loader(dataset, settings, env, seed)
     idx, scores = inference(model, loader, env, amp=amp, average_clips=average_clips, desc=desc,
                             renderer=build_heatmap_renderer(getattr(rt, "device_heatmap", None)))
     all_scores = gather_results(idx, scores, len(dataset), env)
@@ -165,22 +172,25 @@ class TestOptions:
     fuse_bn: bool = True
 
 
-def prepare_for_inference(model: nn.Module, fuse_bn: bool = True, compile_: bool = False) -> nn.Module:
-    """``model`` in eval mode with BatchNorms folded into their convs and, optionally, a compiled backbone.
+def prepare_for_inference(model: nn.Module, fuse_bn: bool = True, compile_: bool = False,
+                          device: str | torch.device | None = None) -> nn.Module:
+    """``model`` ready for inference: ``pyskl.models.deploy.prepare(model, device, 'eval')`` (BatchNorms
+    folded unless ``fuse_bn`` is False, the device's fast forms) and, optionally, a compiled backbone.
 
-    Folding gives the same scores up to float rounding (about 1e-6) and makes an ST-GCN++ eval step
-    about 10% faster on CPU (0.885 -> 0.807 s at batch 16, 2 threads); it removes the folded BNs from
-    the state_dict, so use it only on a model that is not saved or trained afterwards.
+    Folding removes the folded BNs from the state_dict, so use the result only for inference.
     ``torch.compile`` wraps the backbone's ``forward_persons`` (which GCN inference calls directly)
     or else the backbone, not the recognizer, because testing calls ``predict``, which a compiled
     ``forward`` would bypass; with Inductor's freezing the weights become constants, so convs get
     prepacked weights.
-    """
-    from ..models.gcns.blocks import fuse_conv_bn
 
-    model.eval()
-    if fuse_bn:
-        fuse_conv_bn(model)
+    Args:
+        device: where the model runs; default: the device of its first parameter.
+    """
+    from ..models.deploy import prepare
+
+    if device is None:
+        device = next(model.parameters(), torch.empty(0)).device
+    model = prepare(model, device, "eval", fold_bn=fuse_bn)
     if compile_:
         import torch._inductor.config as inductor_config
 
@@ -221,7 +231,7 @@ def test(cfg: dict, opts: TestOptions) -> dict[str, float]:
         dataset = build_split_dataset(cfg, "test", num_classes)
         model = build_model(cfg["model"]).to(env.device)
         load_checkpoint(model, ckpt)
-        model = prepare_for_inference(model, opts.fuse_bn, opts.compile)
+        model = prepare_for_inference(model, opts.fuse_bn, opts.compile, env.device)
         logger.info(f"testing {ckpt} on {len(dataset)} samples ({env.world_size} process(es), {env.device})")
         metrics = run_test(model, dataset, rt, env, opts.amp, "test", out=opts.out,
                            average_clips=opts.average_clips, metrics=opts.metrics)

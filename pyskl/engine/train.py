@@ -19,8 +19,7 @@ import torch
 from torch import nn
 
 from ..config import ConfigError, dump_config
-from ..core.evaluation import evaluate
-from .data import build_eval_loader, build_split_dataset, build_train_loader, dataset_labels
+from .data import build_split_dataset, build_train_loader
 from .batch_input import batch_input, build_heatmap_renderer
 from .dist import DistEnv, all_gather_object, all_reduce_mean, barrier, broadcast_object, cleanup, init_dist
 from .logging import RunLog, format_duration, get_logger, run_eta, setup_logging
@@ -29,8 +28,8 @@ from .runtime import RuntimeConfig, read_runtime
 from .state import (CheckpointError, capture_rng_state, config_differences, find_resume_checkpoint, jsonable_config,
                     load_training_checkpoint, restore_rng_state, save_best_checkpoint, save_training_checkpoint,
                     versions)
-from .test import autocast, gather_results, inference, run_test
 from ..utils.lock import clean_stale_temporaries, lock_work_dir
+from .test import autocast, run_test
 
 __all__ = ["TrainOptions", "RunFinishedError", "train", "train_one_epoch", "set_random_seed"]
 
@@ -204,16 +203,6 @@ def train_one_epoch(loop: _Loop, loader: Any) -> dict[str, float]:
     return {k: v / max(total, 1) for k, v in sums.items()}
 
 
-def _evaluate(model: nn.Module, dataset: Any, settings: dict, env: DistEnv, rt: RuntimeConfig,
-              amp: str | None, desc: str, seed: int | None = None) -> tuple[dict[str, float], np.ndarray]:
-    loader = build_eval_loader(dataset, settings, env, seed)
-    idx, scores = inference(model, loader, env, amp=amp, desc=desc,
-                            renderer=build_heatmap_renderer(rt.device_heatmap))
-    all_scores = gather_results(idx, scores, len(dataset), env)
-    labels = dataset_labels(dataset)
-    return evaluate(all_scores, labels, rt.eval_metrics, rt.eval_topk), all_scores
-
-
 def _save(loop: _Loop, work_dir: Path, cfg_json: dict, seed: int) -> Path | None:
     """Checkpoint after epoch ``loop.epoch`` (1-based count of finished epochs); rank 0 writes."""
     rng = all_gather_object(capture_rng_state(), loop.env)  # every rank's streams, by rank
@@ -326,6 +315,7 @@ def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_c
     test_set = build_split_dataset(cfg, "test", num_classes) if (opts.test_last or opts.test_best) else None
 
     from ..models import build_model
+    from ..models.deploy import prepare
 
     net = build_model(cfg["model"]).to(env.device)
     if rt.load_from and ckpt is None:
@@ -337,6 +327,7 @@ def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_c
         from .sync_bn import convert_sync_batchnorm
 
         net = convert_sync_batchnorm(net, env.device)
+    net = prepare(net, env.device, "train")  # the device's fast forms; same parameters and state_dict
     optimizer = build_optimizer(net, rt.optimizer)
     loader = build_train_loader(train_set, rt.train_loader, env, seed)
     schedule = LRSchedule(optimizer, rt.lr_config, rt.total_epochs, len(loader))
@@ -393,7 +384,8 @@ def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_c
         is_last = loop.epoch == rt.total_epochs
         improved = False
         if val_set is not None and (loop.epoch % rt.eval_interval == 0 or is_last):
-            metrics, _ = _evaluate(model, val_set, rt.val_loader, env, rt, opts.amp, f"val epoch {loop.epoch}", seed)
+            metrics = run_test(model, val_set, rt, env, opts.amp, f"val epoch {loop.epoch}", seed,
+                               loader_settings=rt.val_loader)
             results["val"] = metrics
             if env.is_main:
                 logger.info(f"Epoch(val) [{loop.epoch}] " + ", ".join(f"{k}: {v:.4f}" for k, v in metrics.items()))

@@ -3,7 +3,8 @@
 API (DESIGN.md): ``model(x)`` -> per-clip logits; ``model.predict(x)`` -> clip-averaged scores
 [N, K] following ``test_cfg['average_clips']``; ``model.loss(logits, label)`` -> PYSKL's loss dict
 (``top1_acc``, ``top5_acc``, ``loss_cls``). Child names ``backbone`` / ``cls_head`` give PYSKL's
-state_dict keys.
+state_dict keys. Inference speed-ups (batched person passes, BN folding) are not here: they are
+explicit conversions in :mod:`pyskl.models.deploy`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..registry import MODELS
-from .gcns.blocks import memory_format
 
 __all__ = ["BaseRecognizer", "RecognizerGCN", "Recognizer3D", "average_clip"]
 
@@ -33,18 +33,6 @@ def average_clip(cls_score: torch.Tensor, average_clips: str | None = "prob") ->
     if average_clips == "prob":
         return F.softmax(cls_score, dim=2).mean(dim=1)
     return cls_score.mean(dim=1)
-
-
-def _padding_sources(x: torch.Tensor) -> torch.Tensor | None:
-    """For persons [N, M, ...] flattened to N*M: each all-zero person's stand-in (the first all-zero
-    person of its slot), every other person itself; None when no person is all zero."""
-    padding = (x == 0).flatten(2).all(-1)  # N, M
-    if not padding.any():
-        return None
-    n, m = padding.shape
-    index = torch.arange(n * m, device=x.device).view(n, m)
-    first = torch.where(padding, index, n * m).amin(0)  # [M]: first padded person of each slot
-    return torch.where(padding, first.expand(n, m), index).flatten()
 
 
 def _build(cfg: Any) -> nn.Module:
@@ -156,50 +144,6 @@ class RecognizerGCN(BaseRecognizer):
     """
 
     input_ndim = 4  # M, T, V, C
-    #: person-frames (clips x M x T) per backbone pass in CPU inference; None: the whole batch at once.
-    #: Larger batches spill the caches: on 2 Zen 4 cores, 4 clips of 2 x 100 frames per pass ran
-    #: ST-GCN++ 20% and MS-G3D 30% faster than all 16 clips of a batch in one pass.
-    cpu_inference_frames: int | None = 800
-
-    def extract_feat(self, x: torch.Tensor) -> torch.Tensor:
-        """Backbone features of clips [N*clips, M, T, V, C].
-
-        Inference (eval, no autograd) takes two shortcuts that leave the features unchanged up to
-        float rounding, for backbones that split into ``normalize_input`` (the data BN, the only
-        layer that mixes a clip's persons) and ``forward_persons`` (every later layer, per person):
-
-        * all-zero persons (FormatGCNInput's padding of one-person samples) in the same person slot
-          share one pass: after the data BN they are the same input, so a padded sample costs half;
-        * on the CPU the persons go through the blocks a few at a time (``cpu_inference_frames``).
-        """
-        if (self.training or torch.is_grad_enabled() or x.dim() != 5 or torch.jit.is_tracing()
-                or torch.jit.is_scripting() or torch.compiler.is_compiling()):
-            return self.backbone(x)
-        if not (hasattr(self.backbone, "normalize_input") and hasattr(self.backbone, "forward_persons")):
-            return self._in_passes(self.backbone, x, x.shape[1] * x.shape[2])
-        n, m, t = x.shape[:3]
-        persons = self.backbone.normalize_input(x)  # [N*M, C, T, V]
-        source = _padding_sources(x)
-        if source is None:
-            feats = self._in_passes(self.backbone.forward_persons, persons, t)
-        else:
-            kept = torch.unique(source)  # sorted
-            feats = self._in_passes(self.backbone.forward_persons,
-                                    persons[kept].contiguous(memory_format=memory_format(persons)), t)
-            feats = feats[torch.searchsorted(kept, source)]
-        return feats.contiguous().reshape((n, m) + feats.shape[1:])
-
-    def _in_passes(self, fn: Any, x: torch.Tensor, frames_per_item: int) -> torch.Tensor:
-        """``fn(x)``; on the CPU in passes of ``cpu_inference_frames`` frames along dim 0."""
-        if x.device.type != "cpu" or not self.cpu_inference_frames:
-            return fn(x)
-        per_pass = max(1, self.cpu_inference_frames // frames_per_item)
-        if x.shape[0] <= per_pass:
-            return fn(x)
-        parts = [fn(part) for part in x.split(per_pass)]
-        if isinstance(parts[0], tuple):  # several outputs (ProtoGCN): each concatenated
-            return tuple(torch.cat(outputs) for outputs in zip(*parts))
-        return torch.cat(parts)
 
     def _flatten_for_loss(self, logits, label):
         if logits.dim() == 3:

@@ -16,7 +16,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph
-from ._common import PersonwiseBackbone, apply_data_bn, bn_init, build_data_bn, conv_init, make_residual
+from ._common import PersonwiseBackbone, bn_init, build_data_bn, conv_init, make_residual
 from .blocks import MSTCN, UnitTCN, split_prefixed
 
 __all__ = ["UnitAAGCN", "AAGCNBlock", "AAGCN", "unit_aagcn"]
@@ -213,10 +213,6 @@ class AAGCN(PersonwiseBackbone):
         if self.pretrained:
             from ...checkpoint import load_checkpoint
             load_checkpoint(self, self.pretrained, strict=False)
-
-    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""
-        return apply_data_bn(x, self.data_bn, self.data_bn_type)
 
     def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
         """The blocks on data-BN'd persons [P, C, T, V] (from :meth:`normalize_input`)."""

@@ -15,9 +15,8 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.graph import Graph
-from ._common import PersonwiseBackbone, apply_data_bn, bn_init, conv_init, make_residual
-from .blocks import bn_scale_shift, fast_path, foldable_norm, shared_matrix_bmm
-from .msg3d import MSG3DTCN
+from ._common import PersonwiseBackbone, bn_init, conv_init
+from .blocks import MultiScaleTCN, make_residual
 
 __all__ = ["CTRGC", "UnitCTRGCN", "CTRGCNBlock", "CTRGCN", "unit_ctrgcn"]
 
@@ -86,7 +85,6 @@ class UnitCTRGCN(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels)
         self.soft = nn.Softmax(-2)
         self.relu = nn.ReLU()
-        self.reference_mode = False  # True: PYSKL's per-subset formulation (see set_reference_mode)
         self.init_weights()
 
     def init_weights(self) -> None:
@@ -99,79 +97,10 @@ class UnitCTRGCN(nn.Module):
         bn_init(self.bn, 1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not fast_path(self, x):
-            y = self.convs[0](x, self.A[0], self.alpha)
-            for i in range(1, self.num_subsets):
-                y = y + self.convs[i](x, self.A[i], self.alpha)
-            return self.relu(self.bn(y) + self.down(x))
-        if (not (self.training or torch.is_grad_enabled() or torch.jit.is_tracing())
-                and foldable_norm(self.bn, self.out_channels)):
-            return self._forward_inference(x)
-        y = self.bn(self._aggregate(x))  # NCHW
-        # the TCN that follows runs channels-last (oneDNN convs without layout reorders)
-        y = y.contiguous(memory_format=torch.channels_last)
-        return torch.relu_(y.add_(self.down(x)))
-
-    def _forward_inference(self, x: torch.Tensor) -> torch.Tensor:
-        """Eval without autograd: ``bn`` folded into the aggregation, and the residual add writes the
-        channels-last result directly (two passes over the output instead of four)."""
-        scale, shift = bn_scale_shift(self.bn)
-        y = self._aggregate(x, scale, shift)
-        out = torch.empty_like(y, memory_format=torch.channels_last)
-        torch.add(y, self.down(x), out=out)
-        return torch.relu_(out)
-
-    def relation_graphs(self, x: torch.Tensor) -> torch.Tensor:
-        """Every subset's refined graph ``alpha * conv4(tanh(phi_u - psi_v)) + A_k``: [K, N, C, U, V].
-
-        ``conv4``, its bias, ``alpha`` and ``A_k`` are one matmul: the relation maps get two extra rows
-        (ones and ``A_k``) that the weights [alpha * W4, alpha * b4, 1] pick up. Subsets come first,
-        so each subset's graphs are one contiguous [N*C, U, V] batch.
-        """
-        n, c_in, _, v = x.shape
-        k, r = self.num_subsets, self.convs[0].rel_channels
-        pooled = x.mean(2)  # N, C_in, V (a 1x1 conv commutes with the temporal mean)
-        w12 = torch.cat([w for m in self.convs for w in (m.conv1.weight, m.conv2.weight)])
-        b12 = torch.cat([b for m in self.convs for b in (m.conv1.bias, m.conv2.bias)])
-        phi_psi = (torch.matmul(w12.view(-1, c_in), pooled) + b12.unsqueeze(-1)).view(n, k, 2, r, v)
-        rel = torch.tanh(phi_psi[:, :, 0].unsqueeze(-1) - phi_psi[:, :, 1].unsqueeze(-2))  # N, K, R, U, V
-        rel = torch.cat([rel.reshape(n, k, r, v * v), rel.new_ones(n, k, 1, v * v),
-                         self.A.view(1, k, 1, v * v).expand(n, -1, -1, -1)], 2)
-        w4 = torch.stack([m.conv4.weight.view(-1, r) for m in self.convs])  # K, C, R
-        b4 = torch.stack([m.conv4.bias for m in self.convs]).unsqueeze(-1)  # K, C, 1
-        weight = torch.cat([torch.cat([w4, b4], -1) * self.alpha, torch.ones_like(b4)], -1)
-        graph = torch.matmul(weight.unsqueeze(1), rel.transpose(0, 1))  # K, N, C, U*V
-        return graph.view(k, n, -1, v, v)
-
-    def _aggregate(self, x: torch.Tensor, scale: torch.Tensor | None = None,
-                   shift: torch.Tensor | None = None) -> torch.Tensor:
-        """``sum_k CTRGC_k(x)`` [* scale + shift per channel]: per subset a GEMM (``conv3``) and a
-        batched matmul accumulated in place.
-
-        ``conv3`` runs as a plain GEMM (reading a channels-last input as a transposed matrix), so its
-        output is the NCHW [N*C, T, U] batch the per-channel matmul needs, with no reorder. Its bias
-        is applied after the aggregation, as ``b_k[c] * sum_u G_k[n, c, u, v]``.
-        """
-        n, c_in, t, v = x.shape
-        k, c = self.num_subsets, self.out_channels
-        graphs = self.relation_graphs(x)  # K, N, C, U, V
-        b3 = torch.stack([m.conv3.bias for m in self.convs]).view(k, 1, c, 1)
-        bias = (graphs.sum(-2) * b3).sum(0)  # N, C, V
-        if scale is not None:  # the per-channel affine commutes with the per-channel aggregation
-            bias = bias * scale.view(c, 1) + shift.view(c, 1)
-        rows = x.flatten(2)
-        out = None
-        # unbind, not indexing: its backward stacks the K gradients instead of zero-filling K copies
-        for m, graph in zip(self.convs, graphs.view(k, n * c, v, v).unbind(0)):
-            weight = m.conv3.weight.view(c, c_in)
-            if scale is not None:
-                weight = weight * scale.view(c, 1)
-            feat = shared_matrix_bmm(weight, rows).view(n * c, t, v)
-            if out is None:
-                out = torch.baddbmm(bias.view(n * c, 1, v), feat, graph)
-            else:
-                out = out.baddbmm_(feat, graph)
-        return out.view(n, c, t, v)
+        y = self.convs[0](x, self.A[0], self.alpha)
+        for i in range(1, self.num_subsets):
+            y = y + self.convs[i](x, self.A[i], self.alpha)
+        return self.relu(self.bn(y) + self.down(x))
 
 
 class CTRGCNBlock(nn.Module):
@@ -186,8 +115,8 @@ class CTRGCNBlock(nn.Module):
                  tcn_dropout: float = 0) -> None:
         super().__init__()
         self.gcn1 = UnitCTRGCN(in_channels, out_channels, A)
-        self.tcn1 = MSG3DTCN(out_channels, out_channels, kernel_size=kernel_size, stride=stride,
-                             dilations=dilations, residual=False, tcn_dropout=tcn_dropout)
+        self.tcn1 = MultiScaleTCN(out_channels, out_channels, kernel_size=kernel_size, stride=stride,
+                                  dilations=dilations, residual=False, tcn_dropout=tcn_dropout)
         self.relu = nn.ReLU()
         self.residual = make_residual(in_channels, out_channels, stride, residual)
 
@@ -245,19 +174,11 @@ class CTRGCN(PersonwiseBackbone):
             blocks.append(CTRGCNBlock(channels, out_channels, A.clone(), stride=stride, **kwargs))
             channels = out_channels
         self.net = nn.ModuleList(blocks)
-        self.reference_mode = False  # True: PYSKL's NCHW formulation (see set_reference_mode)
 
     def init_weights(self) -> None:
         if self.pretrained:
             from ...checkpoint import load_checkpoint
             load_checkpoint(self, self.pretrained, strict=False)
-
-    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""
-        x = apply_data_bn(x, self.data_bn, "MVC")
-        if fast_path(self, x):  # channels-last activations (memory N, T, V, C) between blocks
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
 
     def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
         """The blocks on data-BN'd persons [P, C, T, V] (from :meth:`normalize_input`)."""

@@ -1,4 +1,4 @@
-"""MS-G3D backbone (PYSKL ``MSG3D``) and its multi-scale temporal conv (also used by CTR-GCN).
+"""MS-G3D backbone (PYSKL ``MSG3D``); its multi-scale temporal conv is ``blocks.MultiScaleTCN``.
 
 Liu et al., "Disentangling and Unifying Graph Convolutions for Skeleton-Based Action Recognition",
 CVPR 2020, arXiv:2003.14111 (https://github.com/kenziyuliu/MS-G3D). Written for PYSKL compatibility
@@ -14,14 +14,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ...registry import MODELS
 from ...utils.graph import Graph, k_adjacency, normalize_digraph
-from ._common import PersonwiseBackbone, _Zero, apply_data_bn
-from .blocks import UnitTCN, activate_fresh, fast_path, foldable_norm, memory_format, shared_matrix_bmm
+from ._common import PersonwiseBackbone
+from .blocks import MultiScaleTCN, ZeroResidual
 
 __all__ = ["MSG3D", "MSG3DTCN", "MSGCN", "STMSGCN", "MSG3DBlock", "MWMSG3DBlock",
            "UnfoldTemporalWindows", "MLP"]
@@ -41,28 +39,8 @@ def multiscale_aggregate(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
     """
     n, c, t, v = x.shape
     k, _, u = A.shape
-    layout = memory_format(x)
-    if layout == torch.channels_last and c >= 16:
-        return _multiscale_aggregate_channels_last(x, A)
-    # few channels (the raw coordinates): [N*C*T, V] rows make the better GEMM
     y = torch.matmul(x.reshape(n * c * t, v), A.permute(1, 0, 2).reshape(v, k * u))
-    if layout == torch.channels_last:  # reorder straight into the channels-last result
-        return y.view(n, c, t, k, u).permute(0, 2, 4, 3, 1).reshape(n, t, u, k * c).permute(0, 3, 1, 2)
     return y.view(n, c, t, k, u).permute(0, 3, 1, 2, 4).reshape(n, k * c, t, u)
-
-
-def _multiscale_aggregate_channels_last(x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-    """:func:`multiscale_aggregate` of a channels-last ``x``; the result is channels-last too.
-
-    Each (n, t) of ``x`` is a [V, C] matrix; one batched matmul with the graphs stacked as a
-    [U*K, V] matrix gives [N*T, U*K, C], which already is the channels-last memory of
-    [N, K*C, T, U] (channel k*C + c): no activation is permuted or copied.
-    """
-    n, c, t, v = x.shape
-    k, _, u = A.shape
-    rows = x.permute(0, 2, 3, 1).reshape(n * t, v, c)  # a view
-    y = shared_matrix_bmm(A.permute(2, 0, 1).reshape(u * k, v), rows)  # N*T, U*K, C
-    return y.view(n, t, u, k * c).permute(0, 3, 1, 2)
 
 
 class MLP(nn.Module):
@@ -81,7 +59,7 @@ class MLP(nn.Module):
                 layers.append(nn.ReLU(inplace=True))  # after a BN, whose backward needs no output
             elif activation is not None:
                 raise ValueError(f"MLP activation must be 'relu' or None, got {activation!r}")
-        # a Sequential (same keys as a ModuleList) so fuse_conv_bn folds its conv -> BN pairs
+        # a Sequential (same keys as a ModuleList) so deploy.fold_batch_norms folds its conv -> BN pairs
         self.layers = nn.Sequential(*layers)
         self.ends_with_relu = activation == "relu"
 
@@ -89,100 +67,6 @@ class MLP(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return x
-
-
-class TemporalMaxPool(nn.MaxPool2d):
-    """``MaxPool2d((3, 1), (stride, 1), (1, 0))`` as two elementwise maxima of shifted views (NCHW).
-
-    Same values as the pooling layer (padding never wins, as ``-inf``), several times faster on CPU
-    than ``max_pool2d`` on NCHW inputs; channels-last inputs and other shapes use
-    :class:`torch.nn.MaxPool2d`.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.kernel_size, self.padding, self.dilation) != ((3, 1), (1, 0), 1) or self.ceil_mode:
-            return super().forward(x)
-        if memory_format(x) == torch.channels_last:
-            # the native kernel is vectorised over channels in this layout, and its backward is
-            # 10-20x cheaper than that of the elementwise maxima (measured, single thread)
-            return super().forward(x)
-        padded = F.pad(x, (0, 0, 1, 1), value=float("-inf"))
-        out = torch.maximum(torch.maximum(padded[:, :, :-2], padded[:, :, 1:-1]), padded[:, :, 2:])
-        stride = self.stride[0]
-        return out if stride == 1 else out[:, :, ::stride].contiguous(memory_format=memory_format(x))
-
-
-class _ContiguousGrad(torch.autograd.Function):
-    """Identity; the backward hands on its gradient made contiguous in the input's memory layout."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        ctx.layout = memory_format(x)
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return grad.contiguous(memory_format=ctx.layout)
-
-
-class MSG3DTCN(nn.Module):
-    """Multi-scale temporal conv of MS-G3D / CTR-GCN (PYSKL ``MSTCN`` in ``msg3d_utils``).
-
-    Branches: one per dilation = Conv1x1 -> BN -> ReLU -> ``unit_tcn(kernel, dilation, stride)``;
-    then Conv1x1 -> BN -> ReLU -> MaxPool(3x1, stride) -> BN; then a strided Conv1x1 -> BN that
-    gets the remainder channels. Concatenated, plus residual, -> ``act`` -> dropout.
-
-    Shape:
-        x: [N, C_in, T, V] -> [N, C_out, ceil(T / stride), V]
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int] = 3,
-                 stride: int = 1, dilations: Sequence[int] = (1, 2, 3, 4), residual: bool = True,
-                 residual_kernel_size: int = 1, tcn_dropout: float = 0) -> None:
-        super().__init__()
-        num_branches = len(dilations) + 2
-        if out_channels % num_branches:
-            raise ValueError(f"MSTCN out_channels={out_channels} must divide into {num_branches} branches")
-        mid = out_channels // num_branches
-        rem = out_channels - mid * (num_branches - 1)
-        if isinstance(kernel_size, (list, tuple)):
-            kernels = list(kernel_size)
-        else:
-            kernels = [kernel_size] * len(dilations)
-        if len(kernels) != len(dilations):
-            raise ValueError(f"MSTCN got {len(kernels)} kernel sizes for {len(dilations)} dilations")
-        # the ReLUs follow BatchNorms (whose backward does not need their output): in place
-        branches = [nn.Sequential(
-            nn.Conv2d(in_channels, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-            UnitTCN(mid, mid, kernel_size=k, stride=stride, dilation=d))
-            for k, d in zip(kernels, dilations)]
-        branches.append(nn.Sequential(
-            nn.Conv2d(in_channels, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-            TemporalMaxPool(kernel_size=(3, 1), stride=(stride, 1), padding=(1, 0)), nn.BatchNorm2d(mid)))
-        branches.append(nn.Sequential(
-            nn.Conv2d(in_channels, rem, kernel_size=1, stride=(stride, 1)), nn.BatchNorm2d(rem)))
-        self.branches = nn.ModuleList(branches)
-        if not residual:
-            self.residual: nn.Module = _Zero()
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = UnitTCN(in_channels, out_channels, kernel_size=residual_kernel_size,
-                                    stride=stride)
-        self.act: nn.Module = nn.ReLU()
-        self.drop = nn.Dropout(tcn_dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [branch(x) for branch in self.branches]
-        if torch.is_grad_enabled() and x.device.type == "cpu":
-            # the concatenation's backward hands each branch a strided channel slice of its gradient;
-            # every branch ends in a BatchNorm, whose CPU backward runs 15-30x slower on a strided
-            # gradient than on a contiguous copy ([32, 16, 100, 25]: 19.8 ms vs 1.2 ms with the copy)
-            outs = [_ContiguousGrad.apply(out) for out in outs]
-        out = torch.cat(outs, dim=1)
-        if not isinstance(self.residual, _Zero):
-            out += self.residual(x)  # out is fresh and the concatenation's backward needs no values
-        return self.drop(activate_fresh(self.act, out))
 
 
 class MSGCN(nn.Module):
@@ -201,8 +85,12 @@ class MSGCN(nn.Module):
         nn.init.uniform_(self.PA, -1e-6, 1e-6)
         self.mlp = MLP(in_channels * num_scales, [out_channels], dropout=dropout, activation=activation)
 
+    def aggregate(self, x: torch.Tensor) -> torch.Tensor:
+        """The k-hop aggregations of ``x``: [N, K*C, T, V]."""
+        return multiscale_aggregate(x, self.A + self.PA)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(multiscale_aggregate(x, self.A + self.PA))
+        return self.mlp(self.aggregate(x))
 
 
 class UnfoldTemporalWindows(nn.Module):
@@ -219,18 +107,9 @@ class UnfoldTemporalWindows(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, t, v = x.shape
-        if memory_format(x) == torch.channels_last and not torch.jit.is_tracing():
-            # windows as an overlapping view of the padded input, copied once: the result
-            # [N, C, T', window*V] is channels-last (memory N, T', window, V, C)
-            pad, win, dil = self.padding, self.window_size, self.window_dilation
-            padded = F.pad(x.permute(0, 2, 3, 1), (0, 0, 0, 0, pad, pad))  # N, T+2p, V, C
-            windows = padded.unfold(1, dil * (win - 1) + 1, self.window_stride)[..., ::dil]
-            windows = windows.permute(0, 1, 4, 2, 3).contiguous()  # N, T', window, V, C
-            return windows.view(n, -1, win * v, c).permute(0, 3, 1, 2)
-        layout = memory_format(x)  # (traced for export: ONNX has no Tensor.unfold)
         x = self.unfold(x)  # N, C*window, T'*V
         x = x.view(n, c, self.window_size, -1, v).permute(0, 1, 3, 2, 4)
-        return x.reshape(n, c, -1, self.window_size * v).contiguous(memory_format=layout)
+        return x.reshape(n, c, -1, self.window_size * v)
 
 
 class STMSGCN(nn.Module):
@@ -256,17 +135,20 @@ class STMSGCN(nn.Module):
         nn.init.uniform_(self.PA, -1e-6, 1e-6)
         self.mlp = MLP(in_channels * num_scales, [out_channels], dropout=dropout, activation=activation)
         if not residual:
-            self.residual: nn.Module = _Zero()
+            self.residual: nn.Module = ZeroResidual()
         elif in_channels == out_channels:
             self.residual = nn.Identity()
         else:
             self.residual = MLP(in_channels, [out_channels], activation=None)
         self.act = nn.ReLU()
 
+    def aggregate(self, x: torch.Tensor) -> torch.Tensor:
+        """The k-hop aggregations of ``x`` over the window graph: [N, K*C, T', window*V]."""
+        return multiscale_aggregate(x, self.A + self.PA)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        agg = multiscale_aggregate(x, self.A + self.PA)  # N, K*C, T', window*V
-        out = self.mlp(agg)
-        if isinstance(self.residual, _Zero):  # MS-G3D's case
+        out = self.mlp(self.aggregate(x))
+        if isinstance(self.residual, ZeroResidual):  # MS-G3D's case
             if type(self.act) is nn.ReLU and self.mlp.ends_with_relu:
                 return out  # relu(relu(x)) == relu(x), gradient included
             return self.act(out)
@@ -303,13 +185,6 @@ class MSG3DBlock(nn.Module):
         self.out_conv = nn.Conv3d(self.embed_channels_out, out_channels, kernel_size=(1, window_size, 1))
         self.out_bn = nn.BatchNorm2d(out_channels)
 
-    def fold_bn(self) -> bool:
-        """Fold ``out_bn`` into the Conv3d ``out_conv`` (eval only; see ``fuse_conv_bn``)."""
-        if not foldable_norm(self.out_bn, self.out_channels):
-            return False
-        self.out_conv, self.out_bn = fuse_conv_bn_eval(self.out_conv, self.out_bn), nn.Identity()
-        return True
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, _, v = x.shape
         x = self.gcn3d(self.in1x1(x))  # N, C, T', window*V
@@ -339,8 +214,8 @@ def _spatial_pathway(num_scales: int, in_channels: int, mid_channels: int, out_c
                      A: np.ndarray, stride: int) -> nn.Sequential:
     """MSGCN -> MSTCN (may widen / stride) -> MSTCN without final activation."""
     path = nn.Sequential(MSGCN(num_scales, in_channels, mid_channels, A),
-                         MSG3DTCN(mid_channels, out_channels, stride=stride),
-                         MSG3DTCN(out_channels, out_channels))
+                         MultiScaleTCN(mid_channels, out_channels, stride=stride),
+                         MultiScaleTCN(out_channels, out_channels))
     path[-1].act = nn.Identity()
     return path
 
@@ -385,26 +260,18 @@ class MSG3D(PersonwiseBackbone):
 
         self.gcn3d1 = MWMSG3DBlock(in_channels, c1, A_np, num_g3d_scales, window_stride=1)
         self.sgcn1 = _spatial_pathway(num_gcn_scales, in_channels, c1, c1, A_np, stride=1)
-        self.tcn1 = MSG3DTCN(c1, c1, tcn_dropout=tcn_dropout)
+        self.tcn1 = MultiScaleTCN(c1, c1, tcn_dropout=tcn_dropout)
 
         self.gcn3d2 = MWMSG3DBlock(c1, c2, A_np, num_g3d_scales, window_stride=2)
         self.sgcn2 = _spatial_pathway(num_gcn_scales, c1, c1, c2, A_np, stride=2)
-        self.tcn2 = MSG3DTCN(c2, c2, tcn_dropout=tcn_dropout)
+        self.tcn2 = MultiScaleTCN(c2, c2, tcn_dropout=tcn_dropout)
 
         self.gcn3d3 = MWMSG3DBlock(c2, c3, A_np, num_g3d_scales, window_stride=2)
         self.sgcn3 = _spatial_pathway(num_gcn_scales, c2, c2, c3, A_np, stride=2)
-        self.tcn3 = MSG3DTCN(c3, c3, tcn_dropout=tcn_dropout)
-        self.reference_mode = False  # True: PYSKL's NCHW layout (see set_reference_mode)
+        self.tcn3 = MultiScaleTCN(c3, c3, tcn_dropout=tcn_dropout)
 
     def init_weights(self) -> None:
         """PyTorch default init (as PYSKL); ``PA`` offsets are drawn at construction."""
-
-    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V]."""
-        x = apply_data_bn(x, self.data_bn, "MVC")
-        if fast_path(self, x):  # channels-last activations (memory N, T, V, C) throughout
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
 
     def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
         """The three stages on data-BN'd persons [P, C, T, V] (from :meth:`normalize_input`)."""
@@ -415,6 +282,6 @@ class MSG3D(PersonwiseBackbone):
 
 
 # PYSKL's class names
-MSTCN = MSG3DTCN
+MSG3DTCN = MSTCN = MultiScaleTCN
 ST_MSGCN = STMSGCN
 MW_MSG3DBlock = MWMSG3DBlock

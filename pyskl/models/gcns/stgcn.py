@@ -8,7 +8,6 @@ state_dict keys and outputs equal PYSKL's.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Sequence
 
 import torch
@@ -17,18 +16,11 @@ from torch import nn
 from ...registry import MODELS
 from ...utils.graph import Graph
 from ._common import PersonwiseBackbone
-from .blocks import MSTCN, UnitGCN, UnitTCN, fast_path, split_prefixed
+from .blocks import MSTCN, UnitGCN, UnitTCN, make_residual, per_stage_kwargs, split_prefixed
 
 __all__ = ["STGCN", "STGCNBlock"]
 
 EPS = 1e-4
-
-
-class _Zero(nn.Module):
-    """Residual that contributes nothing (PYSKL uses ``lambda x: 0``; no state_dict keys)."""
-
-    def forward(self, x: torch.Tensor) -> int:
-        return 0
 
 
 class STGCNBlock(nn.Module):
@@ -57,12 +49,7 @@ class STGCNBlock(nn.Module):
         else:
             raise ValueError(f"STGCNBlock tcn_type must be 'unit_tcn' or 'mstcn', got {tcn_type!r}")
         self.relu = nn.ReLU()
-        if not residual:
-            self.residual: nn.Module = _Zero()
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
+        self.residual = make_residual(in_channels, out_channels, stride, residual)
 
     def forward(self, x: torch.Tensor, A: torch.Tensor | None = None) -> torch.Tensor:
         res = self.residual(x)
@@ -108,7 +95,6 @@ class STGCN(PersonwiseBackbone):
         super().__init__()
         self.graph = Graph(**graph_cfg)
         A = torch.tensor(self.graph.A, dtype=torch.float32)
-        self.data_bn_type = data_bn_type
         self.num_person = num_person
         self.kwargs = kwargs
         split_prefixed(kwargs, ("gcn_", "tcn_"))  # fail early on a misspelt option
@@ -119,19 +105,14 @@ class STGCN(PersonwiseBackbone):
             self.data_bn = nn.BatchNorm1d(in_channels * num_nodes)
         else:
             self.data_bn = nn.Identity()
-
-        stage_kwargs = [copy.deepcopy(kwargs) for _ in range(num_stages)]
-        for key, value in kwargs.items():
-            if isinstance(value, tuple) and len(value) == num_stages:
-                for i in range(num_stages):
-                    stage_kwargs[i][key] = value[i]
-        stage_kwargs[0].pop("tcn_dropout", None)  # PYSKL: no dropout in the first block
+        self.data_bn_type = data_bn_type
 
         self.in_channels = in_channels
         self.base_channels = base_channels
         self.ch_ratio = ch_ratio
         self.inflate_stages = list(inflate_stages)
         self.down_stages = list(down_stages)
+        stage_kwargs = per_stage_kwargs(kwargs, num_stages)
 
         blocks = []
         if in_channels != base_channels:
@@ -150,7 +131,6 @@ class STGCN(PersonwiseBackbone):
         self.num_stages = len(blocks)
         self.gcn = nn.ModuleList(blocks)
         self.pretrained = pretrained
-        self.reference_mode = False  # True: PYSKL's NCHW + einsum formulation (see set_reference_mode)
 
     def init_weights(self) -> None:
         """Load ``pretrained`` (non-strict, as PYSKL); convs keep PyTorch's default init."""
@@ -158,25 +138,6 @@ class STGCN(PersonwiseBackbone):
             from ...checkpoint import load_checkpoint
 
             load_checkpoint(self, self.pretrained, strict=False)
-
-    def normalize_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``data_bn`` on [N, M, T, V, C]; returns [N*M, C, T, V] (channels-last memory unless
-        ``reference_mode``)."""
-        n, m, t, v, c = x.shape
-        x = x.permute(0, 1, 3, 4, 2).contiguous()  # N, M, V, C, T
-        if self.data_bn_type == "MVC":
-            x = self.data_bn(x.view(n, m * v * c, t))
-        else:
-            x = self.data_bn(x.view(n * m, v * c, t))
-        if not fast_path(self, x):
-            return x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
-        # channels-last (memory N*M, T, V, C): oneDNN convs and the graph matmul need no reorders
-        return x.view(n * m, v, c, t).permute(0, 3, 1, 2).contiguous().permute(0, 3, 1, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 5:
-            raise ValueError(f"STGCN expects x of shape [N, M, T, V, C], got {tuple(x.shape)}")
-        return super().forward(x)
 
     def forward_persons(self, x: torch.Tensor) -> torch.Tensor:
         """The blocks on data-BN'd persons [P, C, T, V] (from :meth:`normalize_input`)."""
