@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...registry import TRANSFORMS
-from .compose import MissingKeyError, PipelineError
+from .compose import MissingKeyError, PipelineError, Transform
 
 __all__ = ["PoseCompact", "Resize", "RandomResizedCrop", "RandomCrop", "CenterCrop", "Flip",
            "require_2d_pose", "combine_quadruple", "compact_box"]
@@ -91,7 +91,7 @@ def compact_box(kp: np.ndarray, img_shape: Sequence[int], padding: float, thresh
 
 
 @TRANSFORMS.register()
-class PoseCompact:
+class PoseCompact(Transform):
     """Crop the frame to the box around all keypoints (with padding), PYSKL's ``PoseCompact``.
 
     Required keys: ``keypoint`` (modified in place), ``img_shape``.
@@ -147,7 +147,7 @@ def rescale_size(w: int, h: int, scale: Any) -> tuple[int, int]:
 
 
 @TRANSFORMS.register()
-class Resize:
+class Resize(Transform):
     """Resize keypoints (and images) to a scale, PYSKL's ``Resize``.
 
     Required keys: ``img_shape``; optional ``keypoint``, ``imgs``, ``scale_factor``.
@@ -231,7 +231,7 @@ def _apply_crop(results: dict, left: Any, top: Any, right: Any, bottom: Any) -> 
 
 
 @TRANSFORMS.register()
-class RandomResizedCrop:
+class RandomResizedCrop(Transform):
     """Crop a random area/aspect-ratio box, PYSKL's ``RandomResizedCrop`` (no resize here).
 
     Draws ``np.random.uniform`` (10 log aspect ratios, then 10 areas) and python
@@ -289,7 +289,7 @@ class RandomResizedCrop:
 
 
 @TRANSFORMS.register()
-class RandomCrop:
+class RandomCrop(Transform):
     """Crop a random ``size`` x ``size`` square, PYSKL's ``RandomCrop``.
 
     Draws ``np.random.randint(0, H - size)`` (if ``H > size``) then ``np.random.randint(0, W - size)``
@@ -321,7 +321,7 @@ class RandomCrop:
 
 
 @TRANSFORMS.register()
-class CenterCrop:
+class CenterCrop(Transform):
     """Crop the centred ``crop_size`` box, PYSKL's ``CenterCrop``.
 
     Required keys: ``img_shape``; optional ``keypoint``, ``imgs``, ``crop_quadruple``.
@@ -348,7 +348,7 @@ class CenterCrop:
 
 
 @TRANSFORMS.register()
-class Flip:
+class Flip(Transform):
     """Horizontal flip of keypoints (and images), PYSKL's ``Flip``.
 
     Always draws one ``np.random.rand()``; flips when it is below ``flip_ratio``. Keypoints map
