@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "rgbpose: coco2d plus a small video per sample (RGBPoseConv3D)")
     parser.add_argument("--video-dir", default=None,
                         help="rgbpose: where <frame_dir>.mp4 go (default: videos/ next to --out)")
+    parser.add_argument("--shuffle-labels", action="store_true",
+                        help="rgbpose: permute the labels over the samples (a control that cannot be learned)")
     parser.add_argument("--seed", type=int, default=0, help="everything derives from it (default 0)")
     parser.add_argument("--num-classes", type=int, default=10, help="first N synthetic classes (max 13)")
     parser.add_argument("--num-subjects", type=int, default=10, help="subjects (xsub val: every third)")
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         path = write_synthetic(args.out, kind=args.kind, seed=args.seed, num_classes=args.num_classes,
                                num_subjects=args.num_subjects, samples_per_class=args.samples_per_class,
                                frames=tuple(args.frames), second_person=args.second_person,
-                               video_dir=args.video_dir)
+                               video_dir=args.video_dir, shuffle_labels=args.shuffle_labels)
     except ValueError as err:
         raise UsageError(str(err)) from err
     total = args.num_classes * args.samples_per_class

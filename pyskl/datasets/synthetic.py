@@ -490,5 +490,7 @@ def write_synthetic(path: str | os.PathLike, **kwargs: Any) -> Path:
         from .synthetic_video import write_rgbpose_synthetic
 
         return write_rgbpose_synthetic(path, **{k: v for k, v in kwargs.items() if k != "kind"})
-    kwargs.pop("video_dir", None)
+    for key in ("video_dir", "shuffle_labels"):  # rgbpose only
+        if kwargs.pop(key, None):
+            raise ValueError(f"{key} applies to kind='rgbpose' only")
     return save_annotations(make_synthetic(**kwargs), path)

@@ -18,7 +18,7 @@ model = dict(
                           spatial_strides=(2, 2, 2), temporal_strides=(1, 1, 1))),
     cls_head=dict(type='RGBPoseHead', num_classes=10, in_channels=[256, 64], loss_components=['rgb', 'pose'],
                   loss_weights=[1., 1.]),
-    test_cfg=dict(average_clips='prob'))
+    test_cfg=dict(average_clips='prob', stream='RGBPose_1:1'))  # stream: 'rgb', 'pose' or a fusion
 
 dataset_type = 'PoseDataset'
 data_root = 'data/synthetic/rgbpose_videos/'
@@ -63,7 +63,7 @@ data = dict(
 optimizer = dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0003)
 optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))
 lr_config = dict(policy='CosineAnnealing', by_epoch=False, min_lr=0)
-total_epochs = 6
+total_epochs = 12
 checkpoint_config = dict(interval=1)
 evaluation = dict(interval=1, metrics=['top_k_accuracy', 'mean_class_accuracy'], topk=(1, 5))
 log_config = dict(interval=10, hooks=[dict(type='TextLoggerHook')])
