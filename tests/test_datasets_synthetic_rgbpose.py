@@ -58,7 +58,8 @@ def test_rgbpose_pipeline_decodes_aligned_rgb_and_pose(rgbpose_set):
     assert tuple(sample["imgs"].shape) == (2, 3, 4, 80, 80)  # clips, C, T, H, W
     assert tuple(sample["heatmap_imgs"].shape) == (2, 17, 16, 20, 20)
     # the same frame in both streams: the drawn limbs sit where the heatmaps are
-    results = build_dataset(dict(ds_cfg, pipeline=cfg["test_pipeline"][:-2]))[0]  # before Collect: indices kept
+    # before Collect, the frame indices are still there
+    results = build_dataset(dict(ds_cfg, pipeline=cfg["test_pipeline"][:-2]))[0]
     rgb_frame = int(results["RGB_inds"][0])
     pose_index = int(np.argmin(np.abs(results["Pose_inds"][:16] - rgb_frame)))
     assert results["Pose_inds"][pose_index] == rgb_frame
@@ -72,7 +73,8 @@ def test_rgbpose_pipeline_decodes_aligned_rgb_and_pose(rgbpose_set):
 def test_shuffle_labels_permutes_labels_and_keeps_everything_else(tmp_path, rgbpose_set):
     path = write_synthetic(tmp_path / "shuffled.pkl", kind="rgbpose", video_dir=tmp_path / "videos",
                            shuffle_labels=True, num_classes=4, samples_per_class=6, frames=(10, 12), seed=3)
-    plain = make_synthetic("coco2d", num_classes=4, samples_per_class=6, frames=(10, 12), seed=3)["annotations"]
+    plain = make_synthetic("coco2d", num_classes=4, samples_per_class=6, frames=(10, 12),
+                           seed=3)["annotations"]
     shuffled = load_annotations(path)["annotations"]
     labels, original = [a["label"] for a in shuffled], [a["label"] for a in plain]
     assert sorted(labels) == sorted(original) and labels != original
@@ -90,13 +92,13 @@ def test_train_and_test_with_the_engine_learn_both_streams(tmp_path):
     data = tmp_path / "data"
     write_synthetic(data / "rgbpose.pkl", kind="rgbpose", video_dir=data / "videos", num_classes=3,
                     samples_per_class=12, frames=(24, 32), seed=0)
-    options = [f"data.train.dataset.ann_file={data / 'rgbpose.pkl'}", f"data.train.dataset.data_prefix={data / 'videos'}",
-               f"data.val.ann_file={data / 'rgbpose.pkl'}", f"data.val.data_prefix={data / 'videos'}",
-               f"data.test.ann_file={data / 'rgbpose.pkl'}", f"data.test.data_prefix={data / 'videos'}",
-               "model.cls_head.num_classes=3", "total_epochs=4", f"work_dir={tmp_path / 'work'}",
-               "data.train.dataset.split=xview_train", "data.test.split=xview_train", "data.val.split=xview_train"]
+    options = ["model.cls_head.num_classes=3", "total_epochs=4", f"work_dir={tmp_path / 'work'}"]
+    for split in ("data.train.dataset", "data.val", "data.test"):
+        options += [f"{split}.ann_file={data / 'rgbpose.pkl'}", f"{split}.data_prefix={data / 'videos'}",
+                    f"{split}.split=xview_train"]
     run = [sys.executable, "-m", "pyskl"]
-    subprocess.run(run + ["train", str(SMALL_CFG), "--seed", "0", "--cfg-options", *options], check=True, cwd=tmp_path)
+    subprocess.run(run + ["train", str(SMALL_CFG), "--seed", "0", "--cfg-options", *options], check=True,
+                   cwd=tmp_path)
     accuracy = {}
     for stream in ("rgb", "pose", "RGBPose_1:1"):
         out = tmp_path / f"{stream.replace(':', '_')}.json"

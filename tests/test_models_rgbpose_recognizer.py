@@ -31,7 +31,8 @@ def _inputs(n: int = 2, clips: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_state_dict_matches_the_oracle_listing():
-    listing = json.loads(require_shared("oracle", "models", "common", "listings", "rgbpose_conv3d.json").read_text())
+    path = require_shared("oracle", "models", "common", "listings", "rgbpose_conv3d.json")
+    listing = json.loads(path.read_text())
     model = build_model(listing["model_cfg"])
     expected = {e["key"]: tuple(e["shape"]) for e in listing["state_dict"]}
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == expected

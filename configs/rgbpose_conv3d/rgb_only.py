@@ -53,8 +53,10 @@ data = dict(
         times=10,
         dataset=dict(type=dataset_type, split='xsub_train', ann_file=ann_file, data_prefix=data_root,
                      pipeline=train_pipeline)),
-    val=dict(type=dataset_type, split='xsub_val', ann_file=ann_file, data_prefix=data_root, pipeline=val_pipeline),
-    test=dict(type=dataset_type, split='xsub_val', ann_file=ann_file, data_prefix=data_root, pipeline=test_pipeline))
+    val=dict(type=dataset_type, split='xsub_val', ann_file=ann_file, data_prefix=data_root,
+             pipeline=val_pipeline),
+    test=dict(type=dataset_type, split='xsub_val', ann_file=ann_file, data_prefix=data_root,
+              pipeline=test_pipeline))
 # optimizer: lr for 8 GPUs x 12 clips
 optimizer = dict(type='SGD', lr=0.15, momentum=0.9, weight_decay=0.0001)
 optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))

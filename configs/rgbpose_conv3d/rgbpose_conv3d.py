@@ -45,7 +45,8 @@ ann_file = 'data/nturgbd/ntu60_hrnet.pkl'
 left_kp = [1, 3, 5, 7, 9, 11, 13, 15]
 right_kp = [2, 4, 6, 8, 10, 12, 14, 16]
 img_norm_cfg = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
-heatmap_cfg = dict(type='GeneratePoseTarget', sigma=0.7, use_score=True, with_kp=True, with_limb=False, scaling=0.25)
+heatmap_cfg = dict(type='GeneratePoseTarget', sigma=0.7, use_score=True, with_kp=True, with_limb=False,
+                   scaling=0.25)
 train_pipeline = [
     dict(type='MMUniformSampleFrames', clip_len=dict(RGB=8, Pose=32), num_clips=1),
     dict(type='MMDecode'),
@@ -89,8 +90,10 @@ data = dict(
     test_dataloader=dict(videos_per_gpu=1),
     train=dict(type=dataset_type, ann_file=ann_file, split='xsub_train', data_prefix=data_root,
                pipeline=train_pipeline),
-    val=dict(type=dataset_type, ann_file=ann_file, split='xsub_val', data_prefix=data_root, pipeline=val_pipeline),
-    test=dict(type=dataset_type, ann_file=ann_file, split='xsub_val', data_prefix=data_root, pipeline=test_pipeline))
+    val=dict(type=dataset_type, ann_file=ann_file, split='xsub_val', data_prefix=data_root,
+             pipeline=val_pipeline),
+    test=dict(type=dataset_type, ann_file=ann_file, split='xsub_val', data_prefix=data_root,
+              pipeline=test_pipeline))
 # optimizer: lr for 8 GPUs x 6 clips
 optimizer = dict(type='SGD', lr=0.0075, momentum=0.9, weight_decay=0.0001)
 optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))

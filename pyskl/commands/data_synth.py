@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video-dir", default=None,
                         help="rgbpose: where <frame_dir>.mp4 go (default: videos/ next to --out)")
     parser.add_argument("--shuffle-labels", action="store_true",
-                        help="rgbpose: permute the labels over the samples (a control that cannot be learned)")
+                        help="rgbpose: permute the labels over the samples (a control that cannot be "
+                             "learned)")
     parser.add_argument("--seed", type=int, default=0, help="everything derives from it (default 0)")
     parser.add_argument("--num-classes", type=int, default=10, help="first N synthetic classes (max 13)")
     parser.add_argument("--num-subjects", type=int, default=10, help="subjects (xsub val: every third)")

@@ -1,9 +1,10 @@
 """Synthetic RGB+pose data for RGBPoseConv3D: the COCO-17 2D synthetic set plus one small video per sample.
 
-Each video shows the sample's 2D skeleton drawn as limbs (left side, right side and trunk in three colours)
-over a background of blocky noise whose tint varies per video, at ``scale`` of the annotation's 1080x1920 frame. The
-annotation keeps ``img_shape = (1080, 1920)``, so ``MMDecode`` rescales the keypoints to the decoded frames,
-as with PYSKL's downscaled NTU videos. Videos are ``frame_dir + '.mp4'`` (MPEG-4 Part 2, OpenCV's ``mp4v``).
+Each video shows the sample's 2D skeleton drawn as limbs (left side, right side and trunk in three
+colours) over a background of blocky noise whose tint varies per video, at ``scale`` of the annotation's
+1080x1920 frame. The annotation keeps ``img_shape = (1080, 1920)``, so ``MMDecode`` rescales the
+keypoints to the decoded frames, as with PYSKL's downscaled NTU videos. Videos are
+``frame_dir + '.mp4'`` (MPEG-4 Part 2, OpenCV's ``mp4v``).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def _side(a: int, b: int) -> str:
 
 def render_skeleton_frames(keypoint: np.ndarray, score: np.ndarray, img_shape: tuple[int, int], scale: float,
                            rng: np.random.Generator) -> np.ndarray:
-    """RGB uint8 frames ``[T, h, w, 3]`` of the persons in ``keypoint [M, T, 17, 2]`` (pixels of ``img_shape``).
+    """RGB uint8 frames ``[T, h, w, 3]`` of the persons in ``keypoint [M, T, 17, 2]`` (``img_shape`` pixels).
 
     Joints with score 0 (absent persons, dropped frames) are not drawn.
     """
@@ -98,6 +99,7 @@ def write_rgbpose_synthetic(path: str | os.PathLike, video_dir: str | os.PathLik
     video_dir.mkdir(parents=True, exist_ok=True)
     for index, sample in enumerate(data["annotations"]):
         rng = np.random.default_rng([seed, index, 17])
-        frames = render_skeleton_frames(sample["keypoint"], sample["keypoint_score"], sample["img_shape"], scale, rng)
+        frames = render_skeleton_frames(sample["keypoint"], sample["keypoint_score"], sample["img_shape"],
+                                        scale, rng)
         _write_mp4(video_dir / f"{sample['frame_dir']}.mp4", frames)
     return save_annotations(data, path)

@@ -33,7 +33,7 @@ def batch_input(batch: Any, device: torch.device, renderer: Any = None) -> Any:
     if "heatmap_shape" in batch:
         return _render(batch, device, renderer)
     if "imgs" in batch and "heatmap_imgs" in batch:
-        return batch["imgs"].to(device, non_blocking=True), batch["heatmap_imgs"].to(device, non_blocking=True)
+        return tuple(batch[key].to(device, non_blocking=True) for key in ("imgs", "heatmap_imgs"))
     if "keypoint" not in batch and "imgs" not in batch:
         raise RuntimeError("a batch must be a dict with 'keypoint' (or 'imgs') and 'label' "
                            "(end the pipeline with Collect(keys=['keypoint', 'label']) and ToTensor)")

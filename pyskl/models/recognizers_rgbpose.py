@@ -49,8 +49,9 @@ class RGBPoseHead(BaseHead):
     """
 
     def __init__(self, num_classes: int, in_channels: Sequence[int], loss_cls: dict | None = None,
-                 loss_components: Sequence[str] = ("rgb", "pose"), loss_weights: float | Sequence[float] = 1.0,
-                 dropout: float | dict = 0.5, init_std: float = 0.01, **kwargs: Any) -> None:
+                 loss_components: Sequence[str] = ("rgb", "pose"),
+                 loss_weights: float | Sequence[float] = 1.0, dropout: float | dict = 0.5,
+                 init_std: float = 0.01, **kwargs: Any) -> None:
         if len(in_channels) != 2:
             raise ValueError(f"RGBPoseHead: in_channels must be (rgb, pose) channels, got {in_channels!r}")
         super().__init__(num_classes, in_channels[0], loss_cls, dropout=0.0, init_std=init_std, **kwargs)
@@ -118,7 +119,8 @@ class MMRecognizer3D(BaseRecognizer):
         super().__init__(backbone, cls_head, train_cfg, test_cfg)
         fuse_streams(torch.zeros(1), torch.zeros(1), self.test_cfg.setdefault("stream", "RGBPose_1:1"))
 
-    def extract_feat(self, imgs: torch.Tensor, heatmap_imgs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def extract_feat(self, imgs: torch.Tensor,
+                     heatmap_imgs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone features of clips ``[N*clips, ...]`` of both streams."""
         return self.backbone(imgs, heatmap_imgs)
 
@@ -142,7 +144,8 @@ class MMRecognizer3D(BaseRecognizer):
         if self.training or not views or imgs.shape[0] <= views:
             logits = self._logits(imgs, heatmap_imgs)
         else:
-            logits = torch.cat([self._logits(a, b) for a, b in zip(imgs.split(views), heatmap_imgs.split(views))])
+            pairs = zip(imgs.split(views), heatmap_imgs.split(views))
+            logits = torch.cat([self._logits(a, b) for a, b in pairs])
         return logits if nc is None else logits.reshape(n, nc, 2, logits.shape[-1])
 
     @torch.no_grad()
@@ -153,7 +156,8 @@ class MMRecognizer3D(BaseRecognizer):
             logits = logits[:, None]
         mode = self.test_cfg.get("average_clips", "prob")
         if mode is None:
-            raise ValueError("MMRecognizer3D fuses clip-averaged scores; average_clips must be 'prob' or 'score'")
+            raise ValueError("MMRecognizer3D fuses clip-averaged scores; average_clips must be 'prob' or "
+                             "'score'")
         rgb, pose = average_clip(logits[:, :, 0], mode), average_clip(logits[:, :, 1], mode)
         return {name: fuse_streams(rgb, pose, name) for name in STREAM_CHOICES}
 

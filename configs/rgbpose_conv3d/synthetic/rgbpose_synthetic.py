@@ -11,9 +11,10 @@ model = dict(
         speed_ratio=4,
         channel_ratio=4,
         rgb_pathway=dict(num_stages=4, stage_blocks=(1, 1, 1, 1), lateral=True, lateral_infl=1,
-                         lateral_activate=(0, 0, 1, 1), base_channels=8, conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1)),
-        pose_pathway=dict(num_stages=3, stage_blocks=(1, 1, 1), lateral=True, lateral_inv=True, lateral_infl=16,
-                          lateral_activate=(0, 1, 1), in_channels=17, base_channels=4, out_indices=(2, ),
+                         lateral_activate=(0, 0, 1, 1), base_channels=8, conv1_kernel=(1, 7, 7),
+                         inflate=(0, 0, 1, 1)),
+        pose_pathway=dict(num_stages=3, stage_blocks=(1, 1, 1), lateral=True, lateral_inv=True,
+                          lateral_infl=16, lateral_activate=(0, 1, 1), in_channels=17, base_channels=4, out_indices=(2, ),
                           conv1_kernel=(1, 7, 7), conv1_stride=(1, 1), pool1_stride=(1, 1), inflate=(0, 1, 1),
                           spatial_strides=(2, 2, 2), temporal_strides=(1, 1, 1))),
     cls_head=dict(type='RGBPoseHead', num_classes=10, in_channels=[256, 64], loss_components=['rgb', 'pose'],
@@ -25,7 +26,8 @@ data_root = 'data/synthetic/rgbpose_videos/'
 ann_file = 'data/synthetic/rgbpose.pkl'
 img_norm_cfg = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_bgr=False)
 clip_len = dict(RGB=4, Pose=16)
-heatmap_cfg = dict(type='GeneratePoseTarget', sigma=0.7, use_score=True, with_kp=True, with_limb=False, scaling=0.25)
+heatmap_cfg = dict(type='GeneratePoseTarget', sigma=0.7, use_score=True, with_kp=True, with_limb=False,
+                   scaling=0.25)
 train_pipeline = [
     dict(type='MMUniformSampleFrames', clip_len=clip_len, num_clips=1),
     dict(type='MMDecode'),
@@ -57,8 +59,10 @@ data = dict(
     train=dict(type='RepeatDataset', times=2,
                dataset=dict(type=dataset_type, ann_file=ann_file, split='xsub_train', data_prefix=data_root,
                             pipeline=train_pipeline)),
-    val=dict(type=dataset_type, ann_file=ann_file, split='xsub_val', data_prefix=data_root, pipeline=test_pipeline),
-    test=dict(type=dataset_type, ann_file=ann_file, split='xsub_val', data_prefix=data_root, pipeline=test_pipeline))
+    val=dict(type=dataset_type, ann_file=ann_file, split='xsub_val', data_prefix=data_root,
+             pipeline=test_pipeline),
+    test=dict(type=dataset_type, ann_file=ann_file, split='xsub_val', data_prefix=data_root,
+              pipeline=test_pipeline))
 # optimizer: PYSKL's recipe (SGD, clip 40) with the lr raised for training from scratch
 optimizer = dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.0003)
 optimizer_config = dict(grad_clip=dict(max_norm=40, norm_type=2))

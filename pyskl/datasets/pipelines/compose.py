@@ -45,8 +45,8 @@ def _accepting_unknown(init: Callable) -> Callable:
         unknown = [key for key in kwargs if key not in known]
         if unknown:
             names = ", ".join(repr(k) for k in unknown)
-            warnings.warn(f"{type(self).__name__}: ignoring unknown argument(s) {names}", UnknownArgumentWarning,
-                          stacklevel=2)
+            warnings.warn(f"{type(self).__name__}: ignoring unknown argument(s) {names}",
+                          UnknownArgumentWarning, stacklevel=2)
             kwargs = {k: v for k, v in kwargs.items() if k in known}
         init(self, *args, **kwargs)
 

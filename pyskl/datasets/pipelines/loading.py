@@ -5,6 +5,7 @@ No PYSKL skeleton config uses them; user configs derived from MMAction2's RGB re
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -16,9 +17,9 @@ from .video_io import VideoFile
 __all__ = ["ArrayDecode", "DecordDecode", "DecordInit", "SampleFrames", "sample_frames_offsets"]
 
 
-def sample_frames_offsets(num_frames: int, clip_len: int, frame_interval: int, num_clips: int, test_mode: bool,
-                          twice_sample: bool = False, keep_tail_frames: bool = False, rng: Any = np.random
-                          ) -> np.ndarray:
+def sample_frames_offsets(num_frames: int, clip_len: int, frame_interval: int, num_clips: int,
+                          test_mode: bool, twice_sample: bool = False, keep_tail_frames: bool = False,
+                          rng: Any = np.random) -> np.ndarray:
     """Start frame of each clip, MMAction2's ``SampleFrames`` rule (``rng``: numpy's global by default).
 
     Train: clips spread over ``num_clips`` equal segments with a random shift inside each (several
@@ -71,20 +72,19 @@ class SampleFrames(Transform):
         keep_tail_frames: MMAction2's float-interval train sampling that can reach the last frames.
     """
 
-    def __init__(self, clip_len: int, frame_interval: int = 1, num_clips: int = 1, temporal_jitter: bool = False,
-                 twice_sample: bool = False, out_of_bound_opt: str = "loop", start_index: Any = None,
-                 keep_tail_frames: bool = False) -> None:
+    def __init__(self, clip_len: int, frame_interval: int = 1, num_clips: int = 1,
+                 temporal_jitter: bool = False, twice_sample: bool = False, out_of_bound_opt: str = "loop",
+                 start_index: Any = None, keep_tail_frames: bool = False) -> None:
         if out_of_bound_opt not in ("loop", "repeat_last"):
             raise ValueError(f"SampleFrames: out_of_bound_opt must be 'loop' or 'repeat_last', "
                              f"got {out_of_bound_opt!r}")
-        for name, value in (("clip_len", clip_len), ("frame_interval", frame_interval), ("num_clips", num_clips)):
+        for name, value in (("clip_len", clip_len), ("frame_interval", frame_interval),
+                            ("num_clips", num_clips)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"SampleFrames: {name} must be a positive int, got {value!r}")
         if start_index is not None:
-            import warnings
-
-            warnings.warn("SampleFrames: start_index is not used here; the dataset sets results['start_index']",
-                          UserWarning, stacklevel=2)
+            warnings.warn("SampleFrames: start_index is not used here; the dataset sets "
+                          "results['start_index']", UserWarning, stacklevel=2)
         self.clip_len = clip_len
         self.frame_interval = frame_interval
         self.num_clips = num_clips
@@ -96,7 +96,8 @@ class SampleFrames(Transform):
     def __call__(self, results: dict) -> dict:
         total = require(self, results, "total_frames")
         if not isinstance(total, (int, np.integer)) or total < 1:
-            raise PipelineError(f"SampleFrames: results['total_frames'] must be a positive int, got {total!r}")
+            raise PipelineError(f"SampleFrames: results['total_frames'] must be a positive int, "
+                                f"got {total!r}")
         offsets = sample_frames_offsets(int(total), self.clip_len, self.frame_interval, self.num_clips,
                                         bool(results.get("test_mode", False)), self.twice_sample,
                                         self.keep_tail_frames)
@@ -140,7 +141,8 @@ class ArrayDecode(Transform):
         modality = results.get("modality", "RGB")
         inds = _frame_inds("ArrayDecode", results) + results.get("offset", 0)
         if inds.size and (inds.min() < 0 or inds.max() >= len(array)):
-            raise PipelineError(f"ArrayDecode: frame index {int(inds.max())} outside array of {len(array)} frames")
+            raise PipelineError(f"ArrayDecode: frame index {int(inds.max())} outside the array's "
+                                f"{len(array)} frames")
         if modality == "RGB":
             imgs = [array[i] for i in inds]
         elif modality == "Flow":

@@ -48,7 +48,8 @@ def _frames(op: str, results: dict, crop_w: int, crop_h: int) -> list:
         raise PipelineError(f"{op}: results['imgs'] is empty")
     img_h, img_w = imgs[0].shape[:2]
     if crop_w > img_w or crop_h > img_h:
-        raise PipelineError(f"{op}: crop {crop_w}x{crop_h} (w x h) is larger than the frames ({img_w}x{img_h})")
+        raise PipelineError(f"{op}: crop {crop_w}x{crop_h} (w x h) is larger than the frames "
+                            f"({img_w}x{img_h})")
     return imgs
 
 

@@ -122,7 +122,8 @@ class MMDecode(Transform):
         new_h, new_w = frame_shape
         kp = results["keypoint"]
         if kp.shape[-1] not in (2, 3):
-            raise PipelineError(f"MMDecode: keypoint must have 2 or 3 channels to rescale, got shape {kp.shape}")
+            raise PipelineError(f"MMDecode: keypoint must have 2 or 3 channels to rescale, "
+                                f"got shape {kp.shape}")
         kp = kp.astype(np.result_type(kp.dtype, np.float32))
         kp[..., 0] *= new_w / old_w
         kp[..., 1] *= new_h / old_h

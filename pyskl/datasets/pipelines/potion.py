@@ -30,7 +30,8 @@ def potion_colors(clip_len: int, channels: int) -> np.ndarray:
     return colors
 
 
-def heatmaps_to_potion(heatmaps: np.ndarray, clip_len: int, channels: int, option: str = "full") -> np.ndarray:
+def heatmaps_to_potion(heatmaps: np.ndarray, clip_len: int, channels: int,
+                       option: str = "full") -> np.ndarray:
     """PoTion images ``[clips, H, W, K * C']`` from heatmaps ``[clips * clip_len, K, H, W]``.
 
     ``C'`` is ``channels`` for ``'U'`` (colourised, normalised per joint and colour), 1 for ``'I'``
@@ -74,7 +75,7 @@ class Heatmap2Potion(Transform):
         heatmaps = np.asarray(require(self, results, "imgs"))
         clip_len = results.get("clip_len", heatmaps.shape[0])
         if heatmaps.ndim != 4 or heatmaps.shape[0] % clip_len:
-            raise PipelineError(f"Heatmap2Potion: results['imgs'] must be heatmaps [clips * {clip_len}, K, H, W], "
-                                f"got shape {heatmaps.shape}")
+            raise PipelineError(f"Heatmap2Potion: results['imgs'] must be heatmaps "
+                                f"[clips * {clip_len}, K, H, W], got shape {heatmaps.shape}")
         results["imgs"] = heatmaps_to_potion(heatmaps, clip_len, self.C, self.option)
         return results

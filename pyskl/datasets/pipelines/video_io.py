@@ -29,7 +29,8 @@ def _open(path: str, num_threads: int) -> cv2.VideoCapture:
     return cap
 
 
-def read_video_frames(path: str, frame_inds: Sequence[int] | np.ndarray, num_threads: int = 1) -> list[np.ndarray]:
+def read_video_frames(path: str, frame_inds: Sequence[int] | np.ndarray,
+                      num_threads: int = 1) -> list[np.ndarray]:
     """The frames ``frame_inds`` (any order, repeats allowed) of ``path`` as RGB uint8 ``[H, W, 3]``.
 
     Raises:
