@@ -88,14 +88,15 @@ def test_video_options_are_refused_for_skeleton_kinds(tmp_path):
 
 @pytest.mark.slow
 def test_train_and_test_with_the_engine_learn_both_streams(tmp_path):
-    """Two epochs of the small config on a small set through ``pyskl train``/``pyskl test``."""
+    """The small config through ``pyskl train``/``pyskl test`` on a small two-class set (wave, raise arms)."""
     data = tmp_path / "data"
-    write_synthetic(data / "rgbpose.pkl", kind="rgbpose", video_dir=data / "videos", num_classes=3,
+    write_synthetic(data / "rgbpose.pkl", kind="rgbpose", video_dir=data / "videos", num_classes=2,
                     samples_per_class=12, frames=(24, 32), seed=0)
-    options = ["model.cls_head.num_classes=3", "total_epochs=4", f"work_dir={tmp_path / 'work'}"]
+    options = ["model.cls_head.num_classes=2", "total_epochs=8", "data.videos_per_gpu=4",
+               f"work_dir={tmp_path / 'work'}"]
     for split in ("data.train.dataset", "data.val", "data.test"):
         options += [f"{split}.ann_file={data / 'rgbpose.pkl'}", f"{split}.data_prefix={data / 'videos'}",
-                    f"{split}.split=xview_train"]
+                    f"{split}.split=xsub_train"]
     run = [sys.executable, "-m", "pyskl"]
     subprocess.run(run + ["train", str(SMALL_CFG), "--seed", "0", "--cfg-options", *options], check=True,
                    cwd=tmp_path)
@@ -106,5 +107,5 @@ def test_train_and_test_with_the_engine_learn_both_streams(tmp_path):
                               "top_k_accuracy", "--out", str(out), "--cfg-options", *options,
                               f"model.test_cfg.stream={stream}"], check=True, cwd=tmp_path)
         accuracy[stream] = json.loads(out.read_text())["metrics"]["top1_acc"]
-    # the training set itself after 4 epochs: every stream fits it well above chance (1/3)
-    assert min(accuracy.values()) > 0.6, accuracy
+    # scored on its own training set: every stream and the fusion fit it well above chance (1/2)
+    assert min(accuracy.values()) >= 0.8, accuracy
