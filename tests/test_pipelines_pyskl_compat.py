@@ -229,3 +229,37 @@ def test_decode_past_the_end_names_the_file(tmp_path):
     results["frame_inds"] = np.array([0, 5])
     with pytest.raises(PipelineError, match="short.mp4.*has 2 frames"):
         B("DecordDecode")(results)
+
+
+# ------------------------------------------------------------------ random crops: explicit RNGs
+def test_random_crop_functions_take_an_explicit_rng():
+    import random
+
+    from pyskl.datasets.pipelines.cropping import random_crop_offset, random_resized_crop_box
+
+    box = random_resized_crop_box((60, 80), (0.3, 0.6), (3 / 4, 4 / 3), rng=np.random.RandomState(4),
+                                  py_rng=random.Random(4))
+    again = random_resized_crop_box((60, 80), (0.3, 0.6), (3 / 4, 4 / 3), rng=np.random.RandomState(4),
+                                    py_rng=random.Random(4))
+    assert box == again
+    left, top, right, bottom = box
+    assert 0 <= left < right <= 80 and 0 <= top < bottom <= 60
+    assert 0.3 * 4800 * 0.8 <= (right - left) * (bottom - top) <= 0.6 * 4800 * 1.2  # rounding of w and h
+    rng = np.random.RandomState(7)
+    y, x = rng.randint(0, 60 - 20), rng.randint(0, 80 - 20)  # y first, as PYSKL
+    assert random_crop_offset((60, 80), 20, np.random.RandomState(7)) == (x, y)
+    assert random_crop_offset((20, 80), 20, np.random.RandomState(7))[1] == 0
+
+
+def test_random_crop_ops_still_draw_from_the_global_rngs():
+    import random
+
+    np.random.seed(3)
+    random.seed(3)
+    out = B("RandomResizedCrop", area_range=(0.3, 0.6))(dict(img_shape=(60, 80)))
+    from pyskl.datasets.pipelines.cropping import random_resized_crop_box
+
+    np.random.seed(3)
+    random.seed(3)
+    expected = random_resized_crop_box((60, 80), (0.3, 0.6), (3 / 4, 4 / 3))
+    np.testing.assert_array_equal(out["crop_bbox"], expected)
