@@ -14,6 +14,11 @@ CONFIG_DIR = ROOT / "configs" / "rgbpose_conv3d"
 RECIPES = sorted(CONFIG_DIR.glob("*.py"))
 
 
+def _inventory() -> dict:
+    path = require_shared("oracle", "pipelines", "common", "config_inventory.json")
+    return json.loads(path.read_text())["configs"]
+
+
 def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
@@ -23,15 +28,13 @@ def _plain(value):
 
 
 def test_every_pyskl_rgbpose_config_is_present():
-    inventory = json.loads(require_shared("oracle", "pipelines", "common", "config_inventory.json").read_text())
-    expected = {k for k in inventory["configs"] if k.startswith("configs/rgbpose_conv3d/")}
+    expected = {k for k in _inventory() if k.startswith("configs/rgbpose_conv3d/")}
     assert expected == {f"configs/rgbpose_conv3d/{p.name}" for p in RECIPES}
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
 def test_config_equals_pyskl_recipe(path: Path):
-    inventory = json.loads(require_shared("oracle", "pipelines", "common", "config_inventory.json").read_text())
-    facts = inventory["configs"][f"configs/rgbpose_conv3d/{path.name}"]
+    facts = _inventory()[f"configs/rgbpose_conv3d/{path.name}"]
     cfg = load_config(path)
     model = cfg["model"]
     assert (model["type"], _plain(model["backbone"]), _plain(model["cls_head"])) == (
