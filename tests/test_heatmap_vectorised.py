@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyskl.datasets.pipelines import Compose
+from pyskl.datasets.pipelines import Compose, PipelineError
 from pyskl.datasets.pipelines import heatmap as H
 from pyskl.datasets.pipelines.heatmap_torch import BatchGeneratePoseTarget, render_heatmaps
 from pyskl.registry import TRANSFORMS
@@ -193,10 +193,10 @@ def test_bad_arguments():
         TRANSFORMS.build(dict(type="FormatShape", input_format="NTCHW"))
 
 
-def test_mmdecode_rgb_is_unsupported():
+def test_mmdecode_rgb_names_the_missing_video(tmp_path):
     results = dict(modality=["RGB", "Pose"], RGB_inds=np.arange(4), Pose_inds=np.arange(4),
-                   keypoint=np.zeros((1, 8, 17, 2), np.float32))
-    with pytest.raises(NotImplementedError, match="RGB video"):
+                   keypoint=np.zeros((1, 8, 17, 2), np.float32), frame_dir=str(tmp_path / "S001"))
+    with pytest.raises(PipelineError, match="S001.mp4.*does not exist"):
         TRANSFORMS.build(dict(type="MMDecode"))(results)
 
 

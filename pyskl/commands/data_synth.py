@@ -11,8 +11,14 @@ HELP = "write a synthetic NTU-25 3D / COCO-17 2D annotation pickle (xsub/xview s
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .pkl path")
-    parser.add_argument("--kind", choices=("ntu3d", "coco2d"), default="ntu3d",
-                        help="ntu3d: NTU-25 joints, 3D metres; coco2d: COCO-17 joints, pixels + scores")
+    parser.add_argument("--kind", choices=("ntu3d", "coco2d", "rgbpose"), default="ntu3d",
+                        help="ntu3d: NTU-25 joints, 3D metres; coco2d: COCO-17 joints, pixels + scores; "
+                             "rgbpose: coco2d plus a small video per sample (RGBPoseConv3D)")
+    parser.add_argument("--video-dir", default=None,
+                        help="rgbpose: where <frame_dir>.mp4 go (default: videos/ next to --out)")
+    parser.add_argument("--shuffle-labels", action="store_true",
+                        help="rgbpose: permute the labels over the samples (a control that cannot be "
+                             "learned)")
     parser.add_argument("--seed", type=int, default=0, help="everything derives from it (default 0)")
     parser.add_argument("--num-classes", type=int, default=10, help="first N synthetic classes (max 13)")
     parser.add_argument("--num-subjects", type=int, default=10, help="subjects (xsub val: every third)")
@@ -30,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         path = write_synthetic(args.out, kind=args.kind, seed=args.seed, num_classes=args.num_classes,
                                num_subjects=args.num_subjects, samples_per_class=args.samples_per_class,
-                               frames=tuple(args.frames), second_person=args.second_person)
+                               frames=tuple(args.frames), second_person=args.second_person,
+                               video_dir=args.video_dir, shuffle_labels=args.shuffle_labels)
     except ValueError as err:
         raise UsageError(str(err)) from err
     total = args.num_classes * args.samples_per_class

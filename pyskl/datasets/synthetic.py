@@ -478,9 +478,19 @@ def _render_2d(joints: np.ndarray, present: np.ndarray, rng: np.random.Generator
 def write_synthetic(path: str | os.PathLike, **kwargs: Any) -> Path:
     """Generate with :func:`make_synthetic` (same keyword arguments) and save it as a PYSKL pickle.
 
+    ``kind='rgbpose'`` writes the ``coco2d`` annotation plus a video per sample (see
+    :func:`pyskl.datasets.synthetic_video.write_rgbpose_synthetic`, which takes ``video_dir``).
+
     Returns:
         The written path.
     """
     from .io import save_annotations
 
+    if kwargs.get("kind") == "rgbpose":
+        from .synthetic_video import write_rgbpose_synthetic
+
+        return write_rgbpose_synthetic(path, **{k: v for k, v in kwargs.items() if k != "kind"})
+    for key in ("video_dir", "shuffle_labels"):  # rgbpose only
+        if kwargs.pop(key, None):
+            raise ValueError(f"{key} applies to kind='rgbpose' only")
     return save_annotations(make_synthetic(**kwargs), path)

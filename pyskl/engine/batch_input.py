@@ -23,12 +23,17 @@ def build_heatmap_renderer(args: dict | None) -> Any:
     return BatchGeneratePoseTarget.from_config(args)
 
 
-def batch_input(batch: Any, device: torch.device, renderer: Any = None) -> torch.Tensor:
-    """The model input ``[N, clips, ...]`` on ``device`` from a collated batch."""
+def batch_input(batch: Any, device: torch.device, renderer: Any = None) -> Any:
+    """The model input ``[N, clips, ...]`` on ``device`` from a collated batch.
+
+    A two-stream (RGBPoseConv3D) batch, with both ``imgs`` and ``heatmap_imgs``, gives the pair.
+    """
     if not isinstance(batch, dict):
         return batch[0].to(device, non_blocking=True)
     if "heatmap_shape" in batch:
         return _render(batch, device, renderer)
+    if "imgs" in batch and "heatmap_imgs" in batch:
+        return tuple(batch[key].to(device, non_blocking=True) for key in ("imgs", "heatmap_imgs"))
     if "keypoint" not in batch and "imgs" not in batch:
         raise RuntimeError("a batch must be a dict with 'keypoint' (or 'imgs') and 'label' "
                            "(end the pipeline with Collect(keys=['keypoint', 'label']) and ToTensor)")

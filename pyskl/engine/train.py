@@ -102,7 +102,8 @@ def _input_and_label(batch: Any, device: torch.device, renderer: Any = None) -> 
         raise RuntimeError("a training batch must be a dict with 'keypoint' (or 'imgs') and 'label' "
                            "(end the pipeline with Collect(keys=['keypoint', 'label']) and ToTensor)")
     x = batch_input(batch, device, renderer)
-    label = torch.as_tensor(batch["label"]).reshape(x.shape[0], -1).squeeze(-1).long()
+    label = torch.as_tensor(batch["label"])
+    label = label.reshape(label.shape[0], -1).squeeze(-1).long()
     return x, label.to(device, non_blocking=True)
 
 

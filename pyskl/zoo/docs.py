@@ -76,7 +76,7 @@ def _other_table() -> list[str]:
     return lines
 
 
-_OTHER = ("ST-GCN++ (hand gestures)", "Quickstart")
+_OTHER = ("ST-GCN++ (hand gestures)", "RGBPoseConv3D", "Quickstart")
 
 
 def render_table(family: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -10,7 +12,8 @@ import numpy as np
 
 from ...registry import TRANSFORMS
 
-__all__ = ["Compose", "MissingKeyError", "PipelineError", "Transform", "require", "require_array"]
+__all__ = ["Compose", "MissingKeyError", "PipelineError", "Transform", "UnknownArgumentWarning", "require",
+           "require_array"]
 
 
 class PipelineError(ValueError):
@@ -24,14 +27,61 @@ class MissingKeyError(PipelineError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownArgumentWarning(UserWarning):
+    """A pipeline op was given a constructor argument it does not know; the argument is ignored."""
+
+
+def _accepting_unknown(init: Callable) -> Callable:
+    """``init`` that drops keyword arguments it does not declare, with one warning naming them.
+
+    PYSKL's ops take unknown arguments (``test_mode=True``, a typo such as ``num_clip``) with a
+    warning, or silently; configs written for it must still build, and the user must hear about it.
+    """
+    params = inspect.signature(init).parameters
+    known = {name for name, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        unknown = [key for key in kwargs if key not in known]
+        if unknown:
+            names = ", ".join(repr(k) for k in unknown)
+            warnings.warn(f"{type(self).__name__}: ignoring unknown argument(s) {names}",
+                          UnknownArgumentWarning, stacklevel=2)
+            kwargs = {k: v for k, v in kwargs.items() if k in known}
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Transform:
-    """Base of the pipeline ops: ``repr`` shows the constructor arguments stored on the op."""
+    """Base of the pipeline ops: ``repr`` shows the constructor arguments stored on the op.
+
+    A subclass's ``__init__`` without ``**kwargs`` is wrapped so that unknown keyword arguments
+    warn (``UnknownArgumentWarning``, naming op and argument) and are dropped, as PYSKL accepts them.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        params = inspect.signature(init).parameters.values()
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            cls.__init__ = _accepting_unknown(init)
+
 
     def __repr__(self) -> str:
         params = inspect.signature(type(self).__init__).parameters.values()
         names = [p.name for p in params if p.name != "self" and p.kind is not p.VAR_KEYWORD]
         args = ", ".join(f"{n}={getattr(self, n)!r}" for n in names if hasattr(self, n))
         return f"{type(self).__name__}({args})"
+
+
+def _no_arguments(self: Transform) -> None:
+    """An op without constructor arguments."""
+
+
+Transform.__init__ = _accepting_unknown(_no_arguments)  # type: ignore[method-assign]
 
 
 def _op_name(op: Any) -> str:

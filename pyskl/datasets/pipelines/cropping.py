@@ -14,10 +14,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...registry import TRANSFORMS
-from .compose import MissingKeyError, PipelineError
+from .compose import MissingKeyError, PipelineError, Transform
 
 __all__ = ["PoseCompact", "Resize", "RandomResizedCrop", "RandomCrop", "CenterCrop", "Flip",
-           "require_2d_pose", "combine_quadruple", "compact_box"]
+           "require_2d_pose", "combine_quadruple", "compact_box", "random_crop_offset",
+           "random_resized_crop_box"]
 
 _INTERPOLATIONS = {"nearest": 0, "bilinear": 1, "bicubic": 2, "area": 3, "lanczos": 4}  # cv2.INTER_*
 
@@ -91,7 +92,7 @@ def compact_box(kp: np.ndarray, img_shape: Sequence[int], padding: float, thresh
 
 
 @TRANSFORMS.register()
-class PoseCompact:
+class PoseCompact(Transform):
     """Crop the frame to the box around all keypoints (with padding), PYSKL's ``PoseCompact``.
 
     Required keys: ``keypoint`` (modified in place), ``img_shape``.
@@ -147,7 +148,7 @@ def rescale_size(w: int, h: int, scale: Any) -> tuple[int, int]:
 
 
 @TRANSFORMS.register()
-class Resize:
+class Resize(Transform):
     """Resize keypoints (and images) to a scale, PYSKL's ``Resize``.
 
     Required keys: ``img_shape``; optional ``keypoint``, ``imgs``, ``scale_factor``.
@@ -230,13 +231,47 @@ def _apply_crop(results: dict, left: Any, top: Any, right: Any, bottom: Any) -> 
     return results
 
 
+def random_resized_crop_box(img_shape: Sequence[int], area_range: Sequence[float],
+                            aspect_ratio_range: Sequence[float], max_attempts: int = 10, rng: Any = np.random,
+                            py_rng: Any = random) -> tuple:
+    """``(left, top, right, bottom)`` of a random area/aspect-ratio crop, PYSKL's rule and draws.
+
+    ``rng`` draws the ``max_attempts`` log aspect ratios then areas (``uniform``), ``py_rng`` the x then
+    y offset (``randint``) of the first candidate that fits; without one, the centred square. The
+    defaults are numpy's and python's global RNGs, which PYSKL uses.
+    """
+    img_h, img_w = img_shape
+    area = img_h * img_w
+    min_ar, max_ar = aspect_ratio_range
+    ratios = np.exp(rng.uniform(np.log(min_ar), np.log(max_ar), size=max_attempts))
+    areas = rng.uniform(*area_range, size=max_attempts) * area
+    cand_w = np.round(np.sqrt(areas * ratios)).astype(np.int32).astype(np.int64)
+    cand_h = np.round(np.sqrt(areas / ratios)).astype(np.int32).astype(np.int64)
+    for crop_w, crop_h in zip(cand_w, cand_h):
+        if crop_h <= img_h and crop_w <= img_w:
+            x_offset = py_rng.randint(0, int(img_w - crop_w))
+            y_offset = py_rng.randint(0, int(img_h - crop_h))
+            return x_offset, y_offset, x_offset + crop_w, y_offset + crop_h
+    crop_size = min(img_h, img_w)
+    x_offset = (img_w - crop_size) // 2
+    y_offset = (img_h - crop_size) // 2
+    return x_offset, y_offset, x_offset + crop_size, y_offset + crop_size
+
+
+def random_crop_offset(img_shape: Sequence[int], size: int, rng: Any = np.random) -> tuple[int, int]:
+    """``(x, y)`` of a random ``size`` square inside the frame: ``rng.randint`` for y, then x (PYSKL's order),
+    each only when the frame is larger than ``size`` along that axis."""
+    img_h, img_w = img_shape
+    y_offset = int(rng.randint(0, img_h - size)) if img_h > size else 0
+    x_offset = int(rng.randint(0, img_w - size)) if img_w > size else 0
+    return x_offset, y_offset
+
+
 @TRANSFORMS.register()
-class RandomResizedCrop:
+class RandomResizedCrop(Transform):
     """Crop a random area/aspect-ratio box, PYSKL's ``RandomResizedCrop`` (no resize here).
 
-    Draws ``np.random.uniform`` (10 log aspect ratios, then 10 areas) and python
-    ``random.randint`` for the x then y offset of the first candidate that fits; falls back to a
-    centred square without drawing.
+    Draws from numpy's and python's global RNGs like PYSKL (see ``random_resized_crop_box``).
 
     Required keys: ``img_shape``; optional ``keypoint``, ``imgs``, ``crop_quadruple``.
     Modified keys: ``img_shape`` (int64 elements), ``keypoint`` (float64), ``imgs``.
@@ -256,31 +291,10 @@ class RandomResizedCrop:
                 raise TypeError(f"RandomResizedCrop: {name} must be an increasing pair of floats, "
                                 f"got {rng!r}")
 
-    @staticmethod
-    def get_crop_bbox(img_shape: Sequence[int], area_range: Sequence[float],
-                      aspect_ratio_range: Sequence[float], max_attempts: int = 10) -> tuple:
-        """``(left, top, right, bottom)`` drawn with PYSKL's exact global-RNG calls."""
-        img_h, img_w = img_shape
-        area = img_h * img_w
-        min_ar, max_ar = aspect_ratio_range
-        ratios = np.exp(np.random.uniform(np.log(min_ar), np.log(max_ar), size=max_attempts))
-        areas = np.random.uniform(*area_range, size=max_attempts) * area
-        cand_w = np.round(np.sqrt(areas * ratios)).astype(np.int32).astype(np.int64)
-        cand_h = np.round(np.sqrt(areas / ratios)).astype(np.int32).astype(np.int64)
-        for crop_w, crop_h in zip(cand_w, cand_h):
-            if crop_h <= img_h and crop_w <= img_w:
-                x_offset = random.randint(0, int(img_w - crop_w))
-                y_offset = random.randint(0, int(img_h - crop_h))
-                return x_offset, y_offset, x_offset + crop_w, y_offset + crop_h
-        crop_size = min(img_h, img_w)
-        x_offset = (img_w - crop_size) // 2
-        y_offset = (img_h - crop_size) // 2
-        return x_offset, y_offset, x_offset + crop_size, y_offset + crop_size
-
     def __call__(self, results: dict) -> dict:
         if "img_shape" not in results:
             require_2d_pose(results, "RandomResizedCrop")
-        box = self.get_crop_bbox(results["img_shape"], self.area_range, self.aspect_ratio_range)
+        box = random_resized_crop_box(results["img_shape"], self.area_range, self.aspect_ratio_range)
         return _apply_crop(results, *box)
 
     def __repr__(self) -> str:
@@ -289,11 +303,10 @@ class RandomResizedCrop:
 
 
 @TRANSFORMS.register()
-class RandomCrop:
+class RandomCrop(Transform):
     """Crop a random ``size`` x ``size`` square, PYSKL's ``RandomCrop``.
 
-    Draws ``np.random.randint(0, H - size)`` (if ``H > size``) then ``np.random.randint(0, W - size)``
-    (if ``W > size``).
+    Draws from numpy's global RNG like PYSKL (see ``random_crop_offset``).
 
     Required keys: ``img_shape``; optional ``keypoint``, ``imgs``, ``crop_quadruple``.
     Modified keys: ``img_shape``, ``keypoint`` (float64), ``imgs``.
@@ -312,8 +325,7 @@ class RandomCrop:
         if self.size > img_h or self.size > img_w:
             raise PipelineError(f"RandomCrop: size {self.size} exceeds the frame {img_h}x{img_w}"
                              f"{_sample_name(results)}")
-        y_offset = int(np.random.randint(0, img_h - self.size)) if img_h > self.size else 0
-        x_offset = int(np.random.randint(0, img_w - self.size)) if img_w > self.size else 0
+        x_offset, y_offset = random_crop_offset((img_h, img_w), self.size)
         return _apply_crop(results, x_offset, y_offset, x_offset + self.size, y_offset + self.size)
 
     def __repr__(self) -> str:
@@ -321,7 +333,7 @@ class RandomCrop:
 
 
 @TRANSFORMS.register()
-class CenterCrop:
+class CenterCrop(Transform):
     """Crop the centred ``crop_size`` box, PYSKL's ``CenterCrop``.
 
     Required keys: ``img_shape``; optional ``keypoint``, ``imgs``, ``crop_quadruple``.
@@ -348,7 +360,7 @@ class CenterCrop:
 
 
 @TRANSFORMS.register()
-class Flip:
+class Flip(Transform):
     """Horizontal flip of keypoints (and images), PYSKL's ``Flip``.
 
     Always draws one ``np.random.rand()``; flips when it is below ``flip_ratio``. Keypoints map

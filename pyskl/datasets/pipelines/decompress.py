@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...registry import TRANSFORMS
+from .compose import Transform
 
 __all__ = ["DecompressPose", "decompress_pose"]
 
@@ -72,7 +73,7 @@ def decompress_pose(
 
 
 @TRANSFORMS.register()
-class DecompressPose:
+class DecompressPose(Transform):
     """Turn K400-style compressed keypoints into PYSKL's dense layout.
 
     Required keys: ``keypoint`` ``[N, V, 3]`` (x, y, score per box), ``frame_inds`` ``[N]``,

@@ -73,7 +73,10 @@ class PadTo(Transform):
     A skeleton longer than ``length`` is an error, and like PYSKL only ``keypoint`` is padded
     (the op serves 3D skeletons, which carry no keypoint_score).
 
-    Required keys: keypoint ``[M, T, V, C]``, total_frames (<= length), start_index (default 0).
+    Like PYSKL it starts from frame 0 whatever ``start_index`` says (that key offsets frame indices
+    of the sampling ops only).
+
+    Required keys: keypoint ``[M, T, V, C]``, total_frames (<= length).
     Modified keys: keypoint, total_frames (= length).
     """
 
@@ -92,8 +95,7 @@ class PadTo(Transform):
             raise PipelineError(f"PadTo: results['total_frames']={total!r} does not fit keypoint {kp.shape}")
         if total > self.length:
             raise PipelineError(f"PadTo: results['total_frames']={total} exceeds length={self.length}")
-        start = results.get("start_index", 0)
-        results["keypoint"] = pad_to(kp, self.length, total, self.mode, start)
+        results["keypoint"] = pad_to(kp, self.length, total, self.mode)
         results["total_frames"] = self.length
         return results
 

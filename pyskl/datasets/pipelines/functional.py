@@ -32,8 +32,11 @@ __all__ = [
     "uniform_sample_indices",
 ]
 
-# Layouts whose 3rd channel (when C == 3) is a detection score rather than a coordinate.
+# Layouts whose 3rd channel (when C == 3) is a detection score rather than a coordinate: bones
+# average it. PYSKL's ToMotion (and GenSkeFeat's jm/bm) averages it only for openpose and coco; for
+# handmp it takes the plain difference of the score, which we keep for compatibility.
 SCORE_LAYOUTS = ("openpose", "coco", "handmp")
+MOTION_SCORE_LAYOUTS = ("openpose", "coco")
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -317,10 +320,10 @@ def uniform_sample_indices(
 
 
 def pad_to(
-    kp: np.ndarray, length: int, total_frames: int, mode: str = "loop", start_index: int = 0
+    kp: np.ndarray, length: int, total_frames: int, mode: str = "loop"
 ) -> np.ndarray:
     """Loop ``kp`` along time to ``length`` frames; ``mode='zero'`` zeroes frames >= total_frames."""
-    inds = np.mod(np.arange(start_index, start_index + length), total_frames)
+    inds = np.mod(np.arange(length), total_frames)
     out = np.take(kp, inds, axis=1)
     if mode == "zero":
         out[:, total_frames:] = 0

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ...registry import TRANSFORMS
+from .compose import Transform
 from .cropping import require_2d_pose
 
 __all__ = ["GeneratePoseTarget", "keypoint_heatmaps", "limb_heatmaps", "generate_heatmaps",
@@ -288,7 +289,7 @@ def generate_heatmaps(kps: np.ndarray, scores: np.ndarray, img_h: int, img_w: in
 
 
 @TRANSFORMS.register()
-class GeneratePoseTarget:
+class GeneratePoseTarget(Transform):
     """Render pseudo heatmaps of joints or limbs, PYSKL's ``GeneratePoseTarget`` (vectorised).
 
     Required keys: ``keypoint [M, T, V, 2]``, ``img_shape``; optional ``keypoint_score [M, T, V]``.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from ...registry import TRANSFORMS
+from .compose import Transform
 from .heatmap import EPS, GeneratePoseTarget
 
 # torch is imported inside the functions: importing the pipelines stays light for GCN-only users.
@@ -253,7 +254,7 @@ class BatchGeneratePoseTarget:
 
 
 @TRANSFORMS.register()
-class PoseToHeatmapInput:
+class PoseToHeatmapInput(Transform):
     """Fixed-size keypoints for rendering the heatmaps in the train step instead of the loader.
 
     Replaces ``GeneratePoseTarget`` + ``FormatShape`` in a pipeline; after ``Collect`` (keys

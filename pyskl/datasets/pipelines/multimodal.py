@@ -1,8 +1,5 @@
-"""RGB+Pose (RGBPoseConv3D) ops, pose side only: PYSKL's ``MMUniformSampleFrames``, ``MMDecode``,
-``MMCompact`` and ``MMPad``.
-
-Decoding RGB video (PYSKL uses decord) is not supported: ``MMDecode`` raises a clear error for the
-``'RGB'`` modality. ``MMCompact``/``MMPad`` also work on ``imgs`` already in the results.
+"""RGB+Pose (RGBPoseConv3D) ops: PYSKL's ``MMUniformSampleFrames``, ``MMDecode``, ``MMCompact`` and
+``MMPad``. RGB video is decoded with OpenCV (PYSKL uses decord), frame-exactly.
 """
 from __future__ import annotations
 
@@ -11,14 +8,16 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...registry import TRANSFORMS
+from .compose import PipelineError, Transform, require
 from .cropping import _pair, compact_box, require_2d_pose
 from .functional import uniform_sample_indices
+from .video_io import read_video_frames
 
 __all__ = ["MMUniformSampleFrames", "MMDecode", "MMCompact", "MMPad"]
 
 
 @TRANSFORMS.register()
-class MMUniformSampleFrames:
+class MMUniformSampleFrames(Transform):
     """``UniformSampleFrames`` per modality, PYSKL's ``MMUniformSampleFrames``.
 
     For each ``modality, clip_len`` in dict order: train draws from the global ``np.random``; test
@@ -65,42 +64,75 @@ class MMUniformSampleFrames:
 
 
 @TRANSFORMS.register()
-class MMDecode:
-    """Pick the sampled frames of each modality, PYSKL's ``MMDecode`` (Pose only).
+class MMDecode(Transform):
+    """Decode each modality's sampled frames, PYSKL's ``MMDecode``.
 
-    Required keys: ``modality`` (list), ``<modality>_inds``; for Pose ``keypoint``
-    (optional ``keypoint_score``, ones when absent).
-    Modified keys: ``keypoint``, ``keypoint_score`` (float32, frames ``Pose_inds``).
+    ``'RGB'``: frames ``RGB_inds`` of ``results['filename']`` (default ``frame_dir + '.mp4'``), read
+    with OpenCV as RGB uint8, into ``imgs``. ``'Pose'``: frames ``Pose_inds`` of ``keypoint`` and
+    ``keypoint_score`` (ones when absent), as float32. When ``imgs`` (decoded here or given) differ in
+    size from ``img_shape``, keypoints are rescaled to the frames and ``img_shape``/``original_shape``
+    become the frames' size, as PYSKL does.
+
+    Required keys: ``modality`` (list), ``<modality>_inds``; RGB: ``filename`` or ``frame_dir``;
+    Pose: ``keypoint`` (optional ``keypoint_score``).
+    Added keys: ``imgs`` (RGB), ``filename`` (RGB, when absent).
+    Modified keys: ``keypoint``, ``keypoint_score``, ``img_shape``, ``original_shape``.
+
+    Args:
+        io_backend: only ``'disk'``.
+        num_threads: video decoder threads.
     """
 
-    def __init__(self, io_backend: str = "disk", **kwargs: Any) -> None:
+    def __init__(self, io_backend: str = "disk", num_threads: int = 1) -> None:
+        if io_backend != "disk":
+            raise ValueError(f"MMDecode: only io_backend='disk' is supported, got {io_backend!r}")
         self.io_backend = io_backend
-        self.kwargs = kwargs
+        self.num_threads = num_threads
 
     def __call__(self, results: dict) -> dict:
-        modalities = results["modality"]
+        modalities = require(self, results, "modality")
         modalities = [modalities] if isinstance(modalities, str) else modalities
         for mod in modalities:
-            inds = results[f"{mod}_inds"]
+            inds = np.asarray(require(self, results, f"{mod}_inds"))
             if inds.ndim != 1:
                 inds = results[f"{mod}_inds"] = np.squeeze(inds)
             if mod == "RGB":
-                raise NotImplementedError(
-                    "MMDecode: decoding RGB video frames is not supported by pyskl (PYSKL uses decord); "
-                    "use the Pose modality only, or provide the frames as results['imgs']")
-            if mod != "Pose":
-                raise NotImplementedError(f"MMDecode: unknown modality {mod!r}")
-            if "keypoint" not in results:
-                raise KeyError("MMDecode: the Pose modality needs results['keypoint']")
-            kp = results["keypoint"]
-            if "keypoint_score" not in results:
-                results["keypoint_score"] = np.ones(kp.shape[:-1], dtype=np.float32)
-            results["keypoint"] = kp[:, inds].astype(np.float32)
-            results["keypoint_score"] = results["keypoint_score"][:, inds].astype(np.float32)
+                if "filename" not in results:
+                    results["filename"] = str(require(self, results, "frame_dir")) + ".mp4"
+                results["imgs"] = read_video_frames(results["filename"], inds.reshape(-1), self.num_threads)
+            elif mod == "Pose":
+                kp = require(self, results, "keypoint")
+                if "keypoint_score" not in results:
+                    results["keypoint_score"] = np.ones(kp.shape[:-1], dtype=np.float32)
+                results["keypoint"] = kp[:, inds].astype(np.float32)
+                results["keypoint_score"] = results["keypoint_score"][:, inds].astype(np.float32)
+            else:
+                raise PipelineError(f"MMDecode: unknown modality {mod!r} (PYSKL decodes 'RGB' and 'Pose')")
+        if "imgs" in results and "keypoint" in results:
+            self._rescale_to_frames(results)
         return results
 
+    @staticmethod
+    def _rescale_to_frames(results: dict) -> None:
+        """Keypoints annotated at ``img_shape`` moved onto the frames' own resolution."""
+        frame_shape = tuple(results["imgs"][0].shape[:2])
+        old_h, old_w = require("MMDecode", results, "img_shape")
+        if frame_shape == (old_h, old_w):
+            return
+        new_h, new_w = frame_shape
+        kp = results["keypoint"]
+        if kp.shape[-1] not in (2, 3):
+            raise PipelineError(f"MMDecode: keypoint must have 2 or 3 channels to rescale, "
+                                f"got shape {kp.shape}")
+        kp = kp.astype(np.result_type(kp.dtype, np.float32))
+        kp[..., 0] *= new_w / old_w
+        kp[..., 1] *= new_h / old_h
+        results["keypoint"] = kp
+        results["img_shape"] = frame_shape
+        results["original_shape"] = frame_shape
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(io_backend={self.io_backend!r})"
+        return f"{type(self).__name__}(io_backend={self.io_backend!r}, num_threads={self.num_threads})"
 
 
 def _pad_crop_images(imgs: list, img_shape: Sequence[int], box: Sequence[int]) -> list:
@@ -115,7 +147,7 @@ def _pad_crop_images(imgs: list, img_shape: Sequence[int], box: Sequence[int]) -
 
 
 @TRANSFORMS.register()
-class MMCompact:
+class MMCompact(Transform):
     """``PoseCompact`` applied to keypoints and RGB frames together, PYSKL's ``MMCompact``.
 
     Unlike ``PoseCompact`` it does not touch ``crop_quadruple``; a box below ``threshold`` is the
@@ -154,7 +186,7 @@ class MMCompact:
 
 
 @TRANSFORMS.register()
-class MMPad:
+class MMPad(Transform):
     """Pad the frame around its centre, PYSKL's ``MMPad`` (no config uses it).
 
     The new size grows by ``padding`` and, with ``hw_ratio``, to that ratio (rounded); keypoints
@@ -177,13 +209,27 @@ class MMPad:
         h, w = int(h + 0.5), int(w + 0.5)
         pad_y, pad_x = h - old_h, w - old_w
         if "keypoint" in results:
-            offset = np.array([pad_x // 2, pad_y // 2], dtype=np.float32)
-            results["keypoint"] = results["keypoint"] + offset
+            kp = results["keypoint"]
+            kp = kp.astype(np.result_type(kp.dtype, np.float32))  # as adding PYSKL's float32 offset
+            kp[..., 0] += pad_x // 2
+            kp[..., 1] += pad_y // 2  # a score channel, if any, stays as it is
+            results["keypoint"] = kp
         if "imgs" in results:
-            pads = ((pad_y // 2, pad_y - pad_y // 2), (pad_x // 2, pad_x - pad_x // 2), (0, 0))
-            results["imgs"] = [np.pad(img, pads, constant_values=127) for img in results["imgs"]]
+            results["imgs"] = self._pad_images(results["imgs"], (old_h, old_w), (h, w))
         results["img_shape"] = (h, w)
         return results
+
+    @staticmethod
+    def _pad_images(imgs: list, old: tuple, new: tuple) -> list:
+        """Pad with 127 around the centre; frames at another resolution than ``img_shape`` are padded
+        in proportion, as PYSKL does."""
+        real_h, real_w = imgs[0].shape[:2]
+        if real_h != old[0]:
+            new = (int(new[0] / (old[0] / real_h) + 0.5), int(new[1] / (old[1] / real_w) + 0.5))
+            old = (real_h, real_w)
+        pad_y, pad_x = new[0] - old[0], new[1] - old[1]
+        pads = ((pad_y // 2, pad_y - pad_y // 2), (pad_x // 2, pad_x - pad_x // 2), (0, 0))
+        return [np.pad(img, pads, constant_values=127) for img in imgs]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(hw_ratio={self.hw_ratio}, padding={self.padding})"

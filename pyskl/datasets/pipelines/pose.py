@@ -9,7 +9,8 @@ import numpy as np
 from ...registry import TRANSFORMS
 from ...utils.layouts import LAYOUTS, get_layout
 from .compose import PipelineError, Transform, require, require_array
-from .functional import SCORE_LAYOUTS, joint_to_bone, pre_normalize_2d, pre_normalize_3d, to_motion
+from .functional import (MOTION_SCORE_LAYOUTS, SCORE_LAYOUTS, joint_to_bone, pre_normalize_2d,
+                         pre_normalize_3d, to_motion)
 from .protogcn import JointToKB
 
 # ProtoGCN averages the bone score on its coco_new layout too (its motion keeps the plain difference).
@@ -158,7 +159,7 @@ class JointToBone(Transform):
 
 @TRANSFORMS.register()
 class ToMotion(Transform):
-    """Temporal difference of ``source`` (last frame 0); 2D layouts with C == 3 average the score.
+    """Temporal difference of ``source`` (last frame 0); openpose/coco with C == 3 average the score.
 
     Required keys: ``source`` ``[M, T, V, 2 or 3]``.
     Added keys: ``target``.
@@ -172,7 +173,7 @@ class ToMotion(Transform):
 
     def __call__(self, results: dict) -> dict:
         data = require_array(self, results, self.source, ndim=4, last_dim=(2, 3))
-        score = data.shape[-1] == 3 and self.dataset in SCORE_LAYOUTS
+        score = data.shape[-1] == 3 and self.dataset in MOTION_SCORE_LAYOUTS
         results[self.target] = to_motion(data, score)
         return results
 
@@ -281,7 +282,7 @@ class GenSkeFeat(Transform):
         if "j" in results:
             raise PipelineError("GenSkeFeat: results already has a 'j' key")
         results["j"] = results.pop("keypoint")
-        score = results["j"].shape[-1] == 3 and self.dataset in SCORE_LAYOUTS
+        score = results["j"].shape[-1] == 3 and self.dataset in MOTION_SCORE_LAYOUTS
         if "jm" in feats:
             results["jm"] = to_motion(results["j"], score)
         if "bm" in feats:

@@ -54,7 +54,6 @@ class UniformSampleFrames(Transform):
         num_clips: int = 1,
         p_interval: float | Sequence[float] = 1,
         seed: int = 255,
-        **deprecated_kwargs: Any,
     ) -> None:
         name = type(self).__name__
         _check_clip_args(name, clip_len, num_clips)

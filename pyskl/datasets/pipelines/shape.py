@@ -6,6 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from ...registry import TRANSFORMS
+from .compose import Transform
 
 __all__ = ["FormatShape", "Normalize"]
 
@@ -32,7 +33,7 @@ def _views_first(frames: np.ndarray, num_clips: int, clip_len: int, channel_axis
 
 
 @TRANSFORMS.register()
-class FormatShape:
+class FormatShape(Transform):
     """Arrange frames into the network's input layout, PYSKL's ``FormatShape``.
 
     - ``NCTHW_Heatmap``: ``imgs [V*T, K, H, W]`` -> ``[V, K, clip_len, H, W]`` with
@@ -100,7 +101,7 @@ class FormatShape:
 
 
 @TRANSFORMS.register()
-class Normalize:
+class Normalize(Transform):
     """Normalise RGB frames with a per-channel mean and std, PYSKL's ``Normalize``.
 
     Like mmcv's ``imnormalize_``: optional BGR->RGB swap, then ``(img - mean) * (1 / std)`` in
