@@ -62,6 +62,15 @@ GCN_CASES = {
         tcn_ms_cfg=[(3, 1), (3, 2), (3, 3), (3, 4), ("max", 3), "1x1"],
     ),
     "SGN": dict(type="SGN", in_channels=3, base_channels=8, num_joints=25, T=12),
+    "ProtoGCN": dict(
+        type="ProtoGCN",
+        graph_cfg=dict(layout="nturgb+d", mode="random", num_filter=8, init_off=0.04, init_std=0.02),
+        base_channels=16,
+        num_stages=3,
+        inflate_stages=[3],
+        down_stages=[3],
+        num_prototype=8,
+    ),
 }
 CNN_CASES = {
     "ResNet3dSlowOnly": dict(
@@ -140,6 +149,8 @@ def build_case(name):
     backbone = build_model(bb).eval()
     with torch.no_grad():
         feat = backbone(torch.zeros(spec.shape[1:]))  # one clip as the batch
+    if isinstance(feat, tuple):  # ProtoGCN: (features, reconstructed graph for its training loss)
+        feat = feat[0]
     channels = feat.shape[2] if kind == "gcn" else feat.shape[1]
     head = dict(type="GCNHead" if kind == "gcn" else "I3DHead", num_classes=5, in_channels=int(channels))
     rec = dict(type="RecognizerGCN" if kind == "gcn" else "Recognizer3D", backbone=bb, cls_head=head)

@@ -27,6 +27,8 @@ SPECS: dict[str, tuple[dict, str]] = {
                      graph_cfg=dict(layout="coco", mode="random", num_filter=8, init_off=0.04,
                                     init_std=0.02)), "gcn"),
     "SGN": (dict(in_channels=3, num_joints=17, T=8, base_channels=16), "gcn"),
+    "ProtoGCN": (dict(graph_cfg=dict(layout="coco", mode="random", num_filter=8), num_prototype=8, **SMALL),
+                 "gcn"),
     "ResNet3d": (dict(in_channels=17, base_channels=8, num_stages=3, out_indices=[2], stage_blocks=[1, 1, 1],
                       conv1_kernel=[1, 7, 7], conv1_stride=[1, 1], pool1_stride=[1, 1], inflate=[0, 1, 1],
                       spatial_strides=[2, 2, 2], temporal_strides=[1, 1, 2]), "3d"),

@@ -35,7 +35,10 @@ class ExportWrapper(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, clips = x.shape[0], x.shape[1]
-        logits = self.model.cls_head(self.model.backbone(x.flatten(0, 1)))  # N*clips, K
+        feat = self.model.backbone(x.flatten(0, 1))
+        if isinstance(feat, tuple):  # ProtoGCN: (features, the graph its training loss uses)
+            feat = feat[0]
+        logits = self.model.cls_head(feat)  # N*clips, K
         logits = logits.reshape(n, clips, -1)
         if self.average == "prob":
             return logits.softmax(dim=2).mean(dim=1)
