@@ -94,4 +94,4 @@ def test_vis_cli_skeleton_heatmap(tmp_path, capsys):
     assert "(17, 8, 64, 64)" in capsys.readouterr().out
     assert main(["vis", "skeleton", str(ann), str(tmp_path / "s.avi")]) == 2
     assert main(["vis", "skeleton", str(ann), str(tmp_path / "s.png"), "--frame-dir", "nope"]) == 2
-    assert "no sample with frame_dir" in capsys.readouterr().out
+    assert "no sample with frame_dir" in capsys.readouterr().err
