@@ -21,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA when available)")
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--compile-mode", default=None,
+                        choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                        help="torch.compile mode (implies --compile; 'reduce-overhead' adds CUDA graphs, which "
+                             "need drop_last batches)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="3D CNNs: channels-last (NDHWC) conv weights, what cuDNN's fastest kernels take")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override config keys, e.g. total_epochs=2 data.videos_per_gpu=8")
     parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none",
@@ -36,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     opts = TrainOptions(work_dir=args.work_dir, validate=args.validate, test_last=args.test_last,
                         test_best=args.test_best, seed=args.seed, deterministic=args.deterministic,
                         resume=args.resume or args.resume_from, device=args.device, amp=args.amp,
-                        compile=args.compile, config_path=args.config)
+                        compile=args.compile_mode or args.compile,
+                        channels_last=args.channels_last, config_path=args.config)
     train(cfg, opts)
     return 0
