@@ -32,9 +32,10 @@ __all__ = ["DevicePlan", "DeviceSkeletonSet", "DeviceTrainData", "plan_device_pi
 
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _LOAD_OPS = ("PreNormalize3D", "PreNormalize2D")
+_PAD_OP = "PadTo"  # deterministic too: loops/zero-pads every sample to one length at load
 _LINEAR_OPS = ("RandomScale", "RandomRot")
 _SAMPLE_OPS = ("UniformSample", "UniformSampleFrames", "UniformSampleDecode")
-_SUPPORTED = _LOAD_OPS + _LINEAR_OPS + _SAMPLE_OPS + ("GenSkeFeat", "PoseDecode", "FormatGCNInput", "Collect",
+_SUPPORTED = _LOAD_OPS + (_PAD_OP,) + _LINEAR_OPS + _SAMPLE_OPS + ("GenSkeFeat", "PoseDecode", "FormatGCNInput", "Collect",
                                                       "ToTensor")
 
 
@@ -49,6 +50,7 @@ class DevicePlan:
         clip_len, num_clips, p_interval: the sampling op's arguments.
         loop_short: UniformSampleDecode's wrap of short clips inside the kept interval.
         num_person: FormatGCNInput's person count (padding with zeros / cutting).
+        whole: PadTo's length when the pipeline decodes every (padded) frame instead of sampling, else 0.
     """
 
     load_ops: list = field(default_factory=list)
@@ -59,6 +61,7 @@ class DevicePlan:
     p_interval: tuple = (1.0, 1.0)
     loop_short: bool = False
     num_person: int = 2
+    whole: int = 0
 
 
 def _refuse(name: str, why: str) -> ConfigError:
@@ -99,9 +102,15 @@ def plan_device_pipeline(pipeline: Any) -> DevicePlan:
                 plan.load_ops.append(op)
             else:
                 plan.linear_ops.append((op, not seen_features))
+        elif name == _PAD_OP:
+            if stage > 1:
+                raise _refuse(name, "comes after the sampling op")
+            plan.load_ops.append(op)
+            plan.whole = plan.clip_len = int(op.length)
+            stage = 2
         elif name in _SAMPLE_OPS:
             if stage > 1:
-                raise _refuse(name, "is a second sampling op")
+                raise _refuse(name, "follows another sampling op or PadTo")
             stage = 2
             plan.clip_len, plan.num_clips = int(op.clip_len), int(op.num_clips)
             plan.p_interval = tuple(float(p) for p in op._interval)
@@ -308,8 +317,10 @@ class DeviceSkeletonSet:
         """Augmented clips ``[B, num_clips, M, clip_len, V, C]`` float32 of the samples ``index``."""
         b, nc, clip = index.shape[0], plan.num_clips, plan.clip_len
         rows = self.lengths[index].repeat_interleave(nc)
-        draws = draw_indices(rows, clip, generator)
-        inds = sample_indices(rows, clip, plan.p_interval, draws, plan.loop_short)
+        if plan.whole:  # PadTo made every sample plan.whole frames long; PoseDecode takes them all
+            inds = torch.arange(plan.whole, device=rows.device).expand(len(rows), plan.whole)
+        else:
+            inds = sample_indices(rows, clip, plan.p_interval, draw_indices(rows, clip, generator), plan.loop_short)
         x = self.frames[self.starts[index].repeat_interleave(nc)[:, None] + inds].float()  # [B*nc, clip, M, V, C]
         channels = x.shape[-1]
         maps = linear_maps(plan, channels, b, x.device, generator)
