@@ -122,14 +122,19 @@ def _dataset(ann, pipeline, times=1):
 
 @pytest.mark.parametrize("storage,tol", [(torch.float32, 1e-5), (torch.float16, 2e-3)])
 def test_clips_equal_the_numpy_pipeline_from_the_same_draws(tiny_ann, storage, tol):
+    check_clips_against_numpy(tiny_ann, storage, tol, torch.device("cpu"))
+
+
+def check_clips_against_numpy(tiny_ann, storage: torch.dtype, tol: float, device: torch.device) -> None:
+    """Device clips vs the numpy ops fed the same uniforms and matrices (tol: relative to the largest value)."""
     ds = _dataset(tiny_ann, STRONG_AUG)
     plan = plan_device_pipeline(ds.pipeline)
-    data = DeviceSkeletonSet.from_dataset(ds, plan, torch.device("cpu"), storage)
-    index = torch.arange(len(ds))
-    clips = data.clips(index, plan, torch.Generator().manual_seed(7))
-    replay = torch.Generator().manual_seed(7)  # the same stream, consumed in clips()'s order
-    draws = draw_indices(data.lengths[index], plan.clip_len, replay)
-    maps = linear_maps(plan, 9, len(index), torch.device("cpu"), replay).numpy()
+    data = DeviceSkeletonSet.from_dataset(ds, plan, device, storage)
+    index = torch.arange(len(ds), device=device)
+    clips = data.clips(index, plan, torch.Generator(device=device).manual_seed(7)).cpu()
+    replay = torch.Generator(device=device).manual_seed(7)  # the same stream, consumed in clips()'s order
+    draws = {k: v.cpu() for k, v in draw_indices(data.lengths[index], plan.clip_len, replay).items()}
+    maps = linear_maps(plan, 9, len(index), device, replay).cpu().numpy()
     prefix = Compose([dict(type="PreNormalize3D"), dict(type="GenSkeFeat", dataset="nturgb+d",
                                                         feats=["j", "b", "jm"])])
     for i in range(len(ds)):
