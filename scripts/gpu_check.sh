@@ -8,7 +8,7 @@
 #   4. the same without torch.compile (an ablation, and the figures if compiling failed);
 #   5. the GCN model-step bench at the batches in $GPU_BENCH_BATCHES (default "": skipped).
 # Uses $PYTHON (default python3), which needs torch with CUDA, numpy, opencv-python-headless, tqdm and
-# pytest. Results go to $OUT (default ./gpu_check_out); at most 9 minutes in all (the stage limits).
+# pytest. Results go to $OUT (default ./gpu_check_out); the stage limits add up to 10 minutes; expect 6-8.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY="${PYTHON:-python3}"
@@ -36,15 +36,16 @@ assert torch.cuda.is_available()
 "
 [ "$rc" -eq 0 ] || { echo "error: $PY has no torch with CUDA; set PYTHON to one that has"; exit 1; }
 
-stage gpu_tests 120 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu_device_pipeline.py \
-    tests/test_gpu_models.py tests/test_heatmap_vectorised.py tests/test_engine_device_heatmap.py
+stage gpu_tests_device_pipeline 60 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu_device_pipeline.py
+stage gpu_tests 120 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu_models.py \
+    tests/test_heatmap_vectorised.py tests/test_engine_device_heatmap.py
 
 BENCH=(benchmarks/bench_train_gpu.py --device cuda --iters 40 --current-iters 25 --warmup 6)
 stage train_stgcnpp 100 "$PY" "${BENCH[@]}" --models stgcnpp --eval --json "$OUT/train_stgcnpp.json"
 stage train_ctrgcn 70 "$PY" "${BENCH[@]}" --models ctrgcn --json "$OUT/train_ctrgcn.json"
 stage train_msg3d 90 "$PY" "${BENCH[@]}" --models msg3d --json "$OUT/train_msg3d.json"
 stage train_slowonly 70 "$PY" "${BENCH[@]}" --models slowonly --json "$OUT/train_slowonly.json"
-stage train_eager 50 "$PY" "${BENCH[@]}" --models stgcnpp ctrgcn --compile none --current-iters 10 \
+stage train_eager 45 "$PY" "${BENCH[@]}" --models stgcnpp ctrgcn --compile none --current-iters 10 \
     --json "$OUT/train_eager.json"
 
 for batch in ${GPU_BENCH_BATCHES-}; do

@@ -25,7 +25,7 @@ def test_cuda_clips_equal_the_numpy_pipeline(tiny_ann, storage, tol):
     check_clips_against_numpy(tiny_ann, storage, tol, torch.device("cuda"))
 
 
-@pytest.mark.parametrize("amp,compile_", [("bf16", True), ("fp16", False)])
+@pytest.mark.parametrize("amp,compile_", [("bf16", False), ("fp16", False)])
 def test_cuda_training_on_the_device_pipeline(tmp_path, tiny_ann, amp, compile_):
     from pyskl.engine import TrainOptions, train
 

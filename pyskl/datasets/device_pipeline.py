@@ -35,8 +35,8 @@ _LOAD_OPS = ("PreNormalize3D", "PreNormalize2D")
 _PAD_OP = "PadTo"  # deterministic too: loops/zero-pads every sample to one length at load
 _LINEAR_OPS = ("RandomScale", "RandomRot")
 _SAMPLE_OPS = ("UniformSample", "UniformSampleFrames", "UniformSampleDecode")
-_SUPPORTED = _LOAD_OPS + (_PAD_OP,) + _LINEAR_OPS + _SAMPLE_OPS + ("GenSkeFeat", "PoseDecode", "FormatGCNInput", "Collect",
-                                                      "ToTensor")
+_SUPPORTED = (_LOAD_OPS + (_PAD_OP,) + _LINEAR_OPS + _SAMPLE_OPS
+              + ("GenSkeFeat", "PoseDecode", "FormatGCNInput", "Collect", "ToTensor"))
 
 
 @dataclass
@@ -209,7 +209,9 @@ def _op_matrix(op: Any, width: int, b: int, device: torch.device, generator: tor
         if len(scale) != width:
             raise ConfigError(f"data.device_pipeline: RandomScale has {len(scale)} scale values for "
                               f"{width} channels")
-        factor = 1 + uniform(-1.0, 1.0, b, width) * torch.tensor(scale, dtype=torch.float64, device=device)
+        u = uniform(-1.0, 1.0, b, width)
+        # python floats, not a tensor of them: a host-to-device copy per batch would wait for the device
+        factor = torch.stack([1 + u[:, c] * float(s) for c, s in enumerate(scale)], dim=1)
         return torch.diag_embed(factor)
     if width == 3:
         return _rot3d(uniform(-op.theta, op.theta, b, 3))
