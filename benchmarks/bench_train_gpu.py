@@ -159,9 +159,18 @@ def build_net(cfg: dict, device: torch.device) -> torch.nn.Module:
     return build_model(cfg["model"]).to(device)
 
 
+def gpu_flags(device: torch.device, fast: bool) -> None:
+    """``pyskl train``'s defaults for the current path (no cuDNN autotuning: the recipes do not set
+    cudnn_benchmark; fp32 matmuls without TF32, torch's default); the fast path turns both on."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = fast
+        torch.backends.cuda.matmul.allow_tf32 = fast
+
+
 def current_path(name: str, cfg: dict, args: Any) -> dict:
     """The config as written: numpy pipeline in workers, fp32, host sync every step."""
     device = torch.device(args.device)
+    gpu_flags(device, fast=False)
     two_d = name == "slowonly"
     pool = skeleton_pool(args.pool, args.frames, cfg["model"]["cls_head"]["num_classes"], two_d)
     dataset = ArraySet(pool, args.samples, cfg["train_pipeline"])
@@ -184,6 +193,7 @@ def _compiled(net: torch.nn.Module, args: Any) -> tuple[torch.nn.Module, str | N
 def fast_gcn(cfg: dict, args: Any) -> dict:
     """Device pipeline over device-resident float16 samples, autocast, compiled, fused SGD, few syncs."""
     device = torch.device(args.device)
+    gpu_flags(device, fast=True)
     plan = plan_device_pipeline(Compose(cfg["train_pipeline"]))
     gen = torch.Generator(device=device).manual_seed(0)
     n, t = args.samples, args.frames
@@ -208,6 +218,7 @@ def fast_posec3d(cfg: dict, args: Any) -> dict:
     from pyskl.engine.batch_input import build_heatmap_renderer
 
     device = torch.device(args.device)
+    gpu_flags(device, fast=True)
     pipeline = [op for op in cfg["train_pipeline"] if op["type"] not in ("GeneratePoseTarget", "FormatShape",
                                                                           "Collect", "ToTensor")]
     pool = skeleton_pool(args.pool, args.frames, cfg["model"]["cls_head"]["num_classes"], two_d=True)
@@ -233,6 +244,7 @@ def eval_stgcnpp(cfg: dict, args: Any) -> dict:
 
     device = torch.device(args.device)
     env = DistEnv(device=device)
+    gpu_flags(device, fast=False)
     pool = skeleton_pool(args.pool, args.frames, 60, two_d=False)
     test_batch = cfg["data"].get("test_dataloader", {}).get("videos_per_gpu", cfg["data"]["videos_per_gpu"])
     n_current = max(args.iters * test_batch, 2)
@@ -247,14 +259,15 @@ def eval_stgcnpp(cfg: dict, args: Any) -> dict:
     num_clips = [op for op in cfg["test_pipeline"] if op["type"] == "UniformSample"][0]["num_clips"]
     current = n_current * num_clips / (time.perf_counter() - start)
 
+    gpu_flags(device, fast=True)
     plan = plan_device_pipeline(Compose(cfg["train_pipeline"]))
     plan.num_clips = num_clips
-    n, t = max(args.batch * 2, 4), args.frames
+    n, t = max(args.eval_batch, 4), args.frames
     frames = torch.randn(n * t, 2, 25, 3, device=device).half()
     data = DeviceSkeletonSet(frames, torch.arange(n, device=device) * t, torch.full((n,), t, device=device),
                              torch.zeros(n, dtype=torch.int64, device=device))
     fast_net = prepare_for_inference(build_net(cfg, device), fuse_bn=True, compile_=args.compile != "none")
-    batch = max(args.batch // num_clips, 1)
+    batch = max(args.eval_batch // num_clips, 1)
     index = torch.arange(batch, device=device)
     steps = max(args.iters, 2)
     with torch.no_grad(), autocast(device, args.amp):
@@ -295,6 +308,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pool", type=int, default=256, help="distinct numpy samples of the current path")
     parser.add_argument("--batch", type=int, default=128, help="fast-path GCN batch (lr scaled linearly)")
     parser.add_argument("--posec3d-batch", type=int, default=32)
+    parser.add_argument("--eval-batch", type=int, default=640, help="fast-path eval clips per step")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the config's)")
     parser.add_argument("--iters", type=int, default=30)
     parser.add_argument("--current-iters", type=int, default=None, help="timed steps of the current path")
@@ -310,7 +324,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.samples, args.frames, args.pool, args.clip_len, args.current_batch = 32, 40, 8, 8, 2
-        args.batch, args.posec3d_batch, args.iters, args.warmup = 4, 2, 2, 1
+        args.batch, args.posec3d_batch, args.eval_batch, args.iters, args.warmup = 4, 2, 4, 2, 1
         args.workers = 0 if args.workers is None else args.workers
         args.compile = "none" if args.device == "cpu" else args.compile
     args.amp = None if args.amp == "none" else args.amp
@@ -320,9 +334,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     report: dict = {"torch": torch.__version__, "device": torch.cuda.get_device_name(device)
                     if device.type == "cuda" else "cpu", "args": vars(args), "models": {}}
 
@@ -345,6 +356,17 @@ def main(argv: list[str] | None = None) -> dict:
             except Exception as err:  # one failing path must not lose the others' figures
                 entry[path] = {"error": f"{type(err).__name__}: {err}"[:2000]}
                 traceback.print_exc()
+                if path == "fast" and args.compile != "none":  # the figures without torch.compile instead
+                    saved_compile, args.compile = args.compile, "none"
+                    try:
+                        entry[path] = dict(fn(cfg, args), compile_error=entry[path]["error"])
+                        hours = entry["recipe_clips"] / entry[path]["clips_per_s"] / 3600
+                        entry[path]["recipe_hours"] = round(hours, 3)
+                    except Exception as err2:
+                        entry[path]["eager_error"] = f"{type(err2).__name__}: {err2}"[:2000]
+                        traceback.print_exc()
+                    finally:
+                        args.compile = saved_compile
             finally:
                 args.iters = saved_iters
                 if device.type == "cuda":
