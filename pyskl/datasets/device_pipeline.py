@@ -386,4 +386,9 @@ def build_device_train_data(dataset: Any, options: dict, batch_size: int, device
     if storage not in STORAGE_DTYPES:
         raise ConfigError(f"data.device_pipeline.storage must be one of {', '.join(STORAGE_DTYPES)}, got {storage!r}")
     data = DeviceSkeletonSet.from_dataset(base, plan, device, STORAGE_DTYPES[storage])
+    import logging
+
+    size = data.frames.numel() * data.frames.element_size() / 2**30
+    logging.getLogger("pyskl").info(f"device pipeline: {len(data)} samples, {data.frames.shape[0]} frames "
+                                    f"({size:.2f} GiB {storage}) on {device}; ops {plan}")
     return DeviceTrainData(data, plan, batch_size, times, rank, world_size, seed, shuffle, drop_last)
