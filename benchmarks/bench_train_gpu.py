@@ -145,7 +145,7 @@ def run_loop(cfg: dict, net: torch.nn.Module, model: torch.nn.Module, loader: An
     sync(device)
     seconds = time.perf_counter() - timed.start
     clips_per_s = args.iters * batch / seconds
-    return {"clips_per_s": round(clips_per_s, 1), "ms_per_step": round(1000 * seconds / args.iters, 2),
+    return {"clips_per_s": float(f"{clips_per_s:.4g}"), "ms_per_step": round(1000 * seconds / args.iters, 2),
             "batch": batch, "lr": opt_cfg["lr"], "amp": amp, "loss": round(means.get("loss", float("nan")), 4)}
 
 
@@ -278,8 +278,8 @@ def eval_stgcnpp(cfg: dict, args: Any) -> dict:
             fast_net.predict(data.clips(index, plan))
     sync(device)
     fast = steps * batch * num_clips / (time.perf_counter() - start)
-    return {"current_clips_per_s": round(current, 1), "current_batch": test_batch, "num_clips": num_clips,
-            "fast_clips_per_s": round(fast, 1), "fast_batch": batch, "speedup": round(fast / current, 2)}
+    return {"current_clips_per_s": float(f"{current:.4g}"), "current_batch": test_batch, "num_clips": num_clips,
+            "fast_clips_per_s": float(f"{fast:.4g}"), "fast_batch": batch, "speedup": round(fast / current, 2)}
 
 
 def load_recipe(name: str, args: Any) -> dict:
@@ -320,6 +320,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compile", default="default",
                         choices=["none", "default", "reduce-overhead", "max-autotune-no-cudagraphs"])
     parser.add_argument("--eval", action="store_true", help="also ST-GCN++ eval clips/s")
+    parser.add_argument("--also-eager", action="store_true",
+                        help="time the fast path without torch.compile first (figures even if compiling overruns)")
     parser.add_argument("--json", default=None, help="write the results here (updated after each model)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -346,10 +348,15 @@ def main(argv: list[str] | None = None) -> dict:
         cfg = load_recipe(name, args)
         entry: dict = {"config": RECIPES[name], "recipe_clips": recipe_clips(cfg)}
         report["models"][name] = entry
-        for path, fn in (("current", current_path), ("fast", fast_posec3d if name == "slowonly" else fast_gcn)):
-            saved_iters = args.iters
+        fast_fn = fast_posec3d if name == "slowonly" else fast_gcn
+        eager = [("fast_eager", fast_fn)] if args.also_eager else []
+        paths = [("current", current_path)] + eager + [("fast", fast_fn)]
+        for path, fn in paths:
+            saved_iters, saved_compile = args.iters, args.compile
             if path == "current" and args.current_iters:
                 args.iters = args.current_iters
+            if path == "fast_eager":
+                args.compile = "none"
             try:
                 entry[path] = fn(name, cfg, args) if path == "current" else fn(cfg, args)
                 entry[path]["recipe_hours"] = round(entry["recipe_clips"] / entry[path]["clips_per_s"] / 3600, 3)
@@ -368,7 +375,7 @@ def main(argv: list[str] | None = None) -> dict:
                     finally:
                         args.compile = saved_compile
             finally:
-                args.iters = saved_iters
+                args.iters, args.compile = saved_iters, saved_compile
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
             print(f"{name:9s} {path:8s} {json.dumps(entry[path])}", flush=True)
