@@ -406,8 +406,12 @@ def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
     return parsed
 
 
+# Keys pyskl adds to PYSKL's config format: an override may set them where the config lacks them.
+OPTIONAL_KEYS = ("data.device_pipeline",)
+
+
 def apply_overrides(cfg: dict, items: list[str], substituted: Iterable[str] = ()) -> dict:
-    """Apply ``--cfg-options`` in place; every key on the path must already exist.
+    """Apply ``--cfg-options`` in place; every key on the path must already exist (or be in ``OPTIONAL_KEYS``).
 
     A list in the path is indexed by an integer component (``data.train.pipeline.0.clip_len=50``).
 
@@ -431,7 +435,7 @@ def apply_overrides(cfg: dict, items: list[str], substituted: Iterable[str] = ()
             _child(node, last, key, key)
             node[int(last)] = value
         elif isinstance(node, dict):
-            if last not in node:
+            if last not in node and key not in OPTIONAL_KEYS:
                 where = ".".join(parts[:-1]) or "the top level"
                 raise ConfigError(f"--cfg-options {key}: unknown key {last!r} in {where} "
                                   f"(known: {', '.join(sorted(map(str, node)))})")

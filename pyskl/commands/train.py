@@ -23,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deterministic", action="store_true", help="deterministic torch algorithms")
     add_device_arguments(parser)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--compile-mode", default=None,
+                        choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                        help="torch.compile mode (implies --compile; 'reduce-overhead' adds CUDA graphs, which "
+                             "need drop_last batches)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="3D CNNs: channels-last (NDHWC) conv weights, what cuDNN's fastest kernels take")
     add_cfg_options(parser)
     add_data_arguments(parser)
     add_launcher_arguments(parser)
@@ -41,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     opts = TrainOptions(work_dir=args.work_dir, validate=args.validate, test_last=args.test_last,
                         test_best=args.test_best, seed=args.seed, deterministic=args.deterministic,
                         resume=args.resume or args.resume_from, device=args.device, amp=args.amp,
-                        compile=args.compile, config_path=args.config)
+                        compile=args.compile_mode or args.compile,
+                        channels_last=args.channels_last, config_path=args.config)
     try:
         train(cfg, opts)
     except (OutputBusyError, DiskFullError) as err:

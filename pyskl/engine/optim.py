@@ -21,10 +21,15 @@ OPTIMIZERS = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.o
               "RMSprop": torch.optim.RMSprop}
 
 
-def build_optimizer(model: torch.nn.Module, cfg: dict) -> torch.optim.Optimizer:
+# torch's fused (one kernel for all parameters) implementations; a config's own ``fused`` key wins.
+FUSABLE = ("SGD", "Adam", "AdamW")
+
+
+def build_optimizer(model: torch.nn.Module, cfg: dict, fused: bool = False) -> torch.optim.Optimizer:
     """``dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)`` -> optimizer.
 
-    As mmcv's default constructor, weight decay applies to every trainable parameter.
+    As mmcv's default constructor, weight decay applies to every trainable parameter. With ``fused``
+    an SGD/Adam/AdamW whose config does not say otherwise gets ``fused=True``.
     """
     if not isinstance(cfg, dict) or "type" not in cfg:
         raise ConfigError(f"optimizer must be a dict with a 'type' key, got {cfg!r}")
@@ -35,6 +40,8 @@ def build_optimizer(model: torch.nn.Module, cfg: dict) -> torch.optim.Optimizer:
     if "lr" not in args:
         raise ConfigError(f"optimizer {kind} needs an 'lr'")
     params = [p for p in model.parameters() if p.requires_grad]
+    if fused and kind in FUSABLE and "fused" not in args:
+        args["fused"] = True
     try:
         return OPTIMIZERS[kind](params, **args)
     except TypeError as err:

@@ -61,6 +61,7 @@ class RuntimeConfig:
     cudnn_benchmark: bool = False
     sync_bn: bool = False
     device_heatmap: dict | None = None  # GeneratePoseTarget args: render heatmaps in the step
+    device_pipeline: dict | None = None  # data.device_pipeline options: the train pipeline runs on the device
     warnings: list = field(default_factory=list)
 
 
@@ -110,6 +111,17 @@ def loader_settings(data: dict, split: str, videos_per_gpu: int, workers_per_gpu
     return out
 
 
+def _device_pipeline(value: Any) -> dict | None:
+    """``data.device_pipeline``: False/None (off), True (defaults) or ``dict(storage='float16')``."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if not isinstance(value, dict) or set(value) - {"storage"}:
+        raise ConfigError(f"config key 'data.device_pipeline' must be True, False or dict(storage=...), got {value!r}")
+    return dict(value)
+
+
 def read_runtime(cfg: dict, need_train: bool = True) -> RuntimeConfig:
     """Check the runtime keys' types and collect them; ``.warnings`` lists the ignored ones."""
     if not isinstance(cfg.get("model"), dict):
@@ -134,7 +146,8 @@ def read_runtime(cfg: dict, need_train: bool = True) -> RuntimeConfig:
     if need_train and "train" not in data:
         raise ConfigError("config key 'data.train' is required for training")
     _leftovers(data, {"videos_per_gpu", "workers_per_gpu", "train", "val", "test", "train_dataloader",
-                      "val_dataloader", "test_dataloader"}, "data.", warnings)
+                      "val_dataloader", "test_dataloader", "device_pipeline"}, "data.", warnings)
+    device_pipeline = _device_pipeline(data.get("device_pipeline", False))
     train_loader = loader_settings(data, "train", videos, workers)
     # PYSKL's test_dataloader also serves validation unless val_dataloader is given.
     val_loader = loader_settings(data, "val", videos, workers) if "val_dataloader" in data else \
@@ -224,4 +237,5 @@ def read_runtime(cfg: dict, need_train: bool = True) -> RuntimeConfig:
         cudnn_benchmark=bool(cfg.get("cudnn_benchmark", False)),
         sync_bn=bool(cfg.get("sync_bn", False)),
         device_heatmap=_typed(cfg, "device_heatmap", dict, "", default=None, allow_none=True),
+        device_pipeline=device_pipeline,
         warnings=warnings)

@@ -22,6 +22,7 @@ from ..config import ConfigError, dump_config
 from .data import build_split_dataset, build_train_loader
 from .batch_input import batch_input, build_heatmap_renderer
 from .dist import DistEnv, all_gather_object, all_reduce_mean, barrier, broadcast_object, cleanup, init_dist
+from .fast_step import DeviceMeter, TrainStep, compile_model, to_channels_last
 from .logging import RunLog, format_duration, get_logger, run_eta, setup_logging
 from .optim import LRSchedule, build_optimizer
 from .runtime import RuntimeConfig, read_runtime
@@ -29,7 +30,7 @@ from .state import (CheckpointError, capture_rng_state, config_differences, find
                     load_training_checkpoint, restore_rng_state, save_best_checkpoint, save_training_checkpoint,
                     versions)
 from ..utils.lock import clean_stale_temporaries, lock_work_dir
-from .test import autocast, run_test
+from .test import run_test
 
 __all__ = ["TrainOptions", "RunFinishedError", "train", "train_one_epoch", "set_random_seed"]
 
@@ -57,7 +58,8 @@ class TrainOptions:
     resume: str | None = None  # 'auto', a path, or None
     device: str | None = None
     amp: str | None = None
-    compile: bool = False
+    compile: bool | str = False  # True or a torch.compile mode ('reduce-overhead': CUDA graphs)
+    channels_last: bool = False  # 3D CNNs: NDHWC conv weights (fast_step.to_channels_last)
     config_path: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -87,16 +89,6 @@ def _memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _parse_losses(losses: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-    """mmcv's rule: the loss to optimise is the sum of entries whose name contains 'loss'."""
-    total = sum(v.mean() for k, v in losses.items() if "loss" in k)
-    if not torch.is_tensor(total):
-        raise RuntimeError(f"the model's loss dict has no entry named *loss*: {sorted(losses)}")
-    logged = {k: float(v.detach().float().mean()) for k, v in losses.items()}
-    logged["loss"] = float(total.detach())
-    return total, logged
-
-
 def _input_and_label(batch: Any, device: torch.device, renderer: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(batch, dict) or "label" not in batch:
         raise RuntimeError("a training batch must be a dict with 'keypoint' (or 'imgs') and 'label' "
@@ -121,68 +113,61 @@ class _Loop:
     opts: TrainOptions
     runlog: RunLog
     renderer: Any = None  # renders PoseC3D heatmaps in the step (config key device_heatmap)
+    sync_interval: int = 1  # read the step's values back (and check the loss) every this many steps
     epoch: int = 0
     it: int = 0
     best: dict = field(default_factory=dict)
 
 
 def train_one_epoch(loop: _Loop, loader: Any) -> dict[str, float]:
-    """One pass over ``loader``; returns the epoch's mean logged values (averaged over ranks)."""
+    """One pass over ``loader``; returns the epoch's mean logged values (averaged over ranks).
+
+    The step's values stay on the device (``DeviceMeter``) and are read every ``loop.sync_interval``
+    steps (1: every step, with the loss checked for NaN each time) and at each log line.
+    """
     logger = get_logger()
     env, rt = loop.env, loop.rt
     loop.model.train()
-    params = [p for p in loop.net.parameters() if p.requires_grad]
+    step = TrainStep(loop.model, _unwrap(loop.model), loop.optimizer, loop.opts.amp, loop.scaler, rt.grad_clip)
     total = len(loader)
     sums: dict[str, float] = {}
-    window: dict[str, float] = {}
-    window_n = 0
+    window, window_times = DeviceMeter(), {"time": 0.0, "data_time": 0.0}
     bar = None
     if env.is_main and os.isatty(2):
         from tqdm import tqdm
 
         bar = tqdm(total=total, desc=f"epoch {loop.epoch + 1}/{rt.total_epochs}", dynamic_ncols=True, leave=False)
     t_start = t_end = time.time()
+    checked = 0  # steps of this window whose loss was read back finite
     for i, batch in enumerate(loader):
         data_time = time.time() - t_end
         lr = loop.schedule.apply(loop.epoch, loop.it)
         x, label = _input_and_label(batch, env.device, loop.renderer)
-        with autocast(env.device, loop.opts.amp):
-            logits = loop.model(x)
-        losses = _unwrap(loop.model).loss(logits.float(), label)  # the loss in fp32, outside autocast
-        loss, logged = _parse_losses(losses)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {float(loss)} at epoch {loop.epoch + 1}, iter {i + 1}: "
-                                     "lower the LR or enable optimizer_config.grad_clip")
-        loop.optimizer.zero_grad(set_to_none=True)
-        if loop.scaler is not None:
-            loop.scaler.scale(loss).backward()
-            loop.scaler.unscale_(loop.optimizer)
-        else:
-            loss.backward()
-        if rt.grad_clip is not None:
-            grads = [p for p in params if p.grad is not None]
-            logged["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(grads, **rt.grad_clip))
-        if loop.scaler is not None:
-            loop.scaler.step(loop.optimizer)
-            loop.scaler.update()
-        else:
-            loop.optimizer.step()
+        window.add(step(x, label))
         loop.it += 1
         if _KILL_AT_ITER and loop.it == _KILL_AT_ITER:  # fault injection for the resume tests
             os.kill(os.getpid(), signal.SIGKILL)
-        batch_time = time.time() - t_end
-        logged.update(time=batch_time, data_time=data_time)
-        for k, v in logged.items():
-            sums[k] = sums.get(k, 0.0) + v
-            window[k] = window.get(k, 0.0) + v
-        window_n += 1
+        window_times["time"] += time.time() - t_end
+        window_times["data_time"] += data_time
         if bar is not None:
             bar.update(1)
-            left = (total - i - 1) + (rt.total_epochs - loop.epoch - 1) * total
-            bar.set_postfix(loss=f"{logged['loss']:.4f}", lr=f"{lr:.2e}",
-                            run_eta=format_duration(run_eta(time.time() - t_start, i + 1, left)))
-        if window_n == rt.log_interval or i + 1 == total:
-            means = {k: v / window_n for k, v in window.items()}
+        last = window.count == rt.log_interval or i + 1 == total
+        if last or window.count - checked >= loop.sync_interval:
+            means = window.means()
+            if not np.isfinite(means["loss"]):
+                first = loop.it - (window.count - checked) + 1
+                where = f"iter {i + 1}" if first == loop.it else f"iters {first}..{loop.it} (global)"
+                raise FloatingPointError(f"loss is {means['loss']} at epoch {loop.epoch + 1}, {where}: "
+                                         "lower the LR or enable optimizer_config.grad_clip")
+            checked = window.count
+            if bar is not None:
+                left = (total - i - 1) + (rt.total_epochs - loop.epoch - 1) * total
+                bar.set_postfix(loss=f"{means['loss']:.4f}", lr=f"{lr:.2e}",
+                                run_eta=format_duration(run_eta(time.time() - t_start, i + 1, left)))
+        if last:
+            means.update({k: v / window.count for k, v in window_times.items()})
+            for k, v in means.items():
+                sums[k] = sums.get(k, 0.0) + v * window.count
             keys = sorted(means)
             reduced = all_reduce_mean(torch.tensor([means[k] for k in keys], dtype=torch.float64), env).tolist()
             means = dict(zip(keys, reduced))
@@ -197,7 +182,7 @@ def train_one_epoch(loop: _Loop, loader: Any) -> dict[str, float]:
                             f"time: {means['time']:.3f}, data_time: {means['data_time']:.3f}, "
                             f"memory: {record['memory']}, "
                             + ", ".join(f"{k}: {means[k]:.4f}" for k in keys if k not in ("time", "data_time")))
-            window, window_n = {}, 0
+            window, window_times, checked = DeviceMeter(), {"time": 0.0, "data_time": 0.0}, 0
         t_end = time.time()
     if bar is not None:
         bar.close()
@@ -329,14 +314,25 @@ def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_c
 
         net = convert_sync_batchnorm(net, env.device)
     net = prepare(net, env.device, "train")  # the device's fast forms; same parameters and state_dict
-    optimizer = build_optimizer(net, rt.optimizer)
-    loader = build_train_loader(train_set, rt.train_loader, env, seed)
+    if opts.channels_last:
+        to_channels_last(net)
+    fast = rt.device_pipeline is not None
+    optimizer = build_optimizer(net, rt.optimizer, fused=fast and env.device.type == "cuda")
+    if fast:
+        from ..datasets.device_pipeline import build_device_train_data
+
+        settings = rt.train_loader
+        loader = build_device_train_data(train_set, rt.device_pipeline, settings["videos_per_gpu"], env.device,
+                                         env.rank, env.world_size, seed, settings.get("shuffle", True),
+                                         settings.get("drop_last", False))
+    else:
+        loader = build_train_loader(train_set, rt.train_loader, env, seed)
     schedule = LRSchedule(optimizer, rt.lr_config, rt.total_epochs, len(loader))
     scaler = torch.amp.GradScaler(env.device.type) if opts.amp == "fp16" else None
 
     model: nn.Module = net
     if opts.compile:
-        model = torch.compile(model)
+        model = compile_model(model, None if opts.compile is True else opts.compile)
     if env.distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -345,7 +341,8 @@ def _train(cfg: dict, opts: TrainOptions, rt: RuntimeConfig, env: DistEnv, num_c
 
     runlog = RunLog(work_dir, enabled=env.is_main)
     loop = _Loop(model=model, net=net, optimizer=optimizer, schedule=schedule, scaler=scaler, env=env, rt=rt,
-                 opts=opts, runlog=runlog, renderer=build_heatmap_renderer(rt.device_heatmap))
+                 opts=opts, runlog=runlog, renderer=build_heatmap_renderer(rt.device_heatmap),
+                 sync_interval=rt.log_interval if fast else 1)
     if ckpt is not None:
         net.load_state_dict(ckpt["state_dict"])
         if ckpt["optimizer"]:
