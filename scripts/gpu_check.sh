@@ -10,7 +10,7 @@
 #   5. accuracy: numpy pipeline (fp32) vs device pipeline (bf16) on the synthetic set, 3 seeds;
 #   6. the GCN model-step bench at the batches in $GPU_BENCH_BATCHES (default "": skipped).
 # Uses $PYTHON (default python3), which needs torch with CUDA, numpy, opencv-python-headless, tqdm and
-# pytest. Results go to $OUT (default ./gpu_check_out); the stage limits add up to 8.8 minutes (run it with
+# pytest. Results go to $OUT (default ./gpu_check_out); the stage limits add up to 9.3 minutes (run it with
 # the device tool's timeout_s=600); expect about 6.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,6 +42,7 @@ assert torch.cuda.is_available()
 stage gpu_tests_device_pipeline 45 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu_device_pipeline.py
 stage gpu_tests 80 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu_models.py \
     tests/test_heatmap_vectorised.py tests/test_engine_device_heatmap.py
+stage gpu_tests_protogcn 30 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu_protogcn.py
 
 BENCH=(benchmarks/bench_train_gpu.py --device cuda --iters 40 --current-iters 25 --warmup 6)
 stage train_stgcnpp 85 "$PY" "${BENCH[@]}" --models stgcnpp --eval --json "$OUT/train_stgcnpp.json"
