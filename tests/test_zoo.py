@@ -60,7 +60,7 @@ def test_table_covers_every_config_once():
     assert {e.name for e in table if e.url is None} == {
         "quickstart_posec3d_synthetic", "quickstart_stgcnpp_synthetic",
         "quickstart_stgcnpp_synthetic_shuffled", "quickstart_protogcn_synthetic", "custom_stgcnpp_coco_own_videos",
-        "rgbpose_synthetic"} | {
+        "rgbpose_synthetic", "fast_gpu_stgcnpp_ntu60_xsub_3dkp_j"} | {
         e.name for e in table if e.family == "ProtoGCN"}
     assert len([e for e in table if e.family == "ProtoGCN"]) == 36
     assert get_entry("protogcn_ntu60_xsub_j").top1 == 91.54
