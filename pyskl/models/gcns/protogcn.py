@@ -56,7 +56,6 @@ class MotionTopologyGCN(nn.Module):
         self.post = nn.Conv2d(out_channels, out_channels, 1)
         self.tanh = nn.Tanh()
         self.relu = nn.ReLU()
-        self.sigmoid = nn.Sigmoid()  # unused; in the official module tree
         self.softmax = nn.Softmax(-2)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 1)
         self.conv2 = nn.Conv2d(in_channels, out_channels, 1)
@@ -211,7 +210,6 @@ class ProtoGCN(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, m = x.shape[:2]
         x = apply_data_bn(x, self.data_bn, self.data_bn_type)  # N*M, C, T, V
-        topology = x
         for block in self.gcn:
             x, topology = block(x)
         feat = x.reshape((n, m) + x.shape[1:])  # N, M, C', T', V
