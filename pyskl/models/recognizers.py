@@ -56,6 +56,7 @@ class BaseRecognizer(nn.Module):
                  test_cfg: dict | None = None) -> None:
         super().__init__()
         self.backbone = _build(backbone)
+        self._loss_inputs: dict[str, torch.Tensor] = {}  # extra loss inputs from the last training forward
         self.cls_head = _build(cls_head) if cls_head is not None else None
         self.train_cfg = dict(train_cfg or {})
         self.test_cfg = dict(test_cfg or {})
@@ -122,7 +123,7 @@ class BaseRecognizer(nn.Module):
         if self.cls_head is None:
             raise RuntimeError(f"{type(self).__name__} has no cls_head to compute a loss")
         logits, label = self._flatten_for_loss(logits, label)
-        kwargs = {**getattr(self, "_loss_inputs", {}), **kwargs}
+        kwargs = {**self._loss_inputs, **kwargs}
         self._loss_inputs = {}
         return self.cls_head.loss(logits, label, **kwargs)
 
