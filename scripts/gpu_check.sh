@@ -8,7 +8,9 @@
 #   4. with GPU_EAGER=1: the same without torch.compile (an ablation; a model whose compile fails is
 #      re-run eagerly inside its stage anyway);
 #   5. accuracy: numpy pipeline (fp32) vs device pipeline (bf16) on the synthetic set, 2 seeds;
-#   6. the GCN model-step bench at the batches in $GPU_BENCH_BATCHES (default "": skipped).
+#   6. the GCN model-step bench at the batches in $GPU_BENCH_BATCHES (default "": skipped);
+#   7. with GPU_PROFILE=1 only (then set GPU_SKIP_BENCH=1 to fit one call): where the GCN train step spends
+#      its time (benchmarks/profile_gpu_step.py: precision, channels-last forms, kernel table).
 # Uses $PYTHON (default python3), which needs torch with CUDA, numpy, opencv-python-headless, tqdm and
 # pytest. Results go to $OUT (default ./gpu_check_out); the stage limits add up to 9.3 minutes (run it with
 # the device tool's timeout_s=600); expect about 6.
@@ -46,6 +48,12 @@ stage gpu_tests_protogcn 30 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/
 
 # Compiling a GCN step takes minutes (ST-GCN++: about 2.5 on an H200), more than a stage's share of one
 # 10-minute device call: the fast path runs eagerly unless GPU_COMPILE=1 (then run fewer models per call).
+if [ "${GPU_PROFILE:-0}" = 1 ]; then
+    stage profile 240 "$PY" benchmarks/profile_gpu_step.py --device cuda --models stgcnpp ctrgcn msg3d \
+        --variants bf16 fp16 bf16+clforms fp16+clforms --batches 128 --out "$OUT/profile"
+fi
+[ "${GPU_SKIP_BENCH:-0}" = 1 ] && exit $rc
+
 COMPILE=(--compile none) EAGER=()
 [ "${GPU_COMPILE:-0}" = 1 ] && COMPILE=() EAGER=(--also-eager)
 BENCH=(benchmarks/bench_train_gpu.py --device cuda --iters 40 --current-iters 25 --warmup 6 "${COMPILE[@]}")

@@ -256,6 +256,33 @@ def test_prepared_models_equal_the_plain_model(name):
         torch.testing.assert_close(trained.eval().predict(x), reference.eval().predict(x), **TOL)
 
 
+@pytest.mark.parametrize("name", ["stgcnpp", "ctrgcn"])
+def test_train_forms_train_under_bf16_autocast(name):
+    """Mixed precision: the train forms run forward and backward under bf16 autocast (their matmuls see
+    bf16 gradients next to fp32 saved inputs) and give the plain model's loss and gradients to bf16
+    accuracy. Both runs round differently, so they are compared as whole vectors: a relative error of a
+    few times bf16's unit roundoff (2**-8) over the layers. Single entries are not compared: the gradient
+    of a conv bias followed by BatchNorm is zero in exact arithmetic and only rounding noise here."""
+    plain = _small_recognizer(name).float()
+    trained = prepare(copy.deepcopy(plain), "cpu", "train")
+    x = torch.randn(3, 1, 2, 10, 17, 3)
+
+    def loss_and_grads(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(x)
+        loss = logits.float().square().mean()
+        loss.backward()
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        assert all(g.dtype == torch.float32 for g in grads)
+        return loss.detach(), torch.cat([g.flatten() for g in grads])
+
+    (loss, grads), (want_loss, want_grads) = loss_and_grads(trained), loss_and_grads(plain)
+    assert grads.shape == want_grads.shape and torch.isfinite(grads).all()
+    assert abs(loss - want_loss) / want_loss < 8 * 2**-8
+    assert (grads - want_grads).norm() / want_grads.norm() < 8 * 2**-8
+
+
 def test_eval_alone_never_changes_the_formulation():
     model = _small_recognizer("stgcnpp")
     classes = [type(m) for m in model.modules()]

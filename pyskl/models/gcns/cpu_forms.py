@@ -56,7 +56,8 @@ class _SharedMatrixBmm(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         matrix, rows = ctx.saved_tensors
-        matrix = matrix.to(grad.dtype)  # under autocast the forward ran in the lower precision
+        # under autocast the forward ran in the lower precision; the saved inputs may be fp32
+        matrix, rows = matrix.to(grad.dtype), rows.to(grad.dtype)
         grad_matrix = grad_rows = None
         if ctx.needs_input_grad[0]:
             if rows.shape[0] * matrix.numel() <= 1 << 23:
