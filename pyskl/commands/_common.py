@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["UsageError", "require_positive", "add_config_argument", "add_cfg_options", "add_device_arguments", "add_launcher_arguments",
-           "add_data_arguments", "apply_data_arguments", "check_results_path"]
+__all__ = ["UsageError", "require_positive", "add_config_argument", "add_cfg_options", "add_device_arguments",
+           "add_launcher_arguments", "add_data_arguments", "apply_data_arguments", "check_results_path"]
 
 
 class UsageError(ValueError):

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +53,12 @@ def check_annotations(
 
     problems: list[str] = []
     num_problems = 0
-    if not isinstance(annotations, (list, tuple)) and not hasattr(annotations, "__getitem__"):
+    if not isinstance(annotations, Sequence) or isinstance(annotations, str):  # lists and packed samples
+        found = "no 'annotations' list" if annotations is None else f"'annotations' is a {type(annotations).__name__}"
         return {
             "file": source,
             "num_samples": 0,
-            "problems": [f"{source}: no 'annotations' list"],
+            "problems": [f"{source}: {found}; expected a list of samples (dicts)"],
             "num_problems": 1,
         }
     names: dict[str, list[int]] = {}
