@@ -292,3 +292,21 @@ def test_no_command_prints_its_own_error_line():
     assert _printed_errors('print(f"error: {err}")\nsys.stdout.write("Error: x")\nprint("warning: w")\n'
                            'print("warning: w", file=sys.stderr)\nprint("errors: 0 of 3")\n', "x.py") == \
         ["x.py:1", "x.py:2", "x.py:3"]
+
+
+def test_a_failed_export_parity_check_is_reported_on_stderr(tmp_path, capsys):
+    """The file is written but outside --tol: status 1, the finding on stderr (a negative tolerance fails even
+    TorchScript's exact parity, so this needs no broken exporter)."""
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "configs/quickstart/stgcnpp_synthetic.py"
+    out = tmp_path / "m.pt"
+    argv = ["export", str(config), "none", "--format", "torchscript", "--out", str(out), "--clip-len", "16"]
+    assert main(argv + ["--tol", "-1"]) == 1
+    captured = capsys.readouterr()
+    assert "parity vs PyTorch" in captured.out and "tolerance" not in captured.out
+    assert captured.err.startswith("export: max abs difference ") and f"ABOVE tolerance -1: {out} does not" in \
+        captured.err
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "(within tolerance 0.0001)" in captured.out and captured.err == ""

@@ -92,7 +92,7 @@ def test_cli_on_packed_and_json(tmp_path, capsys):
 
 
 def test_annotations_that_are_not_a_list_are_one_problem():
-    for annotations, found in [({"s0": {}}, "'annotations' is a dict"), (None, "no 'annotations' list")]:
-        report = check_annotations(None, annotations, "x.pkl")
+    for samples, found in [({"s0": {}}, "'annotations' is a dict"), (None, "no 'annotations' list")]:
+        report = check_annotations(None, samples, "x.pkl")
         assert report["num_problems"] == 1
         assert report["problems"] == [f"x.pkl: {found}; expected a list of samples (dicts)"]
