@@ -81,6 +81,11 @@ MISTAKES = [
     ("demo {root}/dup/a.mp4 {root}/o.mp4 --config {root}/tiny.py --checkpoint none", "a.mp4: not a readable video"),
     ("demo {root}/dup/a.mp4 {root}/o.mp4 --config {root}/tiny.py", "tiny.py is not a zoo config"),
     ("gesture --video {root}/gone.mp4 --checkpoint {root}/checkpoint.pth --headless", "checkpoint.pth"),
+    ("demo {root}/gone.mp4 {root}/o.mp4 --window 0", "--window must be at least 1, got 0"),
+    ("demo {root}/gone.mp4 {root}/o.mp4 --topk 0", "--topk must be at least 1, got 0"),
+    ("demo {root}/gone.mp4 {root}/o.mp4 --num-clips -1", "--num-clips must be 0 (the config's) or more, got -1"),
+    ("gesture --predict-every 0", "--predict-every must be at least 1, got 0"),
+    ("extract {root}/dup/a.mp4 {root}/o.pkl --max-persons 0", "--max-persons must be at least 1, got 0"),
 ]
 
 
