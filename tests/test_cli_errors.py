@@ -1,5 +1,6 @@
-"""Mistakes a person makes on the command line: each gives exit status 2 and one ``error: ...`` line
-naming the file, sample, key or option, with no traceback; ``--debug`` brings the traceback back."""
+"""Mistakes a person makes on the command line: each gives exit status 2 and one ``error: ...`` line on stderr
+naming the file, sample, key or option, with no traceback; ``--debug`` brings the traceback back. Only
+``pyskl.cli.main`` prints that line: no command prints its own."""
 
 from __future__ import annotations
 
@@ -35,7 +36,19 @@ def files(tmp_path_factory):
     scores = np.eye(3, dtype=np.float32)
     save_results(root / "r3.pkl", scores, [0, 1, 2], ["a", "b", "c"])
     save_results(root / "r2.pkl", scores[:2], [0, 1], ["a", "b"])
+    _write_video(root / "v.mp4")
+    (root / "ntu_raw").mkdir()
+    (root / "ntu_raw" / "S001C001P002R001A002.skeleton").write_text("3\n")  # truncated: the only file fails
     return root
+
+
+def _write_video(path, frames=4):
+    from pyskl.viz import VideoWriter
+
+    with VideoWriter(path, fps=10) as writer:
+        for _ in range(frames):
+            writer.write(np.zeros((32, 48, 3), np.uint8))
+    return path
 
 
 # (argv with {root} for the fixture folder, text the one error line must contain)
@@ -139,19 +152,10 @@ def test_an_error_in_a_dataloader_worker_is_reported_as_the_original_line():
     assert error_line(wrapped) == "error: my.pkl: sample 'v1': keypoint is NaN"
 
 
-def _write_video(path, frames=4):
-    from pyskl.viz import VideoWriter
-
-    with VideoWriter(path, fps=10) as writer:
-        for _ in range(frames):
-            writer.write(np.zeros((32, 48, 3), np.uint8))
-    return path
-
-
 # One error of each command that used to print its own error line on stdout, each raised where it used to be
-# caught: (command line with {root}, text the one error line must contain, what to set up first).
+# caught: (command line with {root}, text the one error line must contain, the lock held while it runs).
 MOVED = [
-    ("extract {root}/dup/a.mp4 {root}/busy.pkl", "busy.pkl is already being written by this process", "lock busy.pkl"),
+    ("extract {root}/v.mp4 {root}/busy.pkl", "busy.pkl is already being written by this process", "output busy.pkl"),
     ("data check {root}/gone.pkl", "gone.pkl: annotation file not found", None),
     ("data pack {root}/tiny.pkl {root}/dup", "dup already exists", None),
     ("data ntu {root}/ntu_raw {root}/ntu_out --workers 0 --no-progress", "no ntu60 / ntu120 sample to write", None),
@@ -159,28 +163,23 @@ MOVED = [
     ("zoo docs --root {root}", "holds no docs/model_zoo.md", None),
     ("demo {root}/v.mp4 {root}/o.mp4 --config {root}/tiny.py", "tiny.py is not a zoo config", None),
     ("demo {root}/v.mp4 {root}/o.mp4 --config {root}/tiny.py --checkpoint {root}/checkpoint.pth",
-     "checkpoint.pth is not a torch checkpoint", "video v.mp4"),
+     "checkpoint.pth is not a torch checkpoint", None),
     ("vis confusion {root}/r3.pkl {root}/cm.png --label-map {root}/notes.txt",
      "has 1 names but the model has 3 classes", None),
     ("gesture --video {root}/v.mp4 --checkpoint {root}/gone.pth --headless", "gone.pth (--checkpoint) not found", None),
     ("train {root}/tiny.py --work-dir {root}/wd --device cpu", "wd is already being written by this process",
-     "lock_work_dir wd"),
+     "work_dir wd"),
 ]
 
 
-@pytest.mark.parametrize("argv, expected, setup", MOVED, ids=[m[0].split(" {root}")[0] + ":" + m[1] for m in MOVED])
-def test_each_command_reports_its_errors_on_stderr(files, capsys, argv, expected, setup):
+@pytest.mark.parametrize("argv, expected, held", MOVED, ids=[m[0].split(" {root}")[0] + ":" + m[1] for m in MOVED])
+def test_each_command_reports_its_errors_on_stderr(files, capsys, argv, expected, held):
     from pyskl.utils.lock import lock_output, lock_work_dir
 
-    (files / "ntu_raw").mkdir(exist_ok=True)
-    (files / "ntu_raw" / "S001C001P002R001A002.skeleton").write_text("3\n")  # truncated: the only file fails
     lock = None
-    if setup is not None:
-        action, name = setup.split()
-        if action == "video":
-            _write_video(files / name)
-        else:
-            lock = (lock_output if action == "lock" else lock_work_dir)(files / name)
+    if held is not None:
+        kind, name = held.split()
+        lock = (lock_output if kind == "output" else lock_work_dir)(files / name)
     try:
         status = main([a.replace("{root}", str(files)) for a in argv.split()])
     finally:
