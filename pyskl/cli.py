@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:
         if debug or not is_user_error(err):
             raise
+        sys.stdout.flush()  # what the command printed before the error comes first on a terminal
         print(error_line(err), file=sys.stderr)
         return 2
 

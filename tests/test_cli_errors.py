@@ -1,5 +1,6 @@
-"""Mistakes a person makes on the command line: each gives exit status 2 and one ``error: ...`` line
-naming the file, sample, key or option, with no traceback; ``--debug`` brings the traceback back."""
+"""Mistakes a person makes on the command line: each gives exit status 2 and one ``error: ...`` line on stderr
+naming the file, sample, key or option, with no traceback; ``--debug`` brings the traceback back. Only
+``pyskl.cli.main`` prints that line: no command prints its own."""
 
 from __future__ import annotations
 
@@ -35,7 +36,19 @@ def files(tmp_path_factory):
     scores = np.eye(3, dtype=np.float32)
     save_results(root / "r3.pkl", scores, [0, 1, 2], ["a", "b", "c"])
     save_results(root / "r2.pkl", scores[:2], [0, 1], ["a", "b"])
+    _write_video(root / "v.mp4")
+    (root / "ntu_raw").mkdir()
+    (root / "ntu_raw" / "S001C001P002R001A002.skeleton").write_text("3\n")  # truncated: the only file fails
     return root
+
+
+def _write_video(path, frames=4):
+    from pyskl.viz import VideoWriter
+
+    with VideoWriter(path, fps=10) as writer:
+        for _ in range(frames):
+            writer.write(np.zeros((32, 48, 3), np.uint8))
+    return path
 
 
 # (argv with {root} for the fixture folder, text the one error line must contain)
@@ -81,6 +94,11 @@ MISTAKES = [
     ("demo {root}/dup/a.mp4 {root}/o.mp4 --config {root}/tiny.py --checkpoint none", "a.mp4: not a readable video"),
     ("demo {root}/dup/a.mp4 {root}/o.mp4 --config {root}/tiny.py", "tiny.py is not a zoo config"),
     ("gesture --video {root}/gone.mp4 --checkpoint {root}/checkpoint.pth --headless", "checkpoint.pth"),
+    ("demo {root}/gone.mp4 {root}/o.mp4 --window 0", "--window must be at least 1, got 0"),
+    ("demo {root}/gone.mp4 {root}/o.mp4 --topk 0", "--topk must be at least 1, got 0"),
+    ("demo {root}/gone.mp4 {root}/o.mp4 --num-clips -1", "--num-clips must be 0 (the config's) or more, got -1"),
+    ("gesture --predict-every 0", "--predict-every must be at least 1, got 0"),
+    ("extract {root}/dup/a.mp4 {root}/o.pkl --max-persons 0", "--max-persons must be at least 1, got 0"),
 ]
 
 
@@ -93,9 +111,10 @@ def test_mistake_gives_one_error_line(files, capsys, argv, expected):
         status = exit_.code
     assert status == 2
     captured = capsys.readouterr()
+    assert captured.out == ""
     # a warning the command was asked for (the demo's --checkpoint none) may precede the error
-    lines = [line for line in (captured.out + captured.err).strip().splitlines() if not line.startswith("warning: ")]
-    assert len(lines) == 1, captured.out + captured.err
+    lines = [line for line in captured.err.strip().splitlines() if not line.startswith("warning: ")]
+    assert len(lines) == 1, captured.err
     assert lines[0].startswith("error: ") and expected.replace("{root}", str(files)) in lines[0], lines[0]
 
 
@@ -131,3 +150,167 @@ def test_an_error_in_a_dataloader_worker_is_reported_as_the_original_line():
                               "recent call last):\n  File \"x.py\", line 1, in f\n    raise AnnotationError(...)\n"
                               "pyskl.datasets.validation.AnnotationError: my.pkl: sample 'v1': keypoint is NaN\n")
     assert error_line(wrapped) == "error: my.pkl: sample 'v1': keypoint is NaN"
+
+
+# One error of each command that used to print its own error line on stdout, each raised where it used to be
+# caught: (command line with {root}, text the one error line must contain, the lock held while it runs).
+MOVED = [
+    ("extract {root}/v.mp4 {root}/busy.pkl", "busy.pkl is already being written by this process", "output busy.pkl"),
+    ("data check {root}/gone.pkl", "gone.pkl: annotation file not found", None),
+    ("data pack {root}/tiny.pkl {root}/dup", "dup already exists", None),
+    ("data ntu {root}/ntu_raw {root}/ntu_out --workers 0 --no-progress", "no ntu60 / ntu120 sample to write", None),
+    ("zoo show nosuch", "unknown zoo model 'nosuch'", None),
+    ("zoo docs --root {root}", "holds no docs/model_zoo.md", None),
+    ("demo {root}/v.mp4 {root}/o.mp4 --config {root}/tiny.py", "tiny.py is not a zoo config", None),
+    ("demo {root}/v.mp4 {root}/o.mp4 --config {root}/tiny.py --checkpoint {root}/checkpoint.pth",
+     "checkpoint.pth is not a torch checkpoint", None),
+    ("vis confusion {root}/r3.pkl {root}/cm.png --label-map {root}/notes.txt",
+     "has 1 names but the model has 3 classes", None),
+    ("gesture --video {root}/v.mp4 --checkpoint {root}/gone.pth --headless", "gone.pth (--checkpoint) not found", None),
+    ("train {root}/tiny.py --work-dir {root}/wd --device cpu", "wd is already being written by this process",
+     "work_dir wd"),
+]
+
+
+@pytest.mark.parametrize("argv, expected, held", MOVED, ids=[m[0].split(" {root}")[0] + ":" + m[1] for m in MOVED])
+def test_each_command_reports_its_errors_on_stderr(files, capsys, argv, expected, held):
+    from pyskl.utils.lock import lock_output, lock_work_dir
+
+    lock = None
+    if held is not None:
+        kind, name = held.split()
+        lock = (lock_output if kind == "output" else lock_work_dir)(files / name)
+    try:
+        status = main([a.replace("{root}", str(files)) for a in argv.split()])
+    finally:
+        if lock is not None:
+            lock.release()
+    captured = capsys.readouterr()
+    assert status == 2
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0], captured.err
+    assert not any(line.startswith("error:") for line in captured.out.splitlines()), captured.out
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_the_streams_of_a_real_process(files):
+    """In a separate process: the error line is on stderr only; --debug brings back the traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env.pop("PYSKL_DEBUG", None)
+    argv = [sys.executable, "-m", "pyskl", "data", "pack", str(files / "tiny.pkl"), str(files / "dup")]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == f"error: {files / 'dup'} already exists (pass overwrite=True / --overwrite)\n"
+    proc = subprocess.run(argv[:3] + ["--debug"] + argv[3:], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("Traceback (most recent call last):")
+    assert proc.stderr.rstrip().endswith(f"FileExistsError: {files / 'dup'} already exists (pass overwrite=True / "
+                                         "--overwrite)")
+
+
+def test_debug_shows_the_traceback_of_a_moved_error(files):
+    from pyskl.zoo import ZooError
+
+    with pytest.raises(ZooError, match="unknown zoo model 'nosuch'"):
+        main(["--debug", "zoo", "show", "nosuch"])
+    with pytest.raises(FileNotFoundError, match=r"gone\.pth \(--checkpoint\) not found"):
+        main(["gesture", "--video", str(files / "v.mp4"), "--checkpoint", str(files / "gone.pth"), "--debug"])
+
+
+def _help_argvs() -> list[list[str]]:
+    """``--help`` of ``pyskl``, of every subcommand, and of every nested subcommand (``data check``)."""
+    import argparse
+    import importlib
+
+    from pyskl.cli import SUBCOMMANDS, CommandParser
+
+    def nested(parser, prefix):
+        found = [prefix + ["--help"]]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    found += nested(sub, prefix + [name])
+        return found
+
+    argvs = [["--help"]]
+    for name, module_name in SUBCOMMANDS.items():
+        module = importlib.import_module(f"pyskl.commands.{module_name}")
+        parser = CommandParser(prog=f"pyskl {name}")
+        module.add_arguments(parser)
+        argvs += nested(parser, [name])
+    return argvs
+
+
+def test_every_help_works(capsys):
+    argvs = _help_argvs()
+    assert ["data", "check", "--help"] in argvs and ["vis", "confusion", "--help"] in argvs
+    for argv in argvs:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        captured = capsys.readouterr()
+        assert exit_.value.code == 0, argv
+        assert captured.out.startswith(f"usage: pyskl {' '.join(argv[:-1])}".rstrip()), (argv, captured.out[:200])
+        assert captured.err == "", argv
+
+
+def _printed_errors(source: str, filename: str) -> list[str]:
+    """``file:line`` of every print / ``.write`` call in ``source`` whose text starts with the word 'error', and
+    of every 'warning' printed without ``file=sys.stderr``."""
+    import ast
+    import re
+
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        is_print = isinstance(func, ast.Name) and func.id == "print"
+        if not (is_print or isinstance(func, ast.Attribute) and func.attr == "write"):
+            continue
+        first = node.args[0]
+        if isinstance(first, ast.JoinedStr):
+            first = first.values[0] if first.values else None
+        text = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else ""
+        text = text.lstrip().lower()
+        to_stderr = any(k.arg == "file" and ast.unparse(k.value) == "sys.stderr" for k in node.keywords)
+        if re.match(r"error\b", text) or (is_print and re.match(r"warning\b", text) and not to_stderr):
+            found.append(f"{filename}:{node.lineno}")
+    return found
+
+
+def test_no_command_prints_its_own_error_line():
+    """Errors are raised and printed by pyskl.cli.main alone (on stderr, status 2), never by a command."""
+    from pathlib import Path
+
+    import pyskl.commands
+
+    folder = Path(pyskl.commands.__file__).parent
+    found = [hit for path in sorted(folder.glob("*.py")) for hit in _printed_errors(path.read_text(), path.name)]
+    assert found == [], "raise a pyskl error instead of printing one: " + ", ".join(found)
+    # the scan sees the forms it forbids
+    assert _printed_errors('print(f"error: {err}")\nsys.stdout.write("Error: x")\nprint("warning: w")\n'
+                           'print("warning: w", file=sys.stderr)\nprint("errors: 0 of 3")\n', "x.py") == \
+        ["x.py:1", "x.py:2", "x.py:3"]
+
+
+def test_a_failed_export_parity_check_is_reported_on_stderr(tmp_path, capsys):
+    """The file is written but outside --tol: status 1, the finding on stderr (a negative tolerance fails even
+    TorchScript's exact parity, so this needs no broken exporter)."""
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "configs/quickstart/stgcnpp_synthetic.py"
+    out = tmp_path / "m.pt"
+    argv = ["export", str(config), "none", "--format", "torchscript", "--out", str(out), "--clip-len", "16"]
+    assert main(argv + ["--tol", "-1"]) == 1
+    captured = capsys.readouterr()
+    assert "parity vs PyTorch" in captured.out and "tolerance" not in captured.out
+    assert captured.err.startswith("export: max abs difference ") and f"ABOVE tolerance -1: {out} does not" in \
+        captured.err
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "(within tolerance 0.0001)" in captured.out and captured.err == ""

@@ -60,12 +60,15 @@ def test_every_problem_listed_by_sample(tmp_path, capsys):
     with open(path, "wb") as f:
         pickle.dump({"split": {"train": ["s0", "nope"]}, "annotations": anns}, f)
     assert main(["data", "check", str(path)]) == 1
-    out = capsys.readouterr().out
-    assert "problems: 4" in out
-    assert "'s1' (index 1): keypoint has shape" in out
-    assert "'s3' (index 3): label is -2" in out
-    assert "'s4' (index 4): keypoint has 1 non-finite" in out
-    assert "split 'train' names 1 frame_dir(s) not in annotations" in out
+    captured = capsys.readouterr()
+    assert "7 samples" in captured.out and "problems" not in captured.out  # the summary on stdout
+    err = captured.err  # the problems on stderr, every one
+    assert "problems: 4" in err
+    assert "'s1' (index 1): keypoint has shape" in err
+    assert "'s3' (index 3): label is -2" in err
+    assert "'s4' (index 4): keypoint has 1 non-finite" in err
+    assert "split 'train' names 1 frame_dir(s) not in annotations" in err
+    assert not any(line.startswith("error:") for line in err.splitlines())  # the file was read: status 1
 
 
 def test_cli_on_packed_and_json(tmp_path, capsys):
@@ -78,4 +81,18 @@ def test_cli_on_packed_and_json(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "0 drink water: 2" in text and "problems: none" in text
     assert main(["data", "check", str(tmp_path / "missing.pkl")]) == 2
-    assert "not found" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and "not found" in captured.err
+    # --json: a script still gets a report naming the error; the error line goes to stderr as always
+    assert main(["data", "check", str(tmp_path / "missing.pkl"), "--json"]) == 2
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["num_problems"] == 1 and "not found" in report["problems"][0]
+    assert captured.err.startswith("error: ") and "not found" in captured.err
+
+
+def test_annotations_that_are_not_a_list_are_one_problem():
+    for samples, found in [({"s0": {}}, "'annotations' is a dict"), (None, "no 'annotations' list")]:
+        report = check_annotations(None, samples, "x.pkl")
+        assert report["num_problems"] == 1
+        assert report["problems"] == [f"x.pkl: {found}; expected a list of samples (dicts)"]

@@ -214,8 +214,9 @@ def test_cli_writes_pickles(tmp_path, capsys):
     write_skeleton(raw / "S001C001P001R001A001.skeleton", compose(15, track("1", make_body(15))))
     (raw / "S001C001P002R001A002.skeleton").write_text("3\n")
     rc = main(["data", "ntu", str(raw), str(tmp_path / "out"), "--workers", "0", "--no-progress"])
-    out = capsys.readouterr().out
-    assert rc == 1 and "1 file(s) failed" in out and "S001C001P002R001A002.skeleton: truncated" in out
+    captured = capsys.readouterr()
+    assert rc == 1 and "wrote" in captured.out and "failed" not in captured.out
+    assert "1 file(s) failed" in captured.err and "S001C001P002R001A002.skeleton: truncated" in captured.err
     data = load_annotations(tmp_path / "out" / "ntu60_3danno.pkl")
     assert data["annotations"][0]["keypoint"].shape == (1, 15, 25, 3)
     assert not (tmp_path / "out" / "ntu120_3danno.pkl").exists()  # no action > 60: NTU-60 only

@@ -169,7 +169,7 @@ def test_cli_pack(tmp_path, capsys):
     assert "packed 5 samples" in capsys.readouterr().out
     _assert_same(open_packed(tmp_path / "a_packed")[1][4], anns[4])
     assert main(["data", "pack", str(tmp_path / "a.pkl"), str(tmp_path / "a_packed")]) == 2
-    assert "already exists" in capsys.readouterr().out
+    assert "already exists" in capsys.readouterr().err
     assert main(["data", "pack", str(tmp_path / "a.pkl"), str(tmp_path / "a_packed"), "--overwrite"]) == 0
 
 

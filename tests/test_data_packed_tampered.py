@@ -46,8 +46,8 @@ def test_files_outside_the_directory_are_refused(tmp_path, name, capsys):
     with pytest.raises(PackedFormatError, match=r"arrays\.keypoint\.files\[0\] is .*must lie inside it"):
         open_packed(packed)
     assert main(["data", "check", str(packed)]) == 2
-    out = capsys.readouterr().out
-    assert out.startswith("error: ") and "arrays.keypoint.files[0]" in out
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "arrays.keypoint.files[0]" in err
 
 
 def test_field_names_cannot_escape_either(tmp_path):
@@ -104,8 +104,8 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path):
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stdout.startswith(f"error: cannot write {out}: no space left") and "partial output was removed" in \
-        proc.stdout
+    assert proc.stderr.startswith(f"error: cannot write {out}: no space left") and "partial output was removed" in \
+        proc.stderr and proc.stdout == ""
     assert list(out.parent.iterdir()) == []
 
 
@@ -117,11 +117,11 @@ def test_data_check_reports_labels_duplicates_and_empty_files(tmp_path, capsys):
 
     save_annotations([ann("a", -1), ann("b", 17), ann("b", 3)], tmp_path / "x.pkl")
     assert main(["data", "check", str(tmp_path / "x.pkl")]) == 1
-    out = capsys.readouterr().out
-    assert "range 3-17 (pass --num-classes" in out
-    assert "1 sample(s) are unlabelled (label -1), e.g. 'a'" in out
-    assert "sample name 'b' is used by 2 samples (indices 1, 2)" in out
+    captured = capsys.readouterr()
+    assert "range 3-17 (pass --num-classes" in captured.out
+    assert "1 sample(s) are unlabelled (label -1), e.g. 'a'" in captured.err
+    assert "sample name 'b' is used by 2 samples (indices 1, 2)" in captured.err
     save_annotations({"split": {}, "annotations": []}, tmp_path / "empty.pkl")
     assert main(["data", "check", str(tmp_path / "empty.pkl")]) == 2
     want = f"error: {tmp_path / 'empty.pkl'}: holds no samples (the annotation list is empty)\n"
-    assert capsys.readouterr().out == want
+    assert capsys.readouterr().err == want

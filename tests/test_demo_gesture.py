@@ -57,7 +57,7 @@ def test_gesture_checkpoint_comes_from_the_zoo(tmp_path, monkeypatch, capsys):
         zoo_cache_path(GESTURE_ZOO_NAME).unlink()
         server.httpd.server_close()
         assert main(["gesture", "--video", "v.mp4", "--headless"]) == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert f"error: cannot download {server.url}/{GESTURE_ZOO_NAME}.pth" in out
     assert f"place it at {zoo_cache_path(GESTURE_ZOO_NAME)}" in out
 

@@ -112,23 +112,23 @@ def test_demo_cli_default_model_and_checkpoint_choice(tmp_path, monkeypatch, cap
             _cli("in.mp4", "out.mp4", *argv)
         assert seen[-1] == expected
     assert _cli("in.mp4", "out.mp4", "--config", "my_config.py") == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "error: my_config.py is not a zoo config: pass its weights with --checkpoint" in out
     with pytest.raises(Stop):
         _cli("in.mp4", "out.mp4", "--config", "c.py", "--checkpoint", "none")
-    assert "warning: --checkpoint none: the model has random weights" in capsys.readouterr().out
+    assert "warning: --checkpoint none: the model has random weights" in capsys.readouterr().err
 
 
 def test_demo_cli_refuses_a_corrupted_download_and_explains_offline(tmp_path, zoo, capsys):
     video, _ = _synthetic_clip(tmp_path, frames=8)
     zoo.files[f"/{STGCNPP}.pth"] = zoo.files[f"/{STGCNPP}.pth"][:5000]
     assert _cli(video, tmp_path / "o.mp4", "--model", "stgcnpp") == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.startswith(f"error: {zoo.url}/{STGCNPP}.pth: the downloaded file was refused and not kept")
     assert not zoo_cache_path(STGCNPP).exists()
     zoo.httpd.server_close()
     assert _cli(video, tmp_path / "o.mp4", "--model", "stgcnpp") == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert f"cannot download {zoo.url}/{STGCNPP}.pth" in out
     assert f"place it at {zoo_cache_path(STGCNPP)}" in out
 
@@ -174,4 +174,4 @@ def test_vis_confusion_names_classes_from_the_config(tmp_path, monkeypatch, caps
     assert main(["vis", "confusion", str(res), str(tmp_path / "c.png"), "--config", str(cfg)]) == 0
     assert seen["names"] == load_label_map("ntu60")
     assert main(["vis", "confusion", str(res), str(tmp_path / "c.png"), "--label-map", "ntu120"]) == 2
-    assert "error: label map ntu120 has 120 names but the model has 60 classes" in capsys.readouterr().out
+    assert "error: label map ntu120 has 120 names but the model has 60 classes" in capsys.readouterr().err

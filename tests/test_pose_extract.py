@@ -129,11 +129,29 @@ def test_extract_videos_errors_resume_and_atomic(tmp_path):
 
 def test_extract_cli_reports_failures(tmp_path, capsys):
     from pyskl.cli import main
+    from pyskl.datasets.io import save_annotations
 
-    (tmp_path / "empty.mp4").write_bytes(b"")
-    assert main(["extract", str(tmp_path), str(tmp_path / "o.pkl"), "--no-progress"]) == 1
-    out = capsys.readouterr().out
-    assert "0 done" in out and "1 failed" in out and "zero-length" in out
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "empty.mp4").write_bytes(b"")
+    out = tmp_path / "o.pkl"
+    # nothing extracted: an error (status 2), after the reason of each failed video, all on stderr
+    assert main(["extract", str(videos), str(out), "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert captured.out == "" and not out.exists()
+    assert lines[0].startswith("extract: failed: ") and "empty.mp4" in lines[0] and "zero-length" in lines[0]
+    assert lines[-1].startswith("error: none of the 1 videos could be extracted") and str(out) in lines[-1]
+    # a partial result: the video done before stays in OUT, status 1, the failure on stderr
+    (videos / "good.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    save_annotations([dict(frame_dir="good", label=-1, total_frames=1, img_shape=(8, 8),
+                           keypoint=np.zeros((1, 1, 17, 2), np.float32),
+                           keypoint_score=np.zeros((1, 1, 17), np.float32))], out, validate=False)
+    assert main(["extract", str(videos), str(out), "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "0 done, 1 skipped (already done), 1 failed" in captured.out and "zero-length" not in captured.out
+    assert "zero-length" in captured.err and f"1 video(s) failed (reasons in {out}.errors.json)" in captured.err
+    assert "error:" not in captured.err
     assert main(["extract", str(tmp_path / "nothing.txt"), str(tmp_path / "o.pkl")]) == 2
 
 

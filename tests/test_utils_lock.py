@@ -64,8 +64,8 @@ def test_train_refuses_a_busy_work_dir(tmp_path, capsys):
     finally:
         holder.kill()
         holder.wait()
-    out = capsys.readouterr().out
-    assert out.startswith("error: ") and f"(pid {holder.pid})" in out and str(tmp_path / "wd") in out
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and f"(pid {holder.pid})" in err and str(tmp_path / "wd") in err
     assert not (tmp_path / "wd" / "train.log").exists()
 
 
@@ -81,7 +81,7 @@ def test_data_pack_refuses_a_busy_output(tmp_path, capsys):
     finally:
         holder.kill()
         holder.wait()
-    assert f"pid {holder.pid}" in capsys.readouterr().out
+    assert f"pid {holder.pid}" in capsys.readouterr().err
     assert not (tmp_path / "packed").exists()
 
 
@@ -97,7 +97,7 @@ def test_extract_refuses_a_busy_output(tmp_path, capsys):
     finally:
         holder.kill()
         holder.wait()
-    assert f"pid {holder.pid}" in capsys.readouterr().out
+    assert f"pid {holder.pid}" in capsys.readouterr().err
 
 
 def test_stale_temporaries_go_only_when_their_writer_is_gone(tmp_path):

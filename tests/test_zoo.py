@@ -203,5 +203,22 @@ def test_zoo_cli(capsys, monkeypatch, tmp_path):
     cached = tmp_path / "checkpoints" / "zoo" / "slowonly_r50_gym_joint.pth"
     assert f"cache: {cached} (not downloaded yet)" in out
     assert main(["zoo", "show", "slowonly_r50_gym"]) == 2
-    assert "error: unknown zoo model 'slowonly_r50_gym'; did you mean" in capsys.readouterr().out
+    assert "error: unknown zoo model 'slowonly_r50_gym'; did you mean" in capsys.readouterr().err
     assert main(["zoo", "docs", "--check"]) == 0
+    assert capsys.readouterr().out == "zoo docs in sync\n"
+
+
+def test_zoo_docs_check_reports_a_stale_table_on_stderr(capsys, tmp_path):
+    from pyskl.cli import main
+    from pyskl.zoo.docs import DOCS
+
+    for rel in DOCS:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text((ROOT / rel).read_text().replace("[84.4](", "[84.5]("))
+    assert main(["zoo", "docs", "--check", "--root", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"{tmp_path / DOCS[0]}: out of sync with the zoo table (pyskl zoo docs rewrites it)\n"
+    assert main(["zoo", "docs", "--root", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / DOCS[0]}: rewritten\n"
+    assert main(["zoo", "docs", "--check", "--root", str(tmp_path)]) == 0

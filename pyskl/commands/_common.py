@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["UsageError", "add_config_argument", "add_cfg_options", "add_device_arguments", "add_launcher_arguments",
-           "add_data_arguments", "apply_data_arguments", "check_results_path"]
+__all__ = ["UsageError", "require_positive", "add_config_argument", "add_cfg_options", "add_device_arguments",
+           "add_launcher_arguments", "add_data_arguments", "apply_data_arguments", "check_results_path"]
 
 
 class UsageError(ValueError):
@@ -15,6 +15,18 @@ class UsageError(ValueError):
     ``pyskl``'s entry point prints it as one ``error: ...`` line and exits with status 2, like every
     exception class pyskl defines; the message names the option or file and what to do.
     """
+
+
+def require_positive(args: argparse.Namespace, *names: str) -> None:
+    """Refuse a count option below 1 (``names`` are ``args`` attributes; None means not given).
+
+    Raises:
+        UsageError: naming the option as typed (``--max-frames 0``).
+    """
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
 
 
 def add_config_argument(parser: argparse.ArgumentParser, text: str = "PYSKL-style config file (.py or .json)") -> None:

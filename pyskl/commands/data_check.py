@@ -1,10 +1,17 @@
-"""``pyskl data check FILE``: validation report for an annotation pickle or packed directory."""
+"""``pyskl data check FILE``: validation report for an annotation pickle or packed directory.
+
+The summary goes to stdout and the problems to stderr, every sample's, not just the first. Exit status:
+0 when the file has no problem, 1 when it has some (all listed), 2 when it cannot be read (one
+``error: ...`` line; with ``--json`` a report naming that error is printed too).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +53,12 @@ def check_annotations(
 
     problems: list[str] = []
     num_problems = 0
-    if not isinstance(annotations, (list, tuple)) and not hasattr(annotations, "__getitem__"):
+    if not isinstance(annotations, Sequence) or isinstance(annotations, str):  # lists and packed samples
+        found = "no 'annotations' list" if annotations is None else f"'annotations' is a {type(annotations).__name__}"
         return {
             "file": source,
             "num_samples": 0,
-            "problems": [f"{source}: no 'annotations' list"],
+            "problems": [f"{source}: {found}; expected a list of samples (dicts)"],
             "num_problems": 1,
         }
     names: dict[str, list[int]] = {}
@@ -179,11 +187,13 @@ def _print_report(report: dict, class_names: list[str] | None) -> None:
                 name = f" {class_names[int(label)]}"
             print(f"            {label:>5}{name}: {count}")
     if report["num_problems"]:
-        print(f"  problems: {report['num_problems']}")
+        sys.stdout.flush()  # keep the order of the two streams on a terminal
+        print(f"  problems: {report['num_problems']}", file=sys.stderr)
         for line in report["problems"]:
-            print(f"    {line}")
+            print(f"    {line}", file=sys.stderr)
         if report["num_problems"] > len(report["problems"]):
-            print(f"    ... and {report['num_problems'] - len(report['problems'])} more")
+            print(f"    ... and {report['num_problems'] - len(report['problems'])} more (--max-problems N lists more)",
+                  file=sys.stderr)
     else:
         print("  problems: none")
 
@@ -196,12 +206,10 @@ def run(args: argparse.Namespace) -> int:
         if hasattr(annotations, "__len__") and len(annotations) == 0:
             raise AnnotationError(f"{args.file}: holds no samples (the annotation list is empty)")
         report = check_annotations(split, annotations, str(args.file), args.num_classes, args.max_problems)
-    except (AnnotationError, ValueError, OSError) as err:
-        if args.json:
+    except (ValueError, OSError) as err:  # pyskl's file errors are ValueErrors
+        if args.json:  # a script reading the report still gets one; the error line goes to stderr as always
             print(json.dumps({"file": str(args.file), "num_problems": 1, "problems": [str(err)]}))
-        else:
-            print(f"error: {err}")
-        return 2
+        raise
     if args.json:
         print(json.dumps(report, indent=1))
     else:

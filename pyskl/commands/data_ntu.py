@@ -1,9 +1,15 @@
-"""``pyskl data ntu RAW_DIR OUT``: NTU RGB+D raw ``.skeleton`` files -> PYSKL 3D annotation pickles."""
+"""``pyskl data ntu RAW_DIR OUT``: NTU RGB+D raw ``.skeleton`` files -> PYSKL 3D annotation pickles.
+
+A file that cannot be read is listed on stderr and does not stop the others. Exit status: 0 when every file
+converted, 1 when some failed (the others are in the pickles), 2 when nothing could be written or an input
+is wrong (one ``error: ...`` line).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from ._common import UsageError
@@ -61,8 +67,14 @@ def run(args: argparse.Namespace) -> int:
     if report.skipped_missing:
         print(f"skipped {len(report.skipped_missing)} sample(s) listed as having no skeleton")
     if report.errors:
-        print(f"{len(report.errors)} file(s) failed:")
+        # A file that fails does not stop the others, which are in the pickles: a partial result, status 1,
+        # with what failed on stderr, where errors go.
+        sys.stdout.flush()  # keep the order of the two streams on a terminal
+        print(f"{len(report.errors)} file(s) failed (their samples are not in the pickles):", file=sys.stderr)
         for _, message in report.errors:
-            print(f"  {message}")
-        return 1
-    return 0
+            print(f"  {message}", file=sys.stderr)
+    if not report.annotations:
+        failed = f"{len(report.errors)} file(s) failed, " if report.errors else ""
+        raise UsageError(f"{args.raw_dir}: no {' / '.join(datasets)} sample to write ({failed}"
+                         f"{len(report.skipped_missing)} listed as having no skeleton), so nothing was written")
+    return 1 if report.errors else 0

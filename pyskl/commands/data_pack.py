@@ -16,18 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..datasets.io import AnnotationError, load_annotations
-    from ..datasets.packed import PackedFormatError, open_packed, write_packed
-    from ..utils.atomic import DiskFullError
-    from ..utils.lock import OutputBusyError
+    from ..datasets.io import load_annotations
+    from ..datasets.packed import open_packed, write_packed
 
     start = time.perf_counter()
-    try:
-        data = load_annotations(args.input)
-        out = write_packed(data, args.output, overwrite=args.overwrite)
-    except (AnnotationError, PackedFormatError, FileExistsError, OutputBusyError, DiskFullError) as err:
-        print(f"error: {err}")
-        return 2
+    data = load_annotations(args.input)
+    out = write_packed(data, args.output, overwrite=args.overwrite)
     split, packed = open_packed(out)
     mib = packed.array_nbytes() / 2**20
     print(

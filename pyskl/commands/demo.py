@@ -7,8 +7,10 @@ stgcnpp``), its checkpoint downloaded once into the cache, with the NTU-120 clas
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..apis.demo import DEMO_MODELS
+from ._common import UsageError, require_positive
 
 HELP = "video -> per-person actions: annotated H.264 mp4 + JSON/CSV timeline (any GCN/PoseC3D config)"
 
@@ -93,7 +95,7 @@ def _model_and_checkpoint(args: argparse.Namespace) -> tuple[str, str]:
     entry = None if is_zoo_name(args.config) else entry_for_config(args.config)
     name = args.config if is_zoo_name(args.config) else (entry.name if entry is not None else None)
     if name is None:
-        raise ValueError(
+        raise UsageError(
             f"{args.config} is not a zoo config: pass its weights with --checkpoint FILE|URL|ZOO_NAME "
             f"(or --checkpoint none for random weights)"
         )
@@ -101,49 +103,41 @@ def _model_and_checkpoint(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_positive(args, "window", "stride", "max_persons", "topk", "threads", "pose_every", "max_frames")
+    if args.num_clips < 0:
+        raise UsageError(f"--num-clips must be 0 (the config's) or more, got {args.num_clips}")
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     from ..apis.demo import run_demo
-    from ..checkpoint import CheckpointError
-    from ..config import ConfigError
-    from ..zoo import DownloadError, ZooError
 
-    try:
-        config, checkpoint = _model_and_checkpoint(args)
-    except ValueError as err:
-        print(f"error: {err}")
-        return 2
+    config, checkpoint = _model_and_checkpoint(args)
     random_weights = checkpoint.lower() == "none"
     if random_weights:
-        print("warning: --checkpoint none: the model has random weights, its labels are meaningless")
+        print("warning: --checkpoint none: the model has random weights, its labels are meaningless", file=sys.stderr)
     kwargs = {"model": args.backend_model} if args.backend == "onnx" else {}
-    try:
-        result = run_demo(
-            args.video,
-            args.out,
-            config,
-            checkpoint,
-            label_map=args.label_map,
-            window=args.window,
-            stride=args.stride,
-            num_clips=args.num_clips or None,
-            max_persons=args.max_persons,
-            topk=args.topk,
-            timeline=args.timeline,
-            device=args.device,
-            backend=args.backend,
-            backend_kwargs=kwargs,
-            max_frames=args.max_frames,
-            progress=not args.no_progress,
-            save_pose=args.save_pose,
-            torch_threads=args.threads,
-            pose_every=args.pose_every,
-        )
-    except (FileNotFoundError, ValueError, ConfigError, CheckpointError, DownloadError, ZooError) as err:
-        print(f"error: {err}")
-        return 2
+    result = run_demo(
+        args.video,
+        args.out,
+        config,
+        checkpoint,
+        label_map=args.label_map,
+        window=args.window,
+        stride=args.stride,
+        num_clips=args.num_clips or None,
+        max_persons=args.max_persons,
+        topk=args.topk,
+        timeline=args.timeline,
+        device=args.device,
+        backend=args.backend,
+        backend_kwargs=kwargs,
+        max_frames=args.max_frames,
+        progress=not args.no_progress,
+        save_pose=args.save_pose,
+        torch_threads=args.threads,
+        pose_every=args.pose_every,
+    )
     fps = result.fps
     weights = "RANDOM WEIGHTS (--checkpoint none)" if result.random_weights else f"weights {checkpoint}"
     print(

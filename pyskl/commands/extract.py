@@ -4,6 +4,10 @@ A SOURCE is a video file, a glob of videos (``'clips/*.mp4'``), a folder, or a l
 ``PATH [LABEL]`` per line). A folder holds videos (unlabelled) or one subfolder per class: then the
 labels are the classes in name order and their names go to ``OUT.labels.txt``, a label map for
 ``pyskl demo``. ``--val-fraction`` adds ``train``/``val`` splits.
+
+A video that cannot be read is listed on stderr and does not stop the others. Exit status: 0 when every
+video is in OUT, 1 when some failed (the others are in OUT), 2 when nothing could be extracted or an
+input or option is wrong (one ``error: ...`` line).
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 import argparse
 import glob
 import math
+import sys
 from pathlib import Path
 
-from ._common import UsageError
+from ._common import UsageError, require_positive
 
 # Bytes sniffed to tell a text list file from a binary (video) file.
 _SNIFF_BYTES = 4096
@@ -61,9 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..pose.extract import extract_videos
-    from ..utils.atomic import DiskFullError
-    from ..utils.lock import OutputBusyError, clean_stale_temporaries, lock_output
+    from ..pose.video_reader import VideoError
+    from ..utils.lock import clean_stale_temporaries, lock_output
 
+    require_positive(args, "max_persons", "max_frames")
     if not 0.0 <= args.val_fraction < 1.0:
         raise UsageError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
     if Path(args.out).suffix.lower() not in (".pkl", ".pickle"):
@@ -74,28 +80,28 @@ def run(args: argparse.Namespace) -> int:
         kwargs = {"model": args.backend_model}
     else:
         kwargs = {"layout": args.layout, "model_complexity": args.model_complexity}
-    try:
-        with lock_output(args.out):  # one extraction per output; its dead writers' temporaries go
-            out = Path(args.out)
-            clean_stale_temporaries(out.parent, out.name)
-            clean_stale_temporaries(out.with_name(out.name + ".parts"))
-            report = extract_videos(
-                items,
-                args.out,
-                backend=args.backend,
-                max_persons=args.max_persons,
-                backend_kwargs=kwargs,
-                max_frames=args.max_frames,
-                progress=not args.no_progress,
-            )
-    except (OutputBusyError, DiskFullError) as err:
-        print(f"error: {err}")
-        return 2
+    with lock_output(args.out):  # one extraction per output; its dead writers' temporaries go
+        out = Path(args.out)
+        clean_stale_temporaries(out.parent, out.name)
+        clean_stale_temporaries(out.with_name(out.name + ".parts"))
+        report = extract_videos(
+            items,
+            args.out,
+            backend=args.backend,
+            max_persons=args.max_persons,
+            backend_kwargs=kwargs,
+            max_frames=args.max_frames,
+            progress=not args.no_progress,
+        )
+    _print_failures(report.errors)
+    if not Path(args.out).is_file():
+        raise VideoError(f"none of the {len(report.errors)} videos could be extracted (reasons above and in "
+                         f"{args.out}.errors.json), so {args.out} was not written")
     if class_names:
         labels_path = Path(args.out).with_suffix(".labels.txt")
         labels_path.write_text("".join(f"{name}\n" for name in class_names), encoding="utf-8")
         print(f"extract: {len(class_names)} classes (label map) -> {labels_path}")
-    if args.val_fraction > 0 and Path(args.out).is_file():
+    if args.val_fraction > 0:
         train, val = add_train_val_splits(args.out, args.val_fraction)
         print(f"extract: splits 'train' ({train} videos) and 'val' ({val} videos)")
     print(
@@ -105,11 +111,20 @@ def run(args: argparse.Namespace) -> int:
     if report.fps is not None:
         print(f"  {report.fps:.1f} frames/s end to end (decoding, pose, tracking)")
         print(f"  tracking report (people per frame, track ids, id switches): {args.out}.tracks.json")
-    for reason in report.errors.values():
-        print(f"  failed: {reason}")
     if report.errors:
-        print(f"  error report: {args.out}.errors.json")
-    return 1 if report.errors else 0
+        # The videos that failed did not stop the others, whose skeletons are in OUT: a partial result,
+        # status 1 (status 2 is for a run that produced nothing).
+        print(f"extract: {len(report.errors)} video(s) failed (reasons in {args.out}.errors.json): fix or remove "
+              "them and run again; the finished videos are kept", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_failures(errors: dict[str, str]) -> None:
+    """The videos that could not be read, on stderr, where errors go (each reason names its video)."""
+    sys.stdout.flush()  # keep the order of the two streams on a terminal
+    for reason in errors.values():
+        print(f"extract: failed: {reason}", file=sys.stderr)
 
 
 def collect_videos(sources: list[str]) -> tuple[list, list[str]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import require_positive
+
 HELP = "real-time hand-gesture recognition (mediapipe Hands + PYSKL's hagrid ST-GCN++, 40 classes)"
 
 
@@ -49,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_positive(args, "predict_every", "threads", "max_frames")
     if args.threads:
         import torch
 
@@ -61,23 +64,19 @@ def run(args: argparse.Namespace) -> int:
     out = args.out
     if out is None and args.headless:
         out = f"{Path(args.video).stem}_gesture.mp4" if args.video else "gesture_out.mp4"
-    try:
-        result = run_gesture(
-            source,
-            checkpoint=args.checkpoint,
-            config=args.config,
-            out_video=out,
-            timeline=args.timeline,
-            headless=args.headless,
-            predict_every=args.predict_every,
-            hand_coords=args.hand_coords,
-            device=args.device,
-            max_frames=args.max_frames,
-            progress=args.headless,
-        )
-    except (FileNotFoundError, RuntimeError, LookupError, ValueError) as err:
-        print(f"error: {err}")
-        return 2
+    result = run_gesture(
+        source,
+        checkpoint=args.checkpoint,
+        config=args.config,
+        out_video=out,
+        timeline=args.timeline,
+        headless=args.headless,
+        predict_every=args.predict_every,
+        hand_coords=args.hand_coords,
+        device=args.device,
+        max_frames=args.max_frames,
+        progress=args.headless,
+    )
     print(
         f"gesture: {result.frames} frames; hand in {result.hand_frames} frames "
         f"({result.crop_frames} from wrist crops); {result.predictions} predictions"

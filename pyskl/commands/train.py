@@ -37,8 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..engine.train import TrainOptions, train
-    from ..utils.atomic import DiskFullError
-    from ..utils.lock import OutputBusyError
 
     cfg = load_config(args.config, args.cfg_options)
     used = ("train",) + (("val",) if args.validate else ()) + (("test",) if args.test_last or args.test_best else ())
@@ -49,9 +47,5 @@ def run(args: argparse.Namespace) -> int:
                         resume=args.resume or args.resume_from, device=args.device, amp=args.amp,
                         compile=args.compile_mode or args.compile,
                         channels_last=args.channels_last, config_path=args.config)
-    try:
-        train(cfg, opts)
-    except (OutputBusyError, DiskFullError) as err:
-        print(f"error: {err}")
-        return 2
+    train(cfg, opts)
     return 0

@@ -126,11 +126,7 @@ def run(args: argparse.Namespace) -> int:
             from ..config import load_config
             from ..label_maps import class_names
 
-            try:
-                cfg = load_config(args.config) if args.config else None
-                names = class_names(results["scores"].shape[1], args.label_map, cfg)
-            except (ValueError, FileNotFoundError) as err:  # ConfigError is a ValueError
-                print(f"error: {err}")
-                return 2
+            cfg = load_config(args.config) if args.config else None
+            names = class_names(results["scores"].shape[1], args.label_map, cfg)
         print(f"vis: {plot_confusion_matrix(results, args.out, names, normalize=not args.counts)}")
     return 0

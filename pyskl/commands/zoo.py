@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from ._common import UsageError
 
 HELP = "model zoo: list PYSKL's released models, show one, regenerate docs/model_zoo*.md"
 
@@ -25,7 +28,7 @@ def _accuracy(entry) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..zoo import ZooError, entries, get_entry, zoo_cache_path
+    from ..zoo import entries, get_entry, zoo_cache_path
 
     if args.action == "list":
         rows = [e for e in entries() if args.pattern is None or args.pattern in e.name]
@@ -36,11 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(rows)} models")
         return 0
     if args.action == "show":
-        try:
-            e = get_entry(args.name)
-        except ZooError as err:
-            print(f"error: {err}")
-            return 2
+        e = get_entry(args.name)
         cached = zoo_cache_path(e.name)
         print(f"{e.name}: {e.family}, {e.dataset}" + (f", stream {e.stream}" if e.stream else ""))
         print(f"  config: {e.config}")
@@ -57,12 +56,16 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.root) if args.root else Path(__file__).resolve().parents[2]
     if not all((root / rel).is_file() for rel in DOCS):
-        print(f"error: {root} holds no {' / '.join(DOCS)}: pass --root SOURCE_CHECKOUT")
-        return 2
+        raise UsageError(f"{root} holds no {' / '.join(DOCS)}: pass --root SOURCE_CHECKOUT")
     stale = sync_docs(root, write=not args.check)
-    verb = "out of sync" if args.check else "rewritten"
-    for path in stale:
-        print(f"{path}: {verb}")
     if not stale:
         print("zoo docs in sync")
-    return 1 if stale and args.check else 0
+        return 0
+    if not args.check:
+        for path in stale:
+            print(f"{path}: rewritten")
+        return 0
+    # --check: a stale table is the finding the check exists for, reported on stderr with status 1
+    for path in stale:
+        print(f"{path}: out of sync with the zoo table (pyskl zoo docs rewrites it)", file=sys.stderr)
+    return 1
