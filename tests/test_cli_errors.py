@@ -8,6 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 
 from pyskl.cli import main
 from pyskl.core.results import save_results
@@ -314,3 +315,18 @@ def test_a_failed_export_parity_check_is_reported_on_stderr(tmp_path, capsys):
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "(within tolerance 0.0001)" in captured.out and captured.err == ""
+
+
+@pytest.mark.parametrize("device, expected", [
+    ("gpu", "unknown device 'gpu': use cpu, cuda or cuda:N"),
+    pytest.param("cuda", "CUDA is not available; use --device cpu",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this torch has CUDA")),
+])
+def test_a_device_this_torch_cannot_use_is_refused_in_a_sentence(files, device, expected):
+    """``demo``/``gesture``/``test --device`` on a device torch cannot use: one line, before any work."""
+    from pyskl.apis import init_recognizer
+    from pyskl.cli import error_line, is_user_error
+
+    with pytest.raises((ValueError, RuntimeError)) as raised:
+        init_recognizer(str(files / "tiny.py"), None, device=device)
+    assert is_user_error(raised.value) and expected in error_line(raised.value)

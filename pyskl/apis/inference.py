@@ -47,8 +47,10 @@ def init_recognizer(
     """
     from ..checkpoint import load_checkpoint
     from ..config import load_config
+    from ..engine.dist import resolve_device
     from ..models import build_model
 
+    device = resolve_device(str(device))  # a device this torch cannot use is refused before any work
     cfg = load_config(config) if not isinstance(config, dict) else copy.deepcopy(config)
     if "model" not in cfg:
         raise KeyError(f"{config}: the config has no 'model'")

@@ -37,7 +37,10 @@ class DistEnv:
 def resolve_device(name: str | None = None, local_rank: int = 0) -> torch.device:
     """``--device`` (``cpu``, ``cuda``, ``cuda:1``), else ``$PYSKL_DEVICE``, else CUDA when available."""
     name = name or os.environ.get("PYSKL_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}: use cpu, cuda or cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise RuntimeError(f"device {name!r} requested but CUDA is not available; use --device cpu")
