@@ -30,6 +30,25 @@ def test_video_writer_round_trip(tmp_path, codec):
     assert abs(int(frames[5].mean()) - 100) <= 8  # grey level survives compression (YUV range rounding)
 
 
+@pytest.mark.parametrize("size", [(48, 64), (47, 63)])
+def test_h264_keeps_colours_and_odd_sizes(tmp_path, size):
+    """Saturated BGR colours come back as themselves (channel order, BT.601 video range) within H.264's
+    rounding, on even and odd frame sizes (odd ones are padded by one edge row/column)."""
+    pytest.importorskip("av")
+    h, w = size
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255), (0, 0, 0), (40, 120, 200)]
+    frames = [np.broadcast_to(np.array(c, np.uint8), (h, w, 3)).copy() for c in colours]
+    with VideoWriter(tmp_path / "c.mp4", fps=25, crf=10) as writer:
+        for f in frames:
+            writer.write(f)
+    assert writer.codec == "h264"
+    back = read_video_frames(tmp_path / "c.mp4")
+    assert len(back) == len(frames) and back[0].shape[:2] == (h + h % 2, w + w % 2)
+    for got, colour in zip(back, colours):
+        mean = got[:h, :w].reshape(-1, 3).mean(axis=0)
+        assert np.abs(mean - np.array(colour)).max() <= 8, (colour, mean)
+
+
 def test_video_writer_checks_frames(tmp_path):
     writer = VideoWriter(tmp_path / "x.mp4")
     writer.write(np.zeros((10, 12, 3), np.uint8))
