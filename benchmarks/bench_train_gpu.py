@@ -55,6 +55,7 @@ from pyskl.engine.optim import LRSchedule, build_optimizer  # noqa: E402
 from pyskl.engine.runtime import read_runtime  # noqa: E402
 from pyskl.engine.train import TrainOptions, _Loop, train_one_epoch  # noqa: E402
 from pyskl.models import build_model  # noqa: E402
+from pyskl.models.deploy import prepare  # noqa: E402
 
 RECIPES = {
     "stgcnpp": "configs/stgcn++/stgcn++_ntu60_xsub_3dkp/j.py",
@@ -203,7 +204,7 @@ def fast_gcn(cfg: dict, args: Any) -> dict:
     labels = torch.arange(n, device=device) % cfg["model"]["cls_head"]["num_classes"]
     data = DeviceSkeletonSet(frames, torch.arange(n, device=device) * t, lengths, labels)
     loader = DeviceTrainData(data, plan, args.batch, seed=0, drop_last=True)
-    net = build_net(cfg, device)
+    net = prepare(build_net(cfg, device), device, "train", channels_last=args.channels_last or None)
     model, mode = _compiled(net, args)
     scale = args.batch / PYSKL_REFERENCE_BATCH
     out = run_loop(cfg, net, model, loader, args.batch, args, amp=args.amp, sync_interval=args.log_interval,
@@ -320,6 +321,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compile", default="default",
                         choices=["none", "default", "reduce-overhead", "max-autotune-no-cudagraphs"])
     parser.add_argument("--eval", action="store_true", help="also ST-GCN++ eval clips/s")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="fast GCN path: prepare(..., channels_last=True), the channels-last train forms")
     parser.add_argument("--also-eager", action="store_true",
                         help="time the fast path without torch.compile first (figures even if compiling overruns)")
     parser.add_argument("--json", default=None, help="write the results here (updated after each model)")

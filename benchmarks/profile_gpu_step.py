@@ -91,17 +91,13 @@ def float32_batch_norms(module: torch.nn.Module) -> None:
 
 def make_step(cfg: dict, device: torch.device, variant: str) -> TrainStep:
     """A train step for ``variant``: '+'-joined of bf16 | fp16 | fp32, cl (channels-last activations),
-    bn32 (BatchNorm in fp32), clforms (``prepare``'s channels-last train forms, made for the CPU, moved to
-    the device), compile (torch.compile, default mode)."""
+    bn32 (BatchNorm in fp32), clforms (``prepare(..., channels_last=True)``: the channels-last train forms), compile (torch.compile, default mode)."""
     from pyskl.models.deploy import prepare
 
     parts = set(variant.split("+"))
     amp = "bf16" if "bf16" in parts else "fp16" if "fp16" in parts else None
     torch.manual_seed(0)
-    net = build_model(cfg["model"])
-    if "clforms" in parts:
-        net = prepare(net, "cpu", "train")
-    net = net.to(device)
+    net = prepare(build_model(cfg["model"]).to(device), device, "train", channels_last="clforms" in parts)
     if "cl" in parts:
         net.backbone.memory_format = torch.channels_last
     if "bn32" in parts:

@@ -56,7 +56,10 @@ fi
 
 COMPILE=(--compile none) EAGER=()
 [ "${GPU_COMPILE:-0}" = 1 ] && COMPILE=() EAGER=(--also-eager)
-BENCH=(benchmarks/bench_train_gpu.py --device cuda --iters 40 --current-iters 25 --warmup 6 "${COMPILE[@]}")
+# GPU_BENCH_ARGS: extra bench options, e.g. "--channels-last" or "--amp fp16" (see profile_gpu_step.py)
+read -r -a EXTRA <<< "${GPU_BENCH_ARGS:-}"
+BENCH=(benchmarks/bench_train_gpu.py --device cuda --iters 40 --current-iters 25 --warmup 6 "${COMPILE[@]}"
+       "${EXTRA[@]}")
 stage train_stgcnpp 85 "$PY" "${BENCH[@]}" --models stgcnpp --eval --json "$OUT/train_stgcnpp.json"
 stage train_ctrgcn 60 "$PY" "${BENCH[@]}" --models ctrgcn "${EAGER[@]}" --json "$OUT/train_ctrgcn.json"
 stage train_msg3d 90 "$PY" "${BENCH[@]}" --models msg3d "${EAGER[@]}" --json "$OUT/train_msg3d.json"

@@ -299,6 +299,21 @@ def test_prepare_on_another_device_folds_but_keeps_the_plain_forms():
     assert prepare(_small_recognizer("stgcnpp"), "cpu", "eval").frames_per_pass
 
 
+@pytest.mark.parametrize("name", ["stgcnpp", "ctrgcn"])
+def test_channels_last_forms_on_request_for_another_device(name):
+    """``channels_last=True`` gives a GPU the CPU's channels-last train forms (the device only picks the
+    default); ``channels_last=False`` keeps the CPU on the plain forms. Same values either way."""
+    plain = _small_recognizer(name)
+    x = torch.randn(2, 1, 2, 10, 17, 3, dtype=torch.float64)
+    forms = prepare(copy.deepcopy(plain), "cuda", "train", channels_last=True)
+    assert any(type(m).__module__.endswith("cpu_forms") for m in forms.modules())
+    assert forms.backbone.memory_format == torch.channels_last
+    _assert_same(forms, copy.deepcopy(plain), x, train=True)
+    kept = prepare(copy.deepcopy(plain), "cpu", "train", channels_last=False)
+    assert [type(m) for m in kept.modules()] == [type(m) for m in plain.modules()]
+    assert kept.backbone.memory_format == torch.contiguous_format
+
+
 def test_prepare_checks_its_mode():
     with pytest.raises(ValueError, match="'train' or 'eval'"):
         prepare(_small_recognizer("stgcn"), "cpu", "test")

@@ -274,7 +274,7 @@ CPU_FRAMES_PER_PASS = 800
 # ---- the entry point --------------------------------------------------------------------------------
 
 def prepare(model: nn.Module, device: str | torch.device, mode: str = "train", *, fold_bn: bool = True,
-            strict: bool = True) -> nn.Module:
+            strict: bool = True, channels_last: bool | None = None) -> nn.Module:
     """``model`` with the fast forms for ``device`` and ``mode`` swapped in (see the module docstring).
 
     Args:
@@ -285,6 +285,10 @@ def prepare(model: nn.Module, device: str | torch.device, mode: str = "train", *
             (inference forms too; the model is put in eval mode).
         fold_bn: (eval) fold BatchNorms into their convs.
         strict: refuse a subclass of a converted class (``False``: keep it plain, with a warning).
+        channels_last: use the channels-last activations and forms (``gcns.cpu_forms``, written for
+            oneDNN but plain torch ops that run on any device). None: on the CPU only. On CUDA they
+            are an option to measure (``benchmarks/profile_gpu_step.py``): cuDNN's and PyTorch's NHWC
+            BatchNorm kernels parallelise over the batch where the NCHW ones reduce one channel per block.
 
     Returns:
         The converted model.
@@ -295,11 +299,13 @@ def prepare(model: nn.Module, device: str | torch.device, mode: str = "train", *
     if mode not in _MODES:
         raise ValueError(f"prepare mode must be 'train' or 'eval', got {mode!r}")
     on_cpu = torch.device(device).type == "cpu"
+    if channels_last is None:
+        channels_last = on_cpu
     if mode == "eval":
         model.eval()
         if fold_bn:
             fold_batch_norms(model, strict)
-    if on_cpu:
+    if channels_last:
         for module in model.modules():
             if type(module) in _CHANNELS_LAST_BACKBONES:
                 module.memory_format = torch.channels_last
