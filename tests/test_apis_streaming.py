@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from pyskl.apis import StreamingRecognizer, Timeline, TrackPrediction, init_recognizer, validate_timeline
+from pyskl.apis import (
+    SCENE,
+    SceneRecognizer,
+    StreamingRecognizer,
+    Timeline,
+    TrackPrediction,
+    inference_recognizer,
+    init_recognizer,
+    validate_timeline,
+)
 from tests.test_apis_inference import TINY_COCO
 
 
@@ -55,8 +64,6 @@ def test_missing_frames_and_dropped_tracks(model):
 
 
 def test_single_frame_stream_matches_offline_inference(model):
-    from pyskl.apis import inference_recognizer
-
     stream = StreamingRecognizer(model, window=8, stride=8, min_frames=8, img_shape=(480, 640))
     kps, scores = zip(*(_pose(t) for t in range(8)))
     preds = [p for t in range(8) for p in stream.push(t, {0: (kps[t], scores[t])})]
@@ -69,6 +76,53 @@ def test_single_frame_stream_matches_offline_inference(model):
         img_shape=(480, 640),
     )
     np.testing.assert_allclose(preds[0].scores, offline, atol=1e-5)
+
+
+def test_scene_windows_hold_everyone_in_slot_order(model):
+    """One prediction per window for the whole frame; the sample holds every person seen in the window, in
+    the order of their slots (first come), equal to offline inference on those people together."""
+    stream = SceneRecognizer(model, window=8, stride=4, min_frames=4, img_shape=(480, 640), max_people=2)
+    preds, frames = [], []
+    for t in range(16):
+        poses = {9: _pose(t)}
+        if t >= 6:
+            poses[3] = _pose(t, 200)  # a second person enters at frame 6: slot 1, though its id is lower
+        frames.append(poses)
+        got = stream.push(t, poses)
+        preds += got
+        if t == 11:  # window 4-11: person 3 is in frames 6-11 only, zeros before
+            assert len(got) == 1
+            kp = np.zeros((2, 8, 17, 2), np.float32)
+            score = np.zeros((2, 8, 17), np.float32)
+            for i, f in enumerate(frames[4:12]):
+                for slot, tid in enumerate((9, 3)):
+                    if tid in f:
+                        kp[slot, i], score[slot, i] = f[tid]
+            offline = inference_recognizer(model, kp, return_scores=True, keypoint_score=score,
+                                           img_shape=(480, 640))
+            np.testing.assert_allclose(got[0].scores, offline, atol=1e-5)
+    assert [(p.track, p.start, p.end) for p in preds] == [(SCENE, 0, 3), (SCENE, 4, 7), (SCENE, 8, 11),
+                                                           (SCENE, 12, 15)]
+    assert stream.slots == {9: 0, 3: 1} and len(stream.keypoint) == 8
+    assert stream.flush() == []  # every frame is covered
+
+
+def test_scene_slots_are_reused_and_an_empty_scene_starts_afresh(model):
+    stream = SceneRecognizer(model, window=6, stride=3, min_frames=3, img_shape=(480, 640), max_missing=2,
+                             max_people=2)
+    for t in range(3):
+        stream.push(t, {1: _pose(t), 2: _pose(t, 100), 4: _pose(t, 200)})  # a third person gets no slot
+    assert stream.slots == {1: 0, 2: 1}
+    for t in range(3, 6):
+        stream.push(t, {2: _pose(t, 100), 4: _pose(t, 200)})
+    assert stream.slots == {2: 1, 4: 0}  # person 1 unseen for more than max_missing frames: its slot goes
+    for t in range(6, 9):
+        assert stream.push(t, {}) == []
+    assert len(stream.keypoint) == 0  # nobody for more than max_missing frames
+    preds = [p for t in range(9, 12) for p in stream.push(t, {7: _pose(t)})]
+    assert [(p.start, p.end) for p in preds] == [(9, 11)]  # a new scene, not a continuation
+    with pytest.raises(ValueError, match=">= 1"):
+        SceneRecognizer(model, max_people=0)
 
 
 def test_timeline_merges_same_label_and_validates(tmp_path):

@@ -90,6 +90,19 @@ def test_demo_with_replayed_poses(tmp_path):
     np.testing.assert_allclose(saved["keypoint"][0], ann["keypoint"][0], atol=1e-4)
 
 
+def test_demo_scene_mode_labels_the_whole_frame(tmp_path):
+    from pyskl.pose.replay import ReplayBackend
+
+    video, ann = _synthetic_clip(tmp_path)
+    result = run_demo(video, tmp_path / "scene.mp4", TINY_COCO, None, label_map=list("abcde"), window=12,
+                      stride=4, backend=ReplayBackend(ann), progress=False, scene=True)
+    doc = json.loads(result.timeline.read_text())
+    validate_timeline(doc)
+    assert doc["grouping"] == "scene" and {s["track"] for s in doc["segments"]} == {-1}
+    covered = sorted({f for s in doc["segments"] for f in range(s["start"], s["end"] + 1)})
+    assert covered == list(range(24))
+
+
 def test_demo_with_posec3d_config(tmp_path):
     from pyskl.pose.replay import ReplayBackend
     from tests.conftest import ROOT

@@ -7,11 +7,13 @@ from .inference import (
     make_annotation,
     predict_scores,
 )
-from .streaming import StreamingRecognizer, TrackPrediction
+from .streaming import SCENE, SceneRecognizer, StreamingRecognizer, TrackPrediction
 from .timeline import TIMELINE_SCHEMA, Timeline, validate_timeline
 
 __all__ = [
+    "SCENE",
     "TIMELINE_SCHEMA",
+    "SceneRecognizer",
     "StreamingRecognizer",
     "Timeline",
     "TrackPrediction",

@@ -122,6 +122,7 @@ def run_demo(
     pose_ahead: bool = True,
     pose_every: int = 1,
     torch_threads: int | None = None,
+    scene: bool = False,
 ) -> DemoResult:
     """Recognise actions per tracked person in ``video``; write the annotated mp4 and the timeline.
 
@@ -150,12 +151,15 @@ def run_demo(
             thread spin-waits against them, measured 10x slower recognition), else torch's setting.
         pose_every: estimate poses on every n-th frame only and interpolate the others (a speed fallback,
             :mod:`pyskl.pose.strided`; frames are then held back up to n - 1 frames). 1: every frame.
+        scene: recognise everyone in the frame together, one label per window for the whole scene (PYSKL's
+            demo; NTU models need both people of a mutual action in one sample), instead of one per person
+            (see :class:`pyskl.apis.streaming.SceneRecognizer`). Timeline segments then have track -1.
     """
     from ..pose import PoseTracker, TrackStore, build_pose_backend
     from ..pose.video_reader import iter_frames, probe_video
     from ..viz import VideoWriter, draw_skeleton, draw_text_block, track_color
     from .inference import init_recognizer
-    from .streaming import StreamingRecognizer
+    from .streaming import SCENE, SceneRecognizer, StreamingRecognizer
     from .timeline import Timeline
 
     if pose_every < 1:
@@ -177,7 +181,11 @@ def run_demo(
     layout = getattr(pose, "layout", "coco")
     _check_layout(model.cfg, layout)
     tracker = PoseTracker(max_tracks=max_persons)
-    stream = StreamingRecognizer(model, window=window, stride=stride, img_shape=(info.height, info.width))
+    if scene:
+        stream = SceneRecognizer(model, window=window, stride=stride, img_shape=(info.height, info.width),
+                                 max_people=max_persons)
+    else:
+        stream = StreamingRecognizer(model, window=window, stride=stride, img_shape=(info.height, info.width))
     lines = Timeline(classes, info.fps)
     latest: dict[int, list[tuple[int, float]]] = {}
     stages = ("pose", "tracking", "recognition", "drawing", "total")
@@ -263,7 +271,10 @@ def run_demo(
                         avoid=placed,
                     )
                     placed.append(box)
-                draw_text_block(frame, [f"frame {t}"], (8, 8))
+                head = [f"frame {t}"]
+                if scene:
+                    head += [f"{classes[c][:40]} {s:.2f}" for c, s in latest.get(SCENE, [])]
+                draw_text_block(frame, head, (8, 8))
                 if banner:  # bottom left, in red: people's labels sit above them, near the top
                     draw_text_block(frame, banner, (8, frame.shape[0] - 8), (0, 0, 255), anchor="bottom")
                 writer.write(frame)
@@ -302,6 +313,7 @@ def run_demo(
         stride=stride,
         random_weights=random_weights,
         checkpoint=None if random_weights else str(checkpoint),
+        grouping="scene" if scene else "person",
     )
     return DemoResult(
         frames,

@@ -1,4 +1,5 @@
-"""A recognizer fed one frame of keypoints at a time (sliding window per tracked person)."""
+"""Recognizers fed one frame of keypoints at a time: a sliding window per tracked person
+(:class:`StreamingRecognizer`) or over everyone in the frame together (:class:`SceneRecognizer`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from torch import nn
 
 from .inference import make_annotation, predict_scores
 
-__all__ = ["StreamingRecognizer", "TrackPrediction"]
+__all__ = ["SCENE", "SceneRecognizer", "StreamingRecognizer", "TrackPrediction"]
+
+#: the track id of a prediction over everyone in the frame (:class:`SceneRecognizer`)
+SCENE = -1
 
 
 @dataclass
@@ -153,3 +157,103 @@ class StreamingRecognizer:
             out.append(TrackPrediction(tid, start, self.frame, s))
             buf.last_end, buf.pending = self.frame, 0
         return out
+
+
+class SceneRecognizer:
+    """Sliding-window recognition of everyone in the frame in one sample, as PYSKL's demo and NTU's
+    training samples do: a mutual action (hugging, handshaking) needs both people in the same input.
+
+    Each tracked person keeps a person slot (the lowest free one, up to ``max_people``) while it is
+    tracked and for ``max_missing`` frames after; a window's sample holds the slots someone used in it,
+    in slot order. Predictions carry the track id :data:`SCENE`. Memory is constant (``window`` frames).
+
+    Args:
+        model: from :func:`pyskl.apis.init_recognizer` (any GCN or PoseC3D config).
+        window, stride, min_frames, img_shape, max_missing, use_score: as :class:`StreamingRecognizer`;
+            a scene with nobody in it for ``max_missing`` frames starts afresh.
+        max_people: person slots per sample (GCN configs pad or cut to their own ``num_person``).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        window: int = 48,
+        stride: int = 16,
+        min_frames: int | None = None,
+        img_shape: Sequence[int] | None = None,
+        max_missing: int = 30,
+        use_score: bool = True,
+        max_people: int = 2,
+    ) -> None:
+        if window < 1 or stride < 1 or max_people < 1:
+            raise ValueError(f"window, stride and max_people must be >= 1, got {window}, {stride}, {max_people}")
+        self.model, self.window, self.stride = model, int(window), int(stride)
+        self.min_frames = int(min_frames if min_frames is not None else max(1, window // 2))
+        self.img_shape = tuple(img_shape) if img_shape is not None else None
+        self.max_missing, self.use_score, self.max_people = max_missing, use_score, int(max_people)
+        self.slots: dict[int, int] = {}  # track id -> person slot
+        self.last_seen: dict[int, int] = {}
+        self.keypoint: deque = deque(maxlen=self.window)  # per frame: [max_people, V, C]
+        self.score: deque = deque(maxlen=self.window)
+        self.frame = -1
+        self.first = 0  # frame index of the first frame since the scene was last empty
+        self.pending = 0
+        self.last_end = -1
+        self.empty_for = 0
+
+    def push(
+        self, frame_index: int, poses: Mapping[int, tuple[np.ndarray, np.ndarray | None]]
+    ) -> list[TrackPrediction]:
+        """Add one frame: ``{track_id: (keypoint [V, C], score [V] or None)}``; returns new predictions."""
+        self.frame = int(frame_index)
+        for tid in [t for t, seen in self.last_seen.items() if self.frame - seen > self.max_missing]:
+            del self.last_seen[tid]
+            self.slots.pop(tid, None)
+        for tid in sorted(poses):
+            self.last_seen[tid] = self.frame
+            if tid not in self.slots:
+                free = sorted(set(range(self.max_people)) - set(self.slots.values()))
+                if free:  # more people than slots: the later ones are left out
+                    self.slots[tid] = free[0]
+        placed = {tid: self.slots[tid] for tid in poses if tid in self.slots}
+        if not placed:
+            self.empty_for += 1
+            if self.empty_for > self.max_missing:  # nobody for a while: the next person starts a new scene
+                self.keypoint.clear()
+                self.score.clear()
+                self.pending, self.last_end = 0, -1
+            elif self.keypoint:
+                self._append({})
+            return []
+        if not self.keypoint:
+            self.first = self.frame
+        self.empty_for = 0
+        self._append({self.slots[tid]: poses[tid] for tid in placed})
+        ready = len(self.keypoint) >= self.min_frames and (self.last_end < 0 or self.pending >= self.stride)
+        return self._predict() if ready else []
+
+    def flush(self) -> list[TrackPrediction]:
+        """Predict over the frames not yet covered by a prediction (end of stream)."""
+        return self._predict() if self.keypoint and self.pending > 0 else []
+
+    def _append(self, by_slot: Mapping[int, tuple[np.ndarray, np.ndarray | None]]) -> None:
+        last = self.keypoint[-1].shape[1:] if self.keypoint else None
+        shape = next((np.shape(kp) for kp, _ in by_slot.values()), last)  # [V, C]
+        kp = np.zeros((self.max_people, *shape), np.float32)
+        score = np.zeros((self.max_people, shape[0]), np.float32)
+        for slot, (k, s) in by_slot.items():
+            kp[slot] = k
+            score[slot] = 1.0 if s is None else s
+        self.keypoint.append(kp)
+        self.score.append(score)
+        self.pending += 1
+
+    def _predict(self) -> list[TrackPrediction]:
+        kp = np.stack(self.keypoint, axis=1)  # [max_people, T, V, C]
+        score = np.stack(self.score, axis=1)
+        used = score.reshape(self.max_people, -1).max(axis=1) > 0
+        sample = make_annotation(kp[used], score[used] if self.use_score else None, self.img_shape)
+        scores = predict_scores(self.model, [sample])[0]
+        start = self.first if self.last_end < 0 else self.last_end + 1
+        self.last_end, self.pending = self.frame, 0
+        return [TrackPrediction(SCENE, start, self.frame, scores)]

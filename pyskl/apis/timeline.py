@@ -6,6 +6,7 @@ JSON layout (``TIMELINE_SCHEMA`` is its JSON Schema)::
      "classes": [str], "segments": [{"track": int, "start": int, "end": int, "start_time": float,
      "end_time": float, "label": int, "label_name": str, "score": float}]}
 
+``track`` is -1 for predictions over everyone in the frame (``pyskl demo --scene``);
 ``start``/``end`` are inclusive frame indices; ``score`` is the mean top-1 probability of the merged
 predictions; consecutive predictions of one track with the same top-1 label are merged.
 """
@@ -44,7 +45,7 @@ TIMELINE_SCHEMA: dict[str, Any] = {
                 "required": list(_SEGMENT_KEYS),
                 "additionalProperties": False,
                 "properties": {
-                    "track": {"type": "integer", "minimum": 0},
+                    "track": {"type": "integer", "minimum": -1},
                     "start": {"type": "integer", "minimum": 0},
                     "end": {"type": "integer", "minimum": 0},
                     "start_time": {"type": "number", "minimum": 0},
